@@ -1,0 +1,81 @@
+"""Settings read from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bumpbuddies.sqlite3"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and is safe to print."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be configured with."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    # None means python-telegram-bot's default, the real Bot API.
+    bot_api_base_url: str | None = None
+    timezone: str = "Europe/London"
+
+    council_name: str = "Essex County Council"
+    council_contact_email: str = "bumpbuddies@essex.gov.uk"
+    council_contact_phone: str = "0345 743 0430"
+    privacy_notice_url: str = "https://www.essex.gov.uk/privacy-notices"
+    privacy_notice_version: str = "2026-11"
+
+    # Off by default: a place-name geocoder would send what she types to a third party.
+    geocoder: str = Field(default="none", pattern="^(none|nominatim)$")
+    geocoder_user_agent: str = "bumpbuddies"
+
+    webhook_secret_token: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The council's local time zone."""
+        return ZoneInfo(self.timezone)
+
+    def ensure_sqlite_directory(self) -> None:
+        """Create the folder a SQLite file lives in, so a fresh clone just works."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            path = self.database_url.removeprefix(prefix)
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation failure into one line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        # The input value is left out on purpose: it may be a token.
+        raise SettingsError(f"Invalid setting {name}: {first['msg']}") from None

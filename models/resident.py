@@ -1,0 +1,53 @@
+"""A mum-to-be who has agreed to us keeping her pregnancy details."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, Date, Enum, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+
+class ResidentStatus(enum.StrEnum):
+    """Where a resident is in her journey."""
+
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    # Lives outside the covered area and asked to be told when the service reaches her.
+    WAITING_FOR_AREA = "waiting_for_area"
+
+
+class Resident(Base):
+    """Her profile. Deleted outright by /forget; consent history lives apart, by person_ref."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random and never shown: the only link to her pseudonymised consent history.
+    person_ref: Mapped[str] = mapped_column(String(36), unique=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    status: Mapped[ResidentStatus] = mapped_column(
+        Enum(
+            ResidentStatus,
+            name="resident_status",
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+    )
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    ward_code: Mapped[str | None] = mapped_column(String(9))
+    district_code: Mapped[str | None] = mapped_column(String(9))
+    # Only the postcode district (e.g. "CO10"), and only for someone outside the area.
+    waiting_outcode: Mapped[str | None] = mapped_column(String(4))
+    signup_source: Mapped[str | None] = mapped_column(String(64))
+    language_code: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    onboarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_residents_ward_due", "ward_code", "due_date"),)
