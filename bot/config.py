@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise ValueError("not a known IANA time zone, e.g. Europe/London") from exc
         return value
 
     @field_validator("database_url")

@@ -1,0 +1,74 @@
+"""The typed context every handler receives: long-lived services live on `bot_data`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.geo import Gazetteer
+from bot.services.place_search import PlaceSearch
+
+
+class BotData:
+    """Things made once per process: settings and clock at build time, the rest in post_init."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.clock: Clock | None = None
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.gazetteer: Gazetteer | None = None
+        self.place_search: PlaceSearch | None = None
+
+
+T = TypeVar("T")
+
+
+def _ready(value: T | None, name: str) -> T:
+    if value is None:
+        raise RuntimeError(f"{name} is used before post_init created it")
+    return value
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with typed access to the bot's services."""
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings."""
+        return _ready(self.bot_data.settings, "settings")
+
+    @property
+    def clock(self) -> Clock:
+        """The clock (a fixed one in tests)."""
+        return _ready(self.bot_data.clock, "clock")
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """Offline neighbourhood lookup."""
+        return _ready(self.bot_data.gazetteer, "gazetteer")
+
+    @property
+    def place_search(self) -> PlaceSearch | None:
+        """The optional place-name geocoder; None unless switched on."""
+        return self.bot_data.place_search
+
+    def session(self) -> AsyncSession:
+        """A new session for one unit of work: `async with ctx.session() as s, s.begin():`."""
+        return _ready(self.bot_data.sessionmaker, "sessionmaker")()
+
+    def now(self) -> dt.datetime:
+        """The current UTC time from the injected clock."""
+        return self.clock.now()
+
+    def today(self) -> dt.date:
+        """Today's date in the council's time zone."""
+        return self.clock.now().astimezone(self.settings.zone).date()
+
+
+BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

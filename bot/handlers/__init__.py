@@ -1,0 +1,1 @@
+"""Telegram handlers: thin callbacks that parse the update and call services."""

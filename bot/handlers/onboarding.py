@@ -1,0 +1,717 @@
+"""The sign-up conversation: consent, due date, neighbourhood, name, summary; also /profile."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from bot.handlers import privacy
+from bot.handlers.common import answer, reply, sender, texts_for
+from bot.services import residents
+from bot.services.consent import ConsentContext
+from bot.services.due_dates import DueDate, gestation, parse_due_date
+from bot.services.geo import (
+    ChooseWard,
+    NotRecognised,
+    OutsideArea,
+    Resolution,
+    Ward,
+    WardFound,
+)
+from bot.services.residents import NotSignedUp, Profile, Step
+from bot.texts import Catalogue, Html, long_date
+from models import ConsentPurpose
+
+logger = logging.getLogger(__name__)
+
+CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY = range(6)
+END = ConversationHandler.END
+
+WARDS_PER_PAGE = 10
+KM_PER_MILE = 1.609344
+_PURPOSE_BY_NAME = {p.value: p for p in ConsentPurpose}
+
+
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, int]]
+
+
+def _signed_up(callback: Callback) -> Callback:
+    """Steps that need her record end kindly if it is gone (declined, or /forget meanwhile)."""
+
+    @functools.wraps(callback)
+    async def wrapper(update: Update, context: BotContext) -> int:
+        try:
+            return await callback(update, context)
+        except NotSignedUp:
+            return await not_signed_up(update, context)
+
+    return wrapper
+
+
+def _consent_context(update: Update, context: BotContext, method: str) -> ConsentContext:
+    """Evidence for a choice: the exact text on the message whose button she pressed."""
+    query = update.callback_query
+    message = query.message if query else None
+    shown = message.text or "" if isinstance(message, Message) else ""
+    return ConsentContext(
+        notice_version=context.settings.privacy_notice_version,
+        shown_text=shown,
+        method=method,
+        source=context.user_data.get("source") if context.user_data is not None else None,
+        now=context.now(),
+    )
+
+
+def _yes_no(
+    texts: Catalogue, prefix: str, yes_key: str = "button.yes_please"
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts(yes_key), callback_data=f"{prefix}:yes"),
+                InlineKeyboardButton(texts("button.no_thanks"), callback_data=f"{prefix}:no"),
+            ]
+        ]
+    )
+
+
+async def _clear_buttons(update: Update) -> None:
+    """Take the buttons off the pressed message so it can't be pressed again."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest:
+        # Already gone (a double tap, or an old message): nothing left to take off.
+        logger.debug("buttons were already removed")
+
+
+async def _load_profile(context: BotContext, user_id: int) -> Profile | None:
+    async with context.session() as session, session.begin():
+        return await residents.profile(session, user_id)
+
+
+def _area_label(context: BotContext, profile: Profile, texts: Catalogue) -> str:
+    ward = context.gazetteer.ward(profile.ward_code) if profile.ward_code else None
+    return f"{ward.name}, {ward.district_name}" if ward else texts("summary.not_set")
+
+
+def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
+    yes, no = texts("summary.yes"), texts("summary.no")
+    weeks = gestation(profile.due_date, context.today())[0] if profile.due_date else 0
+    return texts(
+        "summary.details",
+        name=profile.display_name or texts("summary.not_set"),
+        due=long_date(profile.due_date) if profile.due_date else texts("summary.not_set"),
+        weeks=weeks,
+        area=_area_label(context, profile, texts),
+        matching=yes if profile.consents.get(ConsentPurpose.MATCHING) else no,
+        local_info=yes if profile.consents.get(ConsentPurpose.LOCAL_INFO) else no,
+        feedback=yes if profile.consents.get(ConsentPurpose.FEEDBACK) else no,
+    )
+
+
+def _edit_buttons(texts: Catalogue, last: tuple[str, str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts(last[0]), callback_data=last[1])],
+            [
+                InlineKeyboardButton(texts("summary.change_due"), callback_data="ob:sum:due"),
+                InlineKeyboardButton(texts("summary.change_name"), callback_data="ob:sum:name"),
+            ],
+            [InlineKeyboardButton(texts("summary.change_area"), callback_data="ob:sum:area")],
+            [InlineKeyboardButton(texts("summary.change_choices"), callback_data="ob:sum:choices")],
+        ]
+    )
+
+
+async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
+    """Ask for whatever onboarding needs next and return the matching state."""
+    texts = texts_for(update)
+    step = profile.step
+    if step in (Step.CONSENT_MATCHING, Step.CONSENT_LOCAL_INFO, Step.CONSENT_FEEDBACK):
+        purpose = step.value.removeprefix("consent_")
+        await reply(
+            update,
+            texts(f"consent.{purpose}"),
+            reply_markup=_yes_no(texts, f"ob:consent:{purpose}"),
+        )
+        return CONSENT_OPTIONAL
+    if step is Step.DUE_DATE:
+        await reply(update, texts("due.ask"))
+        return DUE_DATE
+    if step is Step.AREA:
+        await _ask_area(update, texts)
+        return AREA
+    if step is Step.NAME:
+        await _ask_name(update, texts)
+        return NAME
+    if step is Step.WAITING_FOR_AREA:
+        await reply(update, texts("welcome.waiting"), reply_markup=_area_keyboard(texts))
+        return AREA
+    details = _details(context, profile, texts)
+    if step is Step.SUMMARY:
+        await reply(
+            update,
+            texts("summary.onboarding", details=details),
+            reply_markup=_edit_buttons(texts, ("summary.confirm", "ob:sum:ok")),
+        )
+        return SUMMARY
+    await reply(
+        update,
+        texts("summary.profile", details=details),
+        reply_markup=_edit_buttons(texts, ("summary.done", "ob:sum:done")),
+    )
+    return END
+
+
+async def _advance(update: Update, context: BotContext) -> int:
+    """Move on to the next missing piece, or say how to begin if she has no record."""
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None:
+        await reply(update, texts_for(update)("general.not_signed_up"))
+        return END
+    return await _prompt(update, context, profile)
+
+
+async def start(update: Update, context: BotContext) -> int:
+    """Welcome a newcomer, or pick up where she left off."""
+    user = sender(update)
+    texts = texts_for(update)
+    if context.args and context.user_data is not None:
+        context.user_data["source"] = residents.clean_source(context.args[0])
+    profile = await _load_profile(context, user.id)
+    if profile is None:
+        settings = context.settings
+        await reply(
+            update,
+            texts(
+                "welcome.new",
+                first_name=user.first_name,
+                council=settings.council_name,
+                notice_url=settings.privacy_notice_url,
+            ),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+        await reply(
+            update,
+            texts("consent.health"),
+            reply_markup=_yes_no(texts, "ob:health", yes_key="button.agree"),
+        )
+        return CONSENT_HEALTH
+    if profile.step is Step.DONE:
+        await reply(update, texts("welcome.back", name=profile.display_name or user.first_name))
+        return END
+    if profile.step is not Step.WAITING_FOR_AREA:
+        await reply(update, texts("welcome.resume"))
+    return await _prompt(update, context, profile)
+
+
+async def show_profile(update: Update, context: BotContext) -> int:
+    """/profile: her details with buttons to change them."""
+    return await _advance(update, context)
+
+
+async def health_choice(update: Update, context: BotContext) -> int:
+    """She answered the required consent."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    user = sender(update)
+    texts = texts_for(update)
+    granted = query.data.endswith(":yes")
+    evidence = _consent_context(update, context, f"button:{query.data}")
+    async with context.session() as session, session.begin():
+        already_agreed = await residents.find_resident(session, user.id) is not None
+        if already_agreed:
+            pass
+        elif granted:
+            await residents.start_signup(session, user.id, user.language_code or "en", evidence)
+        else:
+            await residents.record_refusal(session, evidence)
+    if already_agreed:
+        # A double tap or an old welcome message: she has already agreed, so nothing changes.
+        await answer(query, texts("general.stale_button"), alert=True)
+        return await _advance(update, context)
+    await answer(query)
+    await _clear_buttons(update)
+    if not granted:
+        await reply(update, texts("consent.declined"))
+        return END
+    await reply(update, texts("consent.answered_yes"))
+    return await _advance(update, context)
+
+
+@_signed_up
+async def optional_choice(update: Update, context: BotContext) -> int:
+    """She answered one of the optional consents."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, _, name, choice = query.data.split(":")
+    purpose = _PURPOSE_BY_NAME[name]
+    evidence = _consent_context(update, context, f"button:{query.data}")
+    async with context.session() as session, session.begin():
+        profile = await residents.profile(session, sender(update).id)
+        if profile is None:
+            raise NotSignedUp
+        asked_now = profile.step.value == f"consent_{purpose.value}"
+        if asked_now:
+            await residents.set_consent(
+                session, sender(update).id, purpose, choice == "yes", evidence
+            )
+    if not asked_now:
+        # An earlier question's button: her answer to it stands; /privacy changes it.
+        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        return CONSENT_OPTIONAL
+    await answer(query)
+    await _clear_buttons(update)
+    await reply(update, texts_for(update)(f"consent.answered_{choice}"))
+    return await _advance(update, context)
+
+
+@_signed_up
+async def due_date_text(update: Update, context: BotContext) -> int:
+    """She typed her due date (or how many weeks along she is)."""
+    assert update.message is not None and update.message.text is not None
+    texts = texts_for(update)
+    parsed = parse_due_date(update.message.text, context.today())
+    if not isinstance(parsed, DueDate):
+        await reply(update, texts(f"due.{parsed.reason}"))
+        return DUE_DATE
+    async with context.session() as session, session.begin():
+        await residents.set_due_date(session, sender(update).id, parsed.value, context.now())
+    await reply(update, texts("due.saved", due=long_date(parsed.value)))
+    return await _advance(update, context)
+
+
+async def due_date_not_text(update: Update, context: BotContext) -> int:
+    """Something other than text arrived while we wait for a due date."""
+    await reply(update, texts_for(update)("due.not_text"))
+    return DUE_DATE
+
+
+def _area_keyboard(texts: Catalogue) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(texts("area.share_location"), request_location=True)],
+            [KeyboardButton(texts("area.choose_from_list"))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+async def _ask_area(update: Update, texts: Catalogue) -> None:
+    await reply(update, texts("area.ask"), reply_markup=_area_keyboard(texts))
+
+
+def _ward_rows(wards: list[Ward] | tuple[Ward, ...]) -> list[list[InlineKeyboardButton]]:
+    buttons = [InlineKeyboardButton(w.name, callback_data=f"ob:ward:{w.code}") for w in wards]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+async def _show_districts(update: Update, context: BotContext, edit: bool) -> int:
+    texts = texts_for(update)
+    buttons = [
+        InlineKeyboardButton(d.name, callback_data=f"ob:dist:{d.code}")
+        for d in context.gazetteer.districts()
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    query = update.callback_query
+    if edit and query is not None:
+        await query.edit_message_text(
+            texts("area.choose_district"), parse_mode="HTML", reply_markup=markup
+        )
+    else:
+        await reply(update, texts("area.choose_district"), reply_markup=markup)
+    return AREA
+
+
+async def area_list(update: Update, context: BotContext) -> int:
+    """She wants to choose her area from a list."""
+    if update.callback_query:
+        await answer(update.callback_query)
+        return await _show_districts(update, context, edit=True)
+    return await _show_districts(update, context, edit=False)
+
+
+async def area_district(update: Update, context: BotContext) -> int:
+    """She picked a district: show its wards, a page at a time."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    district = context.gazetteer.district(parts[2])
+    page = int(parts[3]) if len(parts) > 3 else 0
+    wards = context.gazetteer.wards_in(parts[2]) if district else []
+    texts = texts_for(update)
+    if district is None or page * WARDS_PER_PAGE >= len(wards):
+        await answer(query, texts("general.bad_button"), alert=True)
+        return AREA
+    await answer(query)
+    shown = wards[page * WARDS_PER_PAGE : (page + 1) * WARDS_PER_PAGE]
+    rows = _ward_rows(shown)
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(
+                texts("area.back"), callback_data=f"ob:dist:{district.code}:{page - 1}"
+            )
+        )
+    if (page + 1) * WARDS_PER_PAGE < len(wards):
+        nav.append(
+            InlineKeyboardButton(
+                texts("area.more"), callback_data=f"ob:dist:{district.code}:{page + 1}"
+            )
+        )
+    if nav:
+        rows.append(nav)
+    rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
+    await query.edit_message_text(
+        texts("area.choose_ward", district=district.name),
+        parse_mode="HTML",
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+    return AREA
+
+
+async def _save_ward(update: Update, context: BotContext, ward: Ward) -> int:
+    async with context.session() as session, session.begin():
+        await residents.set_ward(
+            session, sender(update).id, ward.code, ward.district_code, context.now()
+        )
+    if context.user_data is not None:
+        context.user_data.pop("outcode", None)
+    texts = texts_for(update)
+    await reply(
+        update,
+        texts("area.saved", ward=ward.name, district=ward.district_name),
+        reply_markup=ReplyKeyboardRemove(),
+    )
+    return await _advance(update, context)
+
+
+@_signed_up
+async def area_ward(update: Update, context: BotContext) -> int:
+    """She picked a ward from the buttons."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    ward = context.gazetteer.ward(query.data.split(":")[2])
+    if ward is None:
+        await answer(query, texts_for(update)("general.bad_button"), alert=True)
+        return AREA
+    await answer(query)
+    await _clear_buttons(update)
+    return await _save_ward(update, context, ward)
+
+
+async def _handle_resolution(update: Update, context: BotContext, found: Resolution) -> int:
+    texts = texts_for(update)
+    if isinstance(found, WardFound):
+        return await _save_ward(update, context, found.ward)
+    if isinstance(found, ChooseWard):
+        rows = _ward_rows(found.wards[:20])
+        rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
+        await reply(
+            update,
+            texts("area.choose_ward_for_outcode", outcode=found.outcode),
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
+        return AREA
+    if isinstance(found, OutsideArea):
+        ward = found.nearest
+        await reply(
+            update,
+            texts(
+                "area.outside",
+                miles=round(found.distance_km / KM_PER_MILE),
+                ward=ward.name,
+                district=ward.district_name,
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            texts("area.use_nearest", ward=ward.name)[:60],
+                            callback_data=f"ob:ward:{ward.code}",
+                        )
+                    ],
+                    [
+                        InlineKeyboardButton(
+                            texts("area.tell_me_later"), callback_data="ob:area:wait"
+                        )
+                    ],
+                    [InlineKeyboardButton(texts("area.try_again"), callback_data="ob:area:retry")],
+                ]
+            ),
+        )
+        return AREA
+    assert isinstance(found, NotRecognised)
+    await reply(update, texts(f"area.{found.reason}"), reply_markup=_area_keyboard(texts))
+    return AREA
+
+
+@_signed_up
+async def area_location(update: Update, context: BotContext) -> int:
+    """She shared her location: resolve it offline and keep only the ward."""
+    assert update.message is not None and update.message.location is not None
+    location = update.message.location
+    if context.user_data is not None:
+        context.user_data.pop("outcode", None)
+    found = context.gazetteer.resolve_point(location.latitude, location.longitude)
+    return await _handle_resolution(update, context, found)
+
+
+@_signed_up
+async def area_text(update: Update, context: BotContext) -> int:
+    """She typed a postcode, a postcode district, or (if enabled) a place name."""
+    assert update.message is not None and update.message.text is not None
+    text = update.message.text.strip()
+    texts = texts_for(update)
+    if text == texts("area.choose_from_list"):
+        return await _show_districts(update, context, edit=False)
+    found = context.gazetteer.resolve_text(text)
+    place_search = context.place_search
+    if isinstance(found, NotRecognised) and found.reason == "format" and place_search is not None:
+        try:
+            point = await place_search.locate(text)
+        except Exception:
+            logger.warning("place search failed")
+            await reply(
+                update, texts("area.lookup_unavailable"), reply_markup=_area_keyboard(texts)
+            )
+            return AREA
+        if point is not None:
+            found = context.gazetteer.resolve_point(*point)
+            if isinstance(found, WardFound):
+                found = WardFound(found.ward, via="place")
+    if context.user_data is not None:
+        outcode = text.upper().split()[0][:4] if isinstance(found, OutsideArea) else None
+        context.user_data["outcode"] = outcode
+    return await _handle_resolution(update, context, found)
+
+
+@_signed_up
+async def area_wait(update: Update, context: BotContext) -> int:
+    """Outside the area: she'd like to hear when the service reaches her."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_buttons(update)
+    outcode = context.user_data.get("outcode") if context.user_data is not None else None
+    async with context.session() as session, session.begin():
+        await residents.wait_for_area(session, sender(update).id, outcode, context.now())
+    await reply(update, texts_for(update)("area.waiting"), reply_markup=ReplyKeyboardRemove())
+    return END
+
+
+async def area_retry(update: Update, context: BotContext) -> int:
+    """Outside the area: she wants to try another postcode."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_buttons(update)
+    texts = texts_for(update)
+    await reply(update, texts("area.try_again_prompt"), reply_markup=_area_keyboard(texts))
+    return AREA
+
+
+async def area_not_understood(update: Update, context: BotContext) -> int:
+    """Neither text nor a location arrived while we wait for her area."""
+    texts = texts_for(update)
+    await reply(update, texts("area.not_understood"), reply_markup=_area_keyboard(texts))
+    return AREA
+
+
+async def _ask_name(update: Update, texts: Catalogue) -> None:
+    first_name = sender(update).first_name
+    if residents.clean_display_name(first_name) is None:
+        await reply(update, texts("name.ask_no_default"))
+        return
+    await reply(
+        update,
+        texts("name.ask", first_name=first_name),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts("name.use_default", first_name=first_name)[:60],
+                        callback_data="ob:name:default",
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def _save_name(update: Update, context: BotContext, raw: str) -> int:
+    name = residents.clean_display_name(raw)
+    if name is None:
+        await reply(update, texts_for(update)("name.invalid", max=residents.DISPLAY_NAME_MAX))
+        return NAME
+    async with context.session() as session, session.begin():
+        await residents.set_display_name(session, sender(update).id, name, context.now())
+    return await _advance(update, context)
+
+
+@_signed_up
+async def name_default(update: Update, context: BotContext) -> int:
+    """She'll use her Telegram first name."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_buttons(update)
+    return await _save_name(update, context, sender(update).first_name)
+
+
+@_signed_up
+async def name_text(update: Update, context: BotContext) -> int:
+    """She typed the name she'd like to use."""
+    assert update.message is not None and update.message.text is not None
+    return await _save_name(update, context, update.message.text)
+
+
+async def name_not_text(update: Update, context: BotContext) -> int:
+    """Something other than text arrived while we wait for a name."""
+    await reply(update, texts_for(update)("name.not_text"))
+    return NAME
+
+
+@_signed_up
+async def summary_confirm(update: Update, context: BotContext) -> int:
+    """She confirmed her details: she's signed up."""
+    query = update.callback_query
+    assert query is not None
+    async with context.session() as session, session.begin():
+        done = await residents.complete_signup(session, sender(update).id, context.now())
+    await answer(query)
+    await _clear_buttons(update)
+    if not done:
+        return await _advance(update, context)
+    profile = await _load_profile(context, sender(update).id)
+    name = profile.display_name if profile and profile.display_name else sender(update).first_name
+    await reply(update, texts_for(update)("summary.all_set", name=name))
+    return END
+
+
+async def summary_change(update: Update, context: BotContext) -> int:
+    """A change button on the summary or /profile."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    texts = texts_for(update)
+    item = query.data.rsplit(":", 1)[1]
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None or profile.step not in (Step.SUMMARY, Step.DONE):
+        await answer(query, texts("general.stale_button"), alert=True)
+        return END if profile is None else await _prompt(update, context, profile)
+    await answer(query)
+    await _clear_buttons(update)
+    if item == "due":
+        await reply(update, texts("due.ask"))
+        return DUE_DATE
+    if item == "area":
+        await _ask_area(update, texts)
+        return AREA
+    await _ask_name(update, texts)
+    return NAME
+
+
+async def profile_done(update: Update, context: BotContext) -> int:
+    """She's finished looking at /profile."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query, texts_for(update)("summary.closed"))
+    await _clear_buttons(update)
+    return END
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A sign-up button from an earlier step: say so and stay where we are."""
+    if update.callback_query:
+        await answer(update.callback_query, texts_for(update)("general.stale_button"), alert=True)
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """/cancel: stop the conversation; everything saved so far is kept."""
+    await reply(update, texts_for(update)("general.cancelled"), reply_markup=ReplyKeyboardRemove())
+    return END
+
+
+async def not_signed_up(update: Update, context: BotContext) -> int:
+    """A step found no record: she declined or was forgotten in the meantime."""
+    await reply(
+        update, texts_for(update)("general.not_signed_up"), reply_markup=ReplyKeyboardRemove()
+    )
+    return END
+
+
+_TEXT = filters.TEXT & ~filters.COMMAND
+_CHANGE = r"^ob:sum:(due|area|name)$"
+
+
+def onboarding_conversation() -> ConversationHandler[Any]:
+    """Sign-up and /profile as one conversation whose states read like the flow."""
+    return ConversationHandler(
+        name="onboarding",
+        entry_points=[
+            CommandHandler("start", start, filters=filters.ChatType.PRIVATE),
+            CommandHandler("profile", show_profile, filters=filters.ChatType.PRIVATE),
+            CallbackQueryHandler(summary_change, pattern=_CHANGE),
+        ],
+        states={
+            CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=r"^ob:health:(yes|no)$")],
+            CONSENT_OPTIONAL: [
+                CallbackQueryHandler(
+                    optional_choice, pattern=r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
+                )
+            ],
+            DUE_DATE: [
+                MessageHandler(_TEXT, due_date_text),
+                MessageHandler(~filters.COMMAND, due_date_not_text),
+            ],
+            AREA: [
+                MessageHandler(filters.LOCATION, area_location),
+                MessageHandler(_TEXT, area_text),
+                CallbackQueryHandler(area_list, pattern=r"^ob:area:list$"),
+                CallbackQueryHandler(area_district, pattern=r"^ob:dist:E\d{8}(:\d{1,2})?$"),
+                CallbackQueryHandler(area_ward, pattern=r"^ob:ward:E\d{8}$"),
+                CallbackQueryHandler(area_wait, pattern=r"^ob:area:wait$"),
+                CallbackQueryHandler(area_retry, pattern=r"^ob:area:retry$"),
+                MessageHandler(~filters.COMMAND, area_not_understood),
+            ],
+            NAME: [
+                CallbackQueryHandler(name_default, pattern=r"^ob:name:default$"),
+                MessageHandler(_TEXT, name_text),
+                MessageHandler(~filters.COMMAND, name_not_text),
+            ],
+            SUMMARY: [CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$")],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            CallbackQueryHandler(summary_change, pattern=_CHANGE),
+            CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
+            CallbackQueryHandler(privacy.show_privacy, pattern=r"^ob:sum:choices$"),
+            CallbackQueryHandler(stale_button, pattern=r"^ob:"),
+        ],
+        allow_reentry=True,
+    )

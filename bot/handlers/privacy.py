@@ -1,0 +1,103 @@
+"""/privacy: the notice, her current choices, and buttons to change each one."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.context import BotContext
+from bot.handlers.common import answer, reply, sender, texts_for
+from bot.services import residents
+from bot.services.consent import ConsentContext
+from bot.services.residents import NotSignedUp, Profile
+from bot.texts import Catalogue, Html
+from models import OPTIONAL_PURPOSES, ConsentPurpose
+
+_OPTIONAL_BY_NAME = {p.value: p for p in OPTIONAL_PURPOSES}
+
+
+def _notice(texts: Catalogue, context: BotContext) -> Html:
+    settings = context.settings
+    return texts(
+        "privacy.notice",
+        council=settings.council_name,
+        version=settings.privacy_notice_version,
+        notice_url=settings.privacy_notice_url,
+        email=settings.council_contact_email,
+        phone=settings.council_contact_phone,
+    )
+
+
+def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMarkup]:
+    def state(purpose: ConsentPurpose) -> str:
+        return texts("privacy.on") if profile.consents.get(purpose) else texts("privacy.off")
+
+    text = texts(
+        "privacy.choices",
+        health_data=texts("privacy.required_note"),
+        **{p.value: state(p) for p in OPTIONAL_PURPOSES},
+    )
+    rows = []
+    for purpose in OPTIONAL_PURPOSES:
+        on = bool(profile.consents.get(purpose))
+        key, flip = ("privacy.turn_off", "off") if on else ("privacy.turn_on", "on")
+        label = texts(key, purpose=texts(f"purpose.{purpose.value}"))
+        rows.append([InlineKeyboardButton(label, callback_data=f"pv:{purpose.value}:{flip}")])
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def show_privacy(update: Update, context: BotContext) -> None:
+    """Show the privacy notice and, for a resident, her choices with buttons."""
+    texts = texts_for(update)
+    if update.callback_query:
+        await answer(update.callback_query)
+    async with context.session() as session, session.begin():
+        profile = await residents.profile(session, sender(update).id)
+    await reply(update, _notice(texts, context))
+    if profile is None:
+        await reply(update, texts("privacy.not_signed_up"))
+        return
+    text, markup = _choices(texts, profile)
+    await reply(update, text, reply_markup=markup)
+
+
+async def change_choice(update: Update, context: BotContext) -> None:
+    """Turn one optional purpose on or off; a withdrawal takes effect at once."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    texts = texts_for(update)
+    _, name, flip = query.data.split(":")
+    purpose = _OPTIONAL_BY_NAME.get(name)
+    if purpose is None or flip not in ("on", "off"):
+        await answer(query, texts("general.bad_button"), alert=True)
+        return
+    message = query.message
+    evidence = ConsentContext(
+        notice_version=context.settings.privacy_notice_version,
+        shown_text=message.text or "" if isinstance(message, Message) else "",
+        method=f"button:{query.data}",
+        source="privacy",
+        now=context.now(),
+    )
+    try:
+        async with context.session() as session, session.begin():
+            changed = await residents.set_consent(
+                session, sender(update).id, purpose, flip == "on", evidence
+            )
+            profile = await residents.profile(session, sender(update).id)
+    except NotSignedUp:
+        await answer(query, texts("privacy.not_signed_up"), alert=True)
+        return
+    label = texts(f"purpose.{purpose.value}")
+    if not changed:
+        await answer(query, texts("privacy.unchanged"))
+    else:
+        await answer(query, texts(f"privacy.changed_{flip}", purpose=label))
+    assert profile is not None
+    text, markup = _choices(texts, profile)
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest:
+        # An old /privacy message may no longer be editable; the new state is sent instead.
+        await reply(update, text, reply_markup=markup)

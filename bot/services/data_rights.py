@@ -1,0 +1,64 @@
+"""Her rights over her data: a copy of everything, and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.consent import consent_history
+from bot.services.residents import find_resident
+from models import Resident
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export_personal_data(
+    session: AsyncSession, telegram_user_id: int, exported_at: dt.datetime
+) -> dict[str, Any] | None:
+    """Everything held about her as a JSON-ready document, or None if we hold nothing."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is None:
+        return None
+    history = await consent_history(session, resident.person_ref)
+    return {
+        "exported_at": _iso(exported_at),
+        "profile": {
+            "telegram_user_id": resident.telegram_user_id,
+            "display_name": resident.display_name,
+            "due_date": _iso(resident.due_date),
+            "ward_code": resident.ward_code,
+            "district_code": resident.district_code,
+            "waiting_for_area_postcode_district": resident.waiting_outcode,
+            "status": resident.status.value,
+            "signup_source": resident.signup_source,
+            "language_code": resident.language_code,
+            "created_at": _iso(resident.created_at),
+            "updated_at": _iso(resident.updated_at),
+            "onboarded_at": _iso(resident.onboarded_at),
+        },
+        "consent_history": [
+            {
+                "purpose": event.purpose.value,
+                "granted": event.granted,
+                "privacy_notice_version": event.notice_version,
+                "text_sha256": event.text_sha256,
+                "method": event.method,
+                "source": event.source,
+                "at": _iso(event.created_at),
+            }
+            for event in history
+        ],
+    }
+
+
+async def forget_resident(session: AsyncSession, telegram_user_id: int) -> bool:
+    """Erase her personal data; her consent history stays, pseudonymous, for accountability."""
+    result = await session.execute(
+        delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

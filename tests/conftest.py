@@ -1,0 +1,67 @@
+"""Shared fixtures: a migrated database, a fixed clock, the fake Bot API and the bot on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import FixedClock
+from bot.db import create_engine, create_sessionmaker
+from bot.sandbox.fake_api import FakeTelegram
+from tests.database import build_template, fresh_database
+from tests.harness import BotHarness
+
+# A weekday morning in winter (GMT), far from any clock change.
+DEFAULT_NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One `alembic upgrade head` per test session."""
+    return build_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+async def database_url(database_template: str, tmp_path: Path) -> str:
+    """An empty migrated database for this test."""
+    return await fresh_database(database_template, tmp_path)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this test's database."""
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for service-level tests."""
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The time as tests see it; move it with clock.advance()."""
+    return FixedClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+def fake() -> FakeTelegram:
+    """The fake Bot API; every call the bot makes is checked against the official schema."""
+    return FakeTelegram()
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> AsyncIterator[BotHarness]:
+    """The real bot wired to the in-process fake, with a fixed clock."""
+    async with BotHarness.start(fake, database_url, clock) as harness:
+        yield harness
+    assert fake.violations == [], "the bot made calls the Bot API schema does not allow"

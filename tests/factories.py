@@ -1,0 +1,92 @@
+"""Factories: residents made through the real conversation, or straight into the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from bot.services.consent import ConsentContext, record_consent
+from models import OPTIONAL_PURPOSES, ConsentPurpose, Resident, ResidentStatus
+from tests.harness import BotHarness
+
+# Real Essex postcodes from the shipped data, with the ward they fall in.
+CHELMSFORD_POSTCODE = "CM1 1AA"
+CHELMSFORD_WARD = "Moulsham and Central"
+COLCHESTER_POSTCODE = "CO1 1AA"
+
+_telegram_ids = itertools.count(9_100_000)
+
+
+def new_resident_user(fake: FakeTelegram, first_name: str = "Amira", **kwargs: Any) -> FakeUser:
+    """A Telegram user who is about to talk to the bot."""
+    return fake.new_user(first_name, **kwargs)
+
+
+async def onboard(
+    bot: BotHarness,
+    user: FakeUser,
+    *,
+    start: str = "/start",
+    optional: tuple[bool, bool, bool] = (True, True, True),
+    due: str = "14/03/2027",
+    area: str = CHELMSFORD_POSTCODE,
+    name: str | None = None,
+    confirm: bool = True,
+) -> None:
+    """Take her through sign-up, answering every question the way the arguments say."""
+    await bot.send(user, start)
+    await bot.press(user, "Yes, I agree")
+    for choice in optional:
+        await bot.press(user, "Yes please" if choice else "No thanks")
+    await bot.send(user, due)
+    await bot.send(user, area)
+    if name is None:
+        await bot.press(user, 0)
+    else:
+        await bot.send(user, name)
+    if confirm:
+        await bot.press(user, "✅ That's right")
+
+
+def consent_evidence(now: dt.datetime, method: str = "factory") -> ConsentContext:
+    """Consent context for records made outside the conversation."""
+    return ConsentContext(
+        notice_version="test", shown_text="factory", method=method, source=None, now=now
+    )
+
+
+async def make_resident(
+    session: AsyncSession,
+    now: dt.datetime,
+    *,
+    consents: bool = True,
+    **fields: Any,
+) -> Resident:
+    """An active resident written straight to the database, for service-level tests."""
+    values: dict[str, Any] = {
+        "person_ref": str(uuid.uuid4()),
+        "telegram_user_id": next(_telegram_ids),
+        "status": ResidentStatus.ACTIVE,
+        "display_name": "Test Mum",
+        "due_date": now.date() + dt.timedelta(weeks=20),
+        "ward_code": "E05015473",
+        "district_code": "E07000070",
+        "language_code": "en",
+        "created_at": now,
+        "updated_at": now,
+        "onboarded_at": now,
+    }
+    values.update(fields)
+    resident = Resident(**values)
+    session.add(resident)
+    evidence = consent_evidence(now)
+    record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, evidence)
+    for purpose in OPTIONAL_PURPOSES:
+        record_consent(session, resident.person_ref, purpose, consents, evidence)
+    await session.flush()
+    return resident

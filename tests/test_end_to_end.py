@@ -1,0 +1,126 @@
+"""The real `bumpbuddies run` process, driven over HTTP through the fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_sessionmaker
+from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from bot.sandbox.fake_http import FakeTelegramServer
+from models import Resident, ResidentStatus
+
+STEP_TIMEOUT = 30.0
+
+
+@pytest.fixture
+async def server(fake: FakeTelegram) -> AsyncIterator[FakeTelegramServer]:
+    """The fake Bot API served over HTTP on loopback."""
+    served = FakeTelegramServer(fake)
+    await served.start()
+    yield served
+    await served.stop()
+
+
+class RunningBot:
+    """A `bumpbuddies run` child process and the fake it talks to."""
+
+    def __init__(self, fake: FakeTelegram, process: asyncio.subprocess.Process) -> None:
+        self.fake = fake
+        self.process = process
+
+    async def say(self, user: FakeUser, text: str, expect: str) -> SentMessage:
+        """She sends a message; wait for the bot's reply containing `expect`."""
+        after = len(self.fake.messages(user.id))
+        self.fake.send_message(user, text)
+        return await self.fake.wait_for_message(
+            user.id, contains=expect, after=after, timeout=STEP_TIMEOUT
+        )
+
+    async def press(self, user: FakeUser, button: str | int, expect: str) -> SentMessage:
+        """She presses a button on the newest message that has buttons."""
+        after = len(self.fake.messages(user.id))
+        target = next(
+            m
+            for m in reversed(self.fake.messages(user.id))
+            if m.reply_markup and m.reply_markup.get("inline_keyboard")
+        )
+        self.fake.press_button(user, target, button)
+        return await self.fake.wait_for_message(
+            user.id, contains=expect, after=after, timeout=STEP_TIMEOUT
+        )
+
+
+@pytest.fixture
+async def running_bot(
+    fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
+) -> AsyncIterator[RunningBot]:
+    """Start the real process against the HTTP fake; stop it with SIGTERM afterwards."""
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("TELEGRAM_", "BOT_"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=fake.token,
+        BOT_API_BASE_URL=server.base_url,
+        DATABASE_URL=database_url,
+        PYTHONUNBUFFERED="1",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,  # no developer .env is read
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    bot = RunningBot(fake, process)
+    try:
+        yield bot
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def test_real_process_signs_a_resident_up_over_http(
+    running_bot: RunningBot, fake: FakeTelegram, engine: AsyncEngine
+) -> None:
+    user = fake.new_user("Harriet", username="harriet_e2e")
+
+    await running_bot.say(user, "/start", expect="Are you happy for us to keep these details?")
+    await running_bot.press(user, "Yes, I agree", expect="Meeting other mums-to-be")
+    await running_bot.press(user, "Yes please", expect="Local information")
+    await running_bot.press(user, "No thanks", expect="Feedback")
+    await running_bot.press(user, "Yes please", expect="When is your baby due?")
+    await running_bot.say(user, "20 weeks", expect="Which neighbourhood")
+    await running_bot.say(user, "CO1 1AA", expect="What name would you like")
+    await running_bot.press(user, 0, expect="Here's what you've told me")
+    await running_bot.press(user, "✅ That's right", expect="You're all set, Harriet")
+    export = await running_bot.say(user, "/mydata", expect="")
+    assert export.document is not None and b"Harriet" in export.document[1]
+
+    running_bot.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(running_bot.process.wait(), STEP_TIMEOUT) == 0
+    assert running_bot.process.stdout is not None
+    output = (await running_bot.process.stdout.read()).decode()
+    for secret in (fake.token, "Harriet", "harriet_e2e", "CO1 1AA", str(user.id)):
+        assert secret not in output
+    assert fake.violations == []
+    async with create_sessionmaker(engine)() as session:
+        resident = await session.scalar(select(Resident))
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.district_code == "E07000071"

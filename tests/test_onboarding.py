@@ -1,0 +1,419 @@
+"""Sign-up: consent, due date, neighbourhood, name and summary, through the fake Bot API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
+from tests.factories import CHELMSFORD_POSTCODE, CHELMSFORD_WARD, new_resident_user, onboard
+from tests.harness import BotHarness
+
+
+async def _resident(bot: BotHarness, telegram_id: int) -> Resident | None:
+    async with bot.session() as session:
+        return await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == telegram_id)
+        )
+
+
+async def _consent_events(bot: BotHarness) -> list[ConsentEvent]:
+    async with bot.session() as session:
+        return list(await session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
+
+
+async def test_new_resident_signs_up_end_to_end(bot: BotHarness, fake: FakeTelegram) -> None:
+    amira = new_resident_user(fake, "Amira")
+    await onboard(bot, amira)
+
+    assert "You're all set, Amira" in bot.last(amira).plain_text
+    resident = await _resident(bot, amira.id)
+    assert resident is not None
+    assert resident.status is ResidentStatus.ACTIVE
+    assert resident.due_date == dt.date(2027, 3, 14)
+    assert (resident.ward_code, resident.district_code) == ("E05015473", "E07000070")
+    assert resident.display_name == "Amira"
+    assert resident.onboarded_at == bot.clock.now()
+
+
+async def test_welcome_names_the_council_as_controller_and_links_the_privacy_notice(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sent = await bot.send(new_resident_user(fake), "/start")
+
+    welcome = sent[0].plain_text
+    assert "Essex County Council" in welcome
+    assert "data controller" in welcome
+    assert "/privacy" in welcome
+
+
+async def test_each_consent_is_its_own_button_press_and_nothing_is_pre_ticked(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    sent = await bot.send(user, "/start")
+    assert sent[-1].button_texts() == ["Yes, I agree", "No thanks"]
+
+    asked = [(await bot.press(user, "Yes, I agree"))[-1].plain_text.split("\n")[0]]
+    for choice in ("Yes please", "No thanks"):
+        prompt = (await bot.press(user, choice))[-1]
+        asked.append(prompt.plain_text.split("\n")[0])
+    await bot.press(user, "No thanks")
+    assert asked[0].startswith("Meeting other mums-to-be")
+    assert asked[1].startswith("Local information")
+    assert asked[2].startswith("Feedback")
+
+    events = await _consent_events(bot)
+    assert [(e.purpose, e.granted) for e in events] == [
+        (ConsentPurpose.HEALTH_DATA, True),
+        (ConsentPurpose.MATCHING, True),
+        (ConsentPurpose.LOCAL_INFO, False),
+        (ConsentPurpose.FEEDBACK, False),
+    ]
+
+
+async def test_consent_record_holds_notice_version_text_hash_button_and_source(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    sent = await bot.send(user, "/start clinic_broomfield-7")
+    shown = sent[-1].plain_text
+    await bot.press(user, "Yes, I agree")
+
+    [event] = await _consent_events(bot)
+    assert event.purpose is ConsentPurpose.HEALTH_DATA and event.granted
+    assert event.notice_version == bot.app.bot_data.settings.privacy_notice_version  # type: ignore[union-attr]
+    assert event.text_sha256 == hashlib.sha256(shown.encode()).hexdigest()
+    assert event.method == "button:ob:health:yes"
+    assert event.source == "clinic_broomfield-7"
+    assert event.created_at == bot.clock.now()
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.signup_source == "clinic_broomfield-7"
+
+
+async def test_declining_required_consent_ends_kindly_and_keeps_only_the_refusal(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    sent = await bot.press(user, "No thanks")
+
+    assert "That's completely fine" in sent[-1].plain_text
+    assert "/start" in sent[-1].plain_text
+    assert await _resident(bot, user.id) is None
+    [refusal] = await _consent_events(bot)
+    assert (refusal.purpose, refusal.granted) == (ConsentPurpose.HEALTH_DATA, False)
+    # Nothing links the refusal to her.
+    assert str(user.id) not in refusal.person_ref
+
+
+async def test_declining_then_starting_again_signs_her_up(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "No thanks")
+    await onboard(bot, user)
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+
+
+# DEFAULT_NOW is 30 November 2026.
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("14/03/2027", dt.date(2027, 3, 14)),
+        ("14-3-27", dt.date(2027, 3, 14)),
+        ("14 March 2027", dt.date(2027, 3, 14)),
+        ("March 14th", dt.date(2027, 3, 14)),
+        ("2027-03-14", dt.date(2027, 3, 14)),
+        ("04/03/2027", dt.date(2027, 3, 4)),
+        ("I'm 20 weeks", dt.date(2026, 11, 30) + dt.timedelta(days=280 - 140)),
+        ("20+3", dt.date(2026, 11, 30) + dt.timedelta(days=280 - 143)),
+    ],
+)
+async def test_due_date_is_understood_in_the_ways_people_write_it(
+    bot: BotHarness, fake: FakeTelegram, typed: str, expected: dt.date
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due=typed)
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "reply_contains"),
+    [
+        ("soon", "didn't quite understand"),
+        ("31/02/2027", "didn't quite understand"),
+        ("01/01/2020", "in the past"),
+        ("14/03/2028", "more than 42 weeks"),
+        ("50 weeks", "0 to 42 weeks"),
+        ("🤰" * 4000, "didn't quite understand"),
+    ],
+)
+async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_nothing(
+    bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+    for _ in range(3):
+        await bot.press(user, "Yes please")
+
+    sent = await bot.send(user, typed)
+    assert reply_contains in sent[-1].plain_text
+    sent = await bot.send(user, "14/03/2027")
+    assert "Sunday 14 March 2027" in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
+    assert len(await _consent_events(bot)) == 4
+
+
+async def _at_area_step(bot: BotHarness, fake: FakeTelegram, name: str = "Amira") -> FakeUser:
+    user = new_resident_user(fake, name)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+    for _ in range(3):
+        await bot.press(user, "Yes please")
+    await bot.send(user, "14/03/2027")
+    return user
+
+
+async def test_area_question_offers_a_location_button(bot: BotHarness, fake: FakeTelegram) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, confirm=False)
+    asked = next(m for m in fake.messages(user.id) if "Which neighbourhood" in m.plain_text)
+    keyboard = asked.reply_markup or {}
+    assert keyboard["keyboard"][0][0]["request_location"] is True
+
+
+async def test_full_postcode_is_resolved_offline_and_only_the_ward_is_kept(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.send(user, CHELMSFORD_POSTCODE.lower())
+
+    assert f"{CHELMSFORD_WARD}, Chelmsford" in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None
+    assert resident.ward_code == "E05015473"
+    assert CHELMSFORD_POSTCODE not in str(vars(resident))
+
+
+async def test_postcode_district_offers_the_wards_it_covers(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.send(user, "CM1")
+
+    assert CHELMSFORD_WARD in sent[-1].button_texts()
+    await bot.press(user, CHELMSFORD_WARD)
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.ward_code == "E05015473"
+
+
+async def test_shared_location_resolves_to_a_ward(bot: BotHarness, fake: FakeTelegram) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.share_location(user, 51.73722, 0.47601)
+
+    assert "Chelmsford" in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000070"
+
+
+async def test_district_then_ward_can_be_chosen_from_buttons(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.send(user, "Choose from a list")
+    assert "Southend-on-Sea" in sent[-1].button_texts()
+
+    await bot.press(user, "Colchester")
+    wards = bot.last_with_buttons(user).button_texts()
+    assert "More ▸" in wards
+    await bot.press(user, "More ▸")
+    await bot.press(user, 0)
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000071"
+
+
+@pytest.mark.parametrize(
+    ("typed", "reply_contains"),
+    [("hello there", "doesn't look like a postcode"), ("SS88 1AA", "couldn't find that postcode")],
+)
+async def test_an_unknown_postcode_gets_a_kind_reask(
+    bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
+) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.send(user, typed)
+
+    assert reply_contains in sent[-1].plain_text
+    await bot.send(user, CHELMSFORD_POSTCODE)
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.ward_code == "E05015473"
+
+
+async def test_outside_the_area_she_can_take_the_nearest_ward(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await _at_area_step(bot, fake)
+    sent = await bot.send(user, "CB2 1TN")
+
+    assert "doesn't cover that area yet" in sent[-1].plain_text
+    await bot.press(user, 0)
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.ward_code is not None
+
+
+async def test_outside_the_area_she_can_ask_to_be_told_when_it_arrives(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await _at_area_step(bot, fake)
+    await bot.send(user, "SW1A 1AA")
+    sent = await bot.press(user, "Tell me when it reaches me")
+
+    assert "we'll let you know" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None
+    assert resident.status is ResidentStatus.WAITING_FOR_AREA
+    assert resident.waiting_outcode == "SW1A"
+    sent = await bot.send(user, "/start")
+    assert "reaches your area" in sent[-1].plain_text
+
+
+async def test_display_name_defaults_to_her_telegram_first_name(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, "Beatrice")
+    await onboard(bot, user, confirm=False)
+
+    assert "Beatrice" in bot.last(user).plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.display_name == "Beatrice"
+
+
+async def test_an_oversized_html_name_is_refused_and_a_tagged_name_is_shown_escaped(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, name="<b>" + "🌸" * 4000 + "</b>", confirm=False)
+    assert "up to 64 characters" in bot.last(user).plain_text
+
+    sent = await bot.send(user, "<b>Jo</b> & 🌸")
+    summary = sent[-1]
+    assert "Name: <b>Jo</b> & 🌸" in summary.plain_text
+    assert "&lt;b&gt;Jo&lt;/b&gt; &amp; 🌸" in (summary.text or "")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.display_name == "<b>Jo</b> & 🌸"
+
+
+async def test_summary_buttons_change_an_item_and_come_back_to_the_summary(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, confirm=False)
+
+    await bot.press(user, "Change due date")
+    sent = await bot.send(user, "1 April 2027")
+    assert "Here's what you've told me" in sent[-1].plain_text
+    assert "Thursday 1 April 2027" in sent[-1].plain_text
+    await bot.press(user, "Change name")
+    await bot.send(user, "Mo")
+    await bot.press(user, "✅ That's right")
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None
+    assert (resident.due_date, resident.display_name) == (dt.date(2027, 4, 1), "Mo")
+    assert resident.status is ResidentStatus.ACTIVE
+
+
+async def test_profile_shows_her_details_and_edits_them_later(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+
+    sent = await bot.send(user, "/profile")
+    assert CHELMSFORD_WARD in sent[-1].plain_text
+    await bot.press(user, "Change neighbourhood")
+    sent = await bot.send(user, "CO1 1AA")
+    assert "Your details" in sent[-1].plain_text
+    assert "Castle, Colchester" in sent[-1].plain_text
+    await bot.press(user, "Done")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000071"
+
+
+async def test_restart_mid_signup_resumes_where_she_left_off(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = await _at_area_step(bot, fake)
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "/start")
+        assert "carry on" in sent[0].plain_text
+        assert "Which neighbourhood" in sent[-1].plain_text
+
+
+async def test_two_residents_onboarding_at_once_do_not_mix(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    ana, bea = new_resident_user(fake, "Ana"), new_resident_user(fake, "Bea")
+    for user in (ana, bea):
+        await bot.send(user, "/start")
+        await bot.press(user, "Yes, I agree")
+    for user in (ana, bea):
+        for _ in range(3):
+            await bot.press(user, "Yes please")
+    await bot.send(ana, "14/03/2027")
+    await bot.send(bea, "20 weeks")
+    await bot.send(bea, "CO1 1AA")
+    await bot.send(ana, "CM1 1AA")
+    for user in (bea, ana):
+        await bot.press(user, 0)
+        await bot.press(user, "✅ That's right")
+
+    first, second = await _resident(bot, ana.id), await _resident(bot, bea.id)
+    assert first is not None and second is not None
+    assert (first.display_name, first.ward_code, first.due_date) == (
+        "Ana",
+        "E05015473",
+        dt.date(2027, 3, 14),
+    )
+    assert (second.display_name, second.district_code) == ("Bea", "E07000071")
+
+
+async def test_pressing_an_old_consent_button_again_changes_nothing(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+    matching_prompt = bot.last_with_buttons(user)
+    await bot.press(user, "Yes please")
+    before = len(await _consent_events(bot))
+
+    await bot.press(user, "No thanks", message=matching_prompt)
+
+    assert len(await _consent_events(bot)) == before
+    assert bot.last_answer() is not None and "earlier message" in bot.last_answer()  # type: ignore[operator]
+
+
+async def test_count_of_residents_is_one_after_double_tapping_agree(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    prompt = bot.last_with_buttons(user)
+    await bot.press(user, "Yes, I agree", message=prompt)
+    await bot.press(user, "Yes, I agree", message=prompt)
+
+    async with bot.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Resident)) == 1
