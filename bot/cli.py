@@ -84,7 +84,7 @@ def sandbox() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads") -> None:
     """Apply database migrations (Alembic)."""
     from bot.db import upgrade_database
 

@@ -1,4 +1,4 @@
-"""The message catalogue: every resident-facing sentence lives in `bot/locales/<lang>.toml`."""
+"""The message catalogue: every resident-facing sentence lives in `bot/locales/<lang>/*.toml`."""
 
 from __future__ import annotations
 
@@ -71,11 +71,9 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @cache
 def available_languages() -> tuple[str, ...]:
-    """Languages with a catalogue file."""
+    """Languages with a catalogue folder."""
     folder = files("bot.locales")
-    return tuple(
-        sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
-    )
+    return tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isalpha()))
 
 
 @cache
@@ -84,8 +82,16 @@ def catalogue(language: str | None = None) -> Catalogue:
     code = (language or DEFAULT_LANGUAGE).split("-")[0].lower()
     if code not in available_languages():
         code = DEFAULT_LANGUAGE
-    text = files("bot.locales").joinpath(f"{code}.toml").read_text(encoding="utf-8")
-    return Catalogue(code, _flatten(tomllib.loads(text)))
+    messages: dict[str, str] = {}
+    # One file per feature keeps features apart; a key defined twice is a mistake worth failing on.
+    for part in sorted(files("bot.locales").joinpath(code).iterdir(), key=lambda p: p.name):
+        if not part.name.endswith(".toml"):
+            continue
+        for key, value in _flatten(tomllib.loads(part.read_text(encoding="utf-8"))).items():
+            if key in messages:
+                raise ValueError(f"message {key!r} is defined twice in the {code} catalogue")
+            messages[key] = value
+    return Catalogue(code, messages)
 
 
 def long_date(value: dt.date) -> str:
