@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.consent import OPTIONAL_PURPOSES, ConsentEvent, ConsentPurpose
+from models.delivery import Delivery, DeliveryStatus
 from models.resident import Resident, ResidentStatus
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "Base",
     "ConsentEvent",
     "ConsentPurpose",
+    "Delivery",
+    "DeliveryStatus",
     "Resident",
     "ResidentStatus",
     "UTCDateTime",

@@ -49,5 +49,7 @@ class Resident(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     onboarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when Telegram says she blocked the bot or the chat is gone; bulk sends skip her.
+    unreachable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_residents_ward_due", "ward_code", "due_date"),)
