@@ -72,6 +72,9 @@ def _run_sandbox(settings: Settings) -> None:
     from bot.db import upgrade_database
     from bot.sandbox.terminal import run_sandbox
 
+    # Pretend residents get a database of their own, never the one real residents live in.
+    settings = settings.model_copy(update={"database_url": settings.sandbox_database_url})
+    settings.ensure_sqlite_directory()
     upgrade_database(settings.database_url)
     configure_logging(logging.WARNING)
     asyncio.run(run_sandbox(settings))

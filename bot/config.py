@@ -22,6 +22,7 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
+    sandbox_database_url: str = "sqlite+aiosqlite:///./data/sandbox.sqlite3"
     # None means python-telegram-bot's default, the real Bot API.
     bot_api_base_url: str | None = None
     timezone: str = "Europe/London"
@@ -36,6 +37,34 @@ class Settings(BaseSettings):
     geocoder: str = Field(default="none", pattern="^(none|nominatim)$")
     geocoder_user_agent: str = "bumpbuddies"
 
+    # Matching: who counts as near (ward centroids, geodesic) and due around the same time.
+    matching_distance_km: float = Field(default=3.0, ge=0, le=50)
+    matching_window_weeks: int = Field(default=4, ge=0, le=20)
+    # An unanswered request ends after this many days; the requester is told kindly.
+    matching_reply_days: int = Field(default=7, ge=1, le=60)
+    # Suggestion cards lapse after this many days (or when she asks for new ones).
+    matching_suggestion_days: int = Field(default=3, ge=1, le=30)
+    # Fairness: one person appears in at most this many open suggestions and requests at once.
+    matching_max_open_per_person: int = Field(default=5, ge=1, le=100)
+    # How many nearby members hear about one newcomer (the best-ranked ones).
+    matching_newcomer_fanout: int = Field(default=30, ge=0, le=1000)
+    matching_invite_hours: int = Field(default=24, ge=1, le=24 * 7)
+    # Telegram user ids of council staff who may register cohort group chats.
+    matching_staff_ids: list[int] = Field(default_factory=list)
+
+    # Bulk sending (broadcasts, scheduled information): Telegram allows about 30 messages a second
+    # overall and one a second per chat; paid broadcasts (allow_paid_broadcast) up to 1000 a second.
+    delivery_max_per_second: float = Field(default=30.0, gt=0)
+    delivery_per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    delivery_paid_max_per_second: float = Field(default=1000.0, gt=0)
+    delivery_max_attempts: int = Field(default=5, ge=1)
+    delivery_max_in_flight: int = Field(default=64, ge=1)
+    # A claimed row whose worker vanished (SIGKILL) is taken over after this long.
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    # Nothing bulk is sent between these local hours (21:00 to 08:00 by default).
+    quiet_hours_start: int = Field(default=21, ge=0, le=23)
+    quiet_hours_end: int = Field(default=8, ge=0, le=23)
+
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
@@ -49,7 +78,7 @@ class Settings(BaseSettings):
             raise ValueError("not a known IANA time zone, e.g. Europe/London") from exc
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "sandbox_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):

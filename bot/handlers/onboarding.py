@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -24,6 +25,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.handlers import privacy
@@ -671,6 +673,14 @@ _CHANGE = r"^ob:sum:(due|area|name)$"
 
 def onboarding_conversation() -> ConversationHandler[Any]:
     """Sign-up and /profile as one conversation whose states read like the flow."""
+    with warnings.catch_warnings():
+        # PTB warns that buttons are tracked per chat, not per message: that is the intent here,
+        # and stale buttons are answered explicitly by stale_button.
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return _conversation()
+
+
+def _conversation() -> ConversationHandler[Any]:
     return ConversationHandler(
         name="onboarding",
         entry_points=[

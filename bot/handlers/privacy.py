@@ -50,11 +50,14 @@ def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMa
 async def show_privacy(update: Update, context: BotContext) -> None:
     """Show the privacy notice and, for a resident, her choices with buttons."""
     texts = texts_for(update)
+    from_button = update.callback_query is not None
     if update.callback_query:
         await answer(update.callback_query)
     async with context.session() as session, session.begin():
         profile = await residents.profile(session, sender(update).id)
-    await reply(update, _notice(texts, context))
+    if not from_button:
+        # "Change my choices" on the summary wants the switches, not the whole notice again.
+        await reply(update, _notice(texts, context))
     if profile is None:
         await reply(update, texts("privacy.not_signed_up"))
         return
