@@ -26,9 +26,7 @@ def upgrade() -> None:
 
     op.create_table(
         "deliveries",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("resident_id", sa.Integer(), nullable=False),
         sa.Column("content_key", sa.String(length=80), nullable=False),
         sa.Column("batch", sa.String(length=40), nullable=False),
