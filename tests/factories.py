@@ -27,6 +27,22 @@ def new_resident_user(fake: FakeTelegram, first_name: str = "Amira", **kwargs: A
     return fake.new_user(first_name, **kwargs)
 
 
+async def give_consents(bot: BotHarness, user: FakeUser, start: str = "/start") -> None:
+    """Start sign-up and agree to everything, leaving her at the due-date question."""
+    await bot.send(user, start)
+    await bot.press(user, "Yes, I agree")
+    for _ in range(3):
+        await bot.press(user, "Yes please")
+
+
+async def at_area_step(bot: BotHarness, fake: FakeTelegram, name: str = "Amira") -> FakeUser:
+    """A new resident who has answered everything up to her neighbourhood."""
+    user = new_resident_user(fake, name)
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+    return user
+
+
 async def onboard(
     bot: BotHarness,
     user: FakeUser,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.handlers import onboarding
 from bot.sandbox.fake_api import FakeTelegram
 from models import Resident
-from tests.factories import new_resident_user, onboard
+from tests.factories import give_consents, new_resident_user, onboard
 from tests.harness import BotHarness
 
 
@@ -55,10 +55,7 @@ async def test_forged_area_buttons_do_nothing_and_say_so(
     bot: BotHarness, fake: FakeTelegram, data: str
 ) -> None:
     user = new_resident_user(fake)
-    await bot.send(user, "/start")
-    await bot.press(user, "Yes, I agree")
-    for _ in range(3):
-        await bot.press(user, "Yes please")
+    await give_consents(bot, user)
     await bot.send(user, "14/03/2027")
 
     await bot.forge(user, bot.last(user), data)
@@ -85,10 +82,7 @@ async def test_an_error_in_a_handler_is_logged_without_personal_data_and_she_get
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = new_resident_user(fake, "Philippa")
-    await bot.send(user, "/start")
-    await bot.press(user, "Yes, I agree")
-    for _ in range(3):
-        await bot.press(user, "Yes please")
+    await give_consents(bot, user)
 
     def broken(text: str, today: object) -> object:
         raise RuntimeError(f"could not handle {text!r} from Philippa")

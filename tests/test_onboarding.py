@@ -8,9 +8,16 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from bot.sandbox.fake_api import FakeTelegram
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
-from tests.factories import CHELMSFORD_POSTCODE, CHELMSFORD_WARD, new_resident_user, onboard
+from tests.factories import (
+    CHELMSFORD_POSTCODE,
+    CHELMSFORD_WARD,
+    at_area_step,
+    give_consents,
+    new_resident_user,
+    onboard,
+)
 from tests.harness import BotHarness
 
 
@@ -162,10 +169,7 @@ async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_not
     bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
 ) -> None:
     user = new_resident_user(fake)
-    await bot.send(user, "/start")
-    await bot.press(user, "Yes, I agree")
-    for _ in range(3):
-        await bot.press(user, "Yes please")
+    await give_consents(bot, user)
 
     sent = await bot.send(user, typed)
     assert reply_contains in sent[-1].plain_text
@@ -174,16 +178,6 @@ async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_not
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
     assert len(await _consent_events(bot)) == 4
-
-
-async def _at_area_step(bot: BotHarness, fake: FakeTelegram, name: str = "Amira") -> FakeUser:
-    user = new_resident_user(fake, name)
-    await bot.send(user, "/start")
-    await bot.press(user, "Yes, I agree")
-    for _ in range(3):
-        await bot.press(user, "Yes please")
-    await bot.send(user, "14/03/2027")
-    return user
 
 
 async def test_area_question_offers_a_location_button(bot: BotHarness, fake: FakeTelegram) -> None:
@@ -197,7 +191,7 @@ async def test_area_question_offers_a_location_button(bot: BotHarness, fake: Fak
 async def test_full_postcode_is_resolved_offline_and_only_the_ward_is_kept(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.send(user, CHELMSFORD_POSTCODE.lower())
 
     assert f"{CHELMSFORD_WARD}, Chelmsford" in sent[0].plain_text
@@ -210,7 +204,7 @@ async def test_full_postcode_is_resolved_offline_and_only_the_ward_is_kept(
 async def test_postcode_district_offers_the_wards_it_covers(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.send(user, "CM1")
 
     assert CHELMSFORD_WARD in sent[-1].button_texts()
@@ -220,7 +214,7 @@ async def test_postcode_district_offers_the_wards_it_covers(
 
 
 async def test_shared_location_resolves_to_a_ward(bot: BotHarness, fake: FakeTelegram) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.share_location(user, 51.73722, 0.47601)
 
     assert "Chelmsford" in sent[0].plain_text
@@ -231,7 +225,7 @@ async def test_shared_location_resolves_to_a_ward(bot: BotHarness, fake: FakeTel
 async def test_district_then_ward_can_be_chosen_from_buttons(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.send(user, "Choose from a list")
     assert "Southend-on-Sea" in sent[-1].button_texts()
 
@@ -252,7 +246,7 @@ async def test_district_then_ward_can_be_chosen_from_buttons(
 async def test_an_unknown_postcode_gets_a_kind_reask(
     bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.send(user, typed)
 
     assert reply_contains in sent[-1].plain_text
@@ -264,7 +258,7 @@ async def test_an_unknown_postcode_gets_a_kind_reask(
 async def test_outside_the_area_she_can_take_the_nearest_ward(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     sent = await bot.send(user, "CB2 1TN")
 
     assert "doesn't cover that area yet" in sent[-1].plain_text
@@ -276,7 +270,7 @@ async def test_outside_the_area_she_can_take_the_nearest_ward(
 async def test_outside_the_area_she_can_ask_to_be_told_when_it_arrives(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     await bot.send(user, "SW1A 1AA")
     sent = await bot.press(user, "Tell me when it reaches me")
 
@@ -355,7 +349,7 @@ async def test_profile_shows_her_details_and_edits_them_later(
 async def test_restart_mid_signup_resumes_where_she_left_off(
     bot: BotHarness, fake: FakeTelegram, database_url: str
 ) -> None:
-    user = await _at_area_step(bot, fake)
+    user = await at_area_step(bot, fake)
     async with BotHarness.start(fake, database_url, bot.clock) as restarted:
         sent = await restarted.send(user, "/start")
         assert "carry on" in sent[0].plain_text

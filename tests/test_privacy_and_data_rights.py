@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.sandbox.fake_api import FakeTelegram
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
-from tests.factories import CHELMSFORD_POSTCODE, new_resident_user, onboard
+from tests.factories import CHELMSFORD_POSTCODE, give_consents, new_resident_user, onboard
 from tests.harness import BotHarness
 
 
@@ -201,10 +201,7 @@ async def test_forget_midway_through_signup_then_typing_points_her_to_start(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
     user = new_resident_user(fake)
-    await bot.send(user, "/start")
-    await bot.press(user, "Yes, I agree")
-    for _ in range(3):
-        await bot.press(user, "Yes please")
+    await give_consents(bot, user)
     await bot.send(user, "/forget")
     await bot.press(user, "Yes, delete everything")
 
