@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
@@ -37,6 +38,12 @@ class FixedClock:
     def advance(self, delta: dt.timedelta) -> None:
         """Move time forward."""
         self._now += delta
+
+    async def sleep(self, seconds: float) -> None:
+        """A stand-in for asyncio.sleep that moves this clock instead of waiting."""
+        # Like a real sleep, other tasks run meanwhile: first, before time moves on.
+        await asyncio.sleep(0)
+        self._now += dt.timedelta(seconds=max(seconds, 0.0))
 
     def set(self, moment: dt.datetime) -> None:
         """Jump to a moment."""

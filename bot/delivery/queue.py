@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,7 @@ class Claimed:
     buttons: list[list[dict[str, Any]]] | None
     paid: bool
     attempts: int
+    batch: str = ""
 
 
 @dataclass
@@ -158,6 +159,7 @@ async def claim(
             Delivery.buttons,
             Delivery.paid,
             Delivery.attempts,
+            Delivery.batch,
         )
         .join(Resident, Resident.id == Delivery.resident_id)
         .where(Delivery.id.in_(ids))
@@ -170,7 +172,15 @@ async def claim(
             unreachable.append(row.id)
             continue
         claimed.append(
-            Claimed(row.id, row.telegram_user_id, row.text, row.buttons, row.paid, row.attempts)
+            Claimed(
+                row.id,
+                row.telegram_user_id,
+                row.text,
+                row.buttons,
+                row.paid,
+                row.attempts,
+                row.batch,
+            )
         )
     if unreachable:
         await settle(session, unreachable, DeliveryStatus.SKIPPED, now, error="unreachable")
@@ -198,12 +208,17 @@ async def record_sent(
     session: AsyncSession, sent: Sequence[tuple[int, int | None]], now: dt.datetime
 ) -> None:
     """Mark rows sent, with the Telegram message id of each."""
-    for delivery_id, message_id in sent:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(status=DeliveryStatus.SENT, sent_at=now, telegram_message_id=message_id)
-        )
+    if not sent:
+        return
+    # One executemany, not a statement per row: at paid-broadcast rates this is the hot path.
+    statement = (
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id == bindparam("delivery_id"))
+        .values(status=DeliveryStatus.SENT, sent_at=now, telegram_message_id=bindparam("message"))
+    )
+    await session.execute(
+        statement, [{"delivery_id": row_id, "message": message_id} for row_id, message_id in sent]
+    )
 
 
 async def retry_later(
@@ -224,6 +239,35 @@ async def retry_later(
         )
 
 
+async def release(
+    session: AsyncSession, ids: Sequence[int], not_before: dt.datetime, reason: str
+) -> None:
+    """Give claimed rows back unsent (flood pause, quiet hours, shutdown); the try doesn't count."""
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+            .values(
+                status=DeliveryStatus.QUEUED,
+                not_before=not_before,
+                claimed_by=None,
+                claimed_at=None,
+                attempts=Delivery.attempts - 1,
+                error=reason[:200],
+            )
+        )
+
+
+async def defer_due(session: AsyncSession, now: dt.datetime, until: dt.datetime) -> int:
+    """Move every queued row that is due by `now` to `until` (quiet hours); returns how many."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.not_before <= now)
+        .values(not_before=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def mark_unreachable(session: AsyncSession, chat_id: int, now: dt.datetime) -> None:
     """She blocked the bot or the chat is gone: stop all further bulk sends to her."""
     resident_id = await session.scalar(
@@ -241,6 +285,18 @@ async def mark_unreachable(session: AsyncSession, chat_id: int, now: dt.datetime
         .where(Delivery.resident_id == resident_id, Delivery.status == DeliveryStatus.QUEUED)
         .values(status=DeliveryStatus.SKIPPED, error="unreachable")
     )
+
+
+async def mark_reachable(session: AsyncSession, telegram_user_id: int) -> bool:
+    """She unblocked the bot: bulk messages reach her again (skipped ones are not resent)."""
+    result = await session.execute(
+        update(Resident)
+        .where(
+            Resident.telegram_user_id == telegram_user_id, Resident.unreachable_since.is_not(None)
+        )
+        .values(unreachable_since=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def batch_progress(session: AsyncSession, batch: str) -> BatchProgress:

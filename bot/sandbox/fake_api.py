@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .flood_control import FloodControl
 from .schema import (
     check_call,
     decode_params,
@@ -24,7 +25,15 @@ from .schema import (
     validate_value,
 )
 
-__all__ = ["ApiCall", "ApiError", "FakeTelegram", "FakeUser", "SentMessage"]
+__all__ = [
+    "ApiCall",
+    "ApiError",
+    "FakeTelegram",
+    "FakeUser",
+    "FloodControl",
+    "SentMessage",
+    "SimulatedTimeout",
+]
 
 JSONDict = dict[str, Any]
 FileMap = dict[str, tuple[str, bytes]]
@@ -94,6 +103,10 @@ class ApiError(Exception):
         if self.parameters:
             body["parameters"] = dict(self.parameters)
         return body
+
+
+class SimulatedTimeout(TimeoutError):
+    """The bot's request timed out (the fake may or may not have carried it out)."""
 
 
 def _bad(description: str) -> ApiError:
@@ -282,6 +295,7 @@ class FakeTelegram:
         bot_username: str = "BumpBuddiesBot",
         *,
         clock: Callable[[], float] = time.time,
+        flood: FloodControl | None = None,
     ) -> None:
         prefix = (token or "").partition(":")[0]
         self.bot_id = int(prefix) if prefix.isdigit() else _DEFAULT_BOT_ID
@@ -298,6 +312,8 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
         self._clock = clock
+        # None: no flood limits (the default); a FloodControl answers 429 like Telegram.
+        self.flood = flood
 
         self.violations: list[str] = []
         self.calls: list[ApiCall] = []
@@ -324,6 +340,7 @@ class FakeTelegram:
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._timeouts: dict[str, deque[bool]] = {}
         self._pending: list[JSONDict] = []
         self._allowed_updates: list[str] | None = None
         self._next_update_id = 1
@@ -370,6 +387,10 @@ class FakeTelegram:
         """Answer one Bot API call with Telegram's response envelope."""
         file_map: FileMap = dict(files or {})
         spec = load_schema().method(method)
+        timeout = self._timeouts.get(spec.name) if spec else None
+        delivered_before_timeout = timeout.popleft() if timeout else None
+        if delivered_before_timeout is False:
+            raise SimulatedTimeout(method)
         if spec is None:
             self._violate(f"unknown method '{method}'")
             response: JSONDict = {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -384,6 +405,8 @@ class FakeTelegram:
             )
         )
         _wake(self._activity_waiters)
+        if delivered_before_timeout:
+            raise SimulatedTimeout(method)
         return response
 
     async def _dispatch(self, method: str, params: Mapping[str, Any], files: FileMap) -> JSONDict:
@@ -396,6 +419,9 @@ class FakeTelegram:
         if failure is not None:
             return failure.envelope()
         decoded = decode_params(method, params)
+        flooded = self._flooded(method, decoded)
+        if flooded is not None:
+            return flooded.envelope()
         try:
             if method == "getUpdates":
                 result: Any = await self._get_updates(decoded)
@@ -422,6 +448,21 @@ class FakeTelegram:
         failure = queue.popleft()
         parameters = {"retry_after": failure.retry_after} if failure.retry_after else None
         return ApiError(failure.error_code, failure.description, parameters)
+
+    def _flooded(self, method: str, params: JSONDict) -> ApiError | None:
+        if self.flood is None or not method.startswith("send") or method == "sendChatAction":
+            return None
+        wait = self.flood.check(params.get("chat_id", 0), bool(params.get("allow_paid_broadcast")))
+        if wait is None:
+            return None
+        return ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+
+    def time_out_next(self, method: str, *, delivered: bool = False, times: int = 1) -> None:
+        """Make the next `times` calls of `method` time out; `delivered` ones happen first."""
+        spec = load_schema().method(method)
+        if spec is None:
+            raise ValueError(f"{method!r} is not a Bot API method")
+        self._timeouts.setdefault(spec.name, deque()).extend([delivered] * times)
 
     def fail_next(
         self,

@@ -9,9 +9,10 @@ from urllib.parse import unquote, urlsplit
 
 # PTB's own annotation for timeouts; BaseRequest.do_request is typed with it.
 from telegram._utils.types import ODVInput
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from .fake_api import FakeTelegram
+from .fake_api import FakeTelegram, SimulatedTimeout
 
 __all__ = ["FakeRequest"]
 
@@ -91,6 +92,10 @@ class FakeRequest(BaseRequest):
             for name, field_tuple in request_data.multipart_data.items():
                 filename, content = field_tuple[0], field_tuple[1]
                 files[name] = (filename or name, _read_content(content))
-        envelope = await self.fake.call(match["method"], params, files)
+        try:
+            envelope = await self.fake.call(match["method"], params, files)
+        except SimulatedTimeout:
+            # What HTTPXRequest raises when Telegram does not answer in time.
+            raise TimedOut from None
         status = 200 if envelope.get("ok") else int(envelope.get("error_code", 400))
         return status, _body(envelope)
