@@ -1,0 +1,751 @@
+"""Meeting other mums-to-be: /match, /mymatches, hellos, answers, safety, group links, jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import warnings
+from typing import Any
+
+from telegram import (
+    ChatMemberAdministrator,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import BotApplication, BotContext
+from bot.handlers.common import answer, reply, sender, texts_for
+from bot.services import matching, matching_cohorts, matching_news, matching_outbox
+from bot.services import matching_introductions as intros
+from bot.services.matching_cohorts import Registration
+from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
+from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
+from bot.services.matching_safety import Subject, add_report_reason, block, report
+from bot.texts import Catalogue, Html, catalogue
+from models import OutboxKind, ResidentStatus
+
+logger = logging.getLogger(__name__)
+
+REPORT_REASON = 0
+END = ConversationHandler.END
+ICEBREAKERS = 4
+JOB_INTERVAL = dt.timedelta(minutes=5)
+
+_HELLO_REFUSALS = {
+    HelloResult.ALREADY_REQUESTED: "match.already_asked",
+    HelloResult.ALREADY_INTRODUCED: "match.already_introduced",
+    HelloResult.UNAVAILABLE: "match.unavailable",
+    HelloResult.EXPIRED: "match.expired",
+    HelloResult.NOT_YOURS: "match.not_yours",
+    HelloResult.NOT_IN_POOL: "match.not_in_pool",
+}
+_ANSWER_REFUSALS = {
+    AnswerResult.ALREADY_INTRODUCED: "match.already_introduced",
+    AnswerResult.ALREADY_ANSWERED: "match.already_answered",
+    AnswerResult.EXPIRED: "match.request_expired",
+    AnswerResult.UNAVAILABLE: "match.request_unavailable",
+    AnswerResult.NOT_YOURS: "match.not_yours",
+    AnswerResult.NOT_IN_POOL: "match.not_in_pool",
+}
+_RETRACTED = {
+    OutboxKind.RETRACT_CARD: "match.retracted_card",
+    OutboxKind.RETRACT_REQUEST: "match.retracted_request",
+    OutboxKind.RETRACT_INTRODUCTION: "match.retracted_introduction",
+    OutboxKind.RETRACT_LIST: "match.retracted_list",
+}
+
+
+def _rules(context: BotContext) -> MatchRules:
+    return MatchRules.from_settings(context.settings)
+
+
+def _neighbours(context: BotContext, rules: MatchRules) -> WardNeighbours:
+    return ward_neighbours(context.gazetteer, rules.distance_km)
+
+
+def _area(context: BotContext, ward_code: str | None) -> str:
+    ward = context.gazetteer.ward(ward_code) if ward_code else None
+    return f"{ward.name}, {ward.district_name}" if ward else ""
+
+
+def _month(day: dt.date | None) -> str:
+    return f"{day:%B %Y}" if day else ""
+
+
+def _safety_row(texts: Catalogue, subject: str) -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(texts("match.block_button"), callback_data=f"mt:blk:{subject}"),
+        InlineKeyboardButton(texts("match.report_button"), callback_data=f"mt:rep:{subject}"),
+    ]
+
+
+def _find_button(texts: Catalogue) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts("match.offer_button"), callback_data="mt:find")]]
+    )
+
+
+async def _send(
+    context: BotContext, chat_id: int, text: Html, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Write to a resident's chat; None if Telegram would not deliver it (she blocked us)."""
+    try:
+        return await context.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+    except TelegramError as error:
+        # No ids, no text: only that a matching message could not be delivered, and why.
+        logger.warning("matching message not delivered: %s", type(error).__name__)
+        return None
+
+
+async def _edit(query_message: Any, text: Html, markup: InlineKeyboardMarkup | None) -> None:
+    if not isinstance(query_message, Message):
+        return
+    try:
+        await query_message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except TelegramError:
+        # Already edited by a double tap, or too old to edit: the answer said what happened.
+        logger.debug("a matching message could not be edited")
+
+
+def _card(context: BotContext, texts: Catalogue, key: str, person: Any) -> Html:
+    return texts(
+        key,
+        name=person.display_name,
+        area=_area(context, person.ward_code),
+        month=_month(person.due_date),
+    )
+
+
+async def _show_suggestions(
+    context: BotContext,
+    chat_id: int,
+    resident_id: int,
+    texts: Catalogue,
+    header: str,
+    empty: str,
+) -> None:
+    """New suggestion cards (and any group chat on offer), each with its own buttons."""
+    rules = _rules(context)
+    async with context.session() as session, session.begin():
+        suggested = await matching.suggest(
+            session, resident_id, context.now(), rules, _neighbours(context, rules)
+        )
+        offers = await matching_cohorts.offers_for(session, resident_id)
+    if not suggested:
+        await _send(context, chat_id, texts(empty))
+    else:
+        await _send(context, chat_id, texts(header))
+        shown: list[tuple[int, int]] = []
+        for item in suggested:
+            card = await _send(
+                context,
+                chat_id,
+                _card(context, texts, "match.card", item.candidate),
+                InlineKeyboardMarkup(
+                    [
+                        [
+                            InlineKeyboardButton(
+                                texts("match.say_hello"),
+                                callback_data=f"mt:hi:{item.suggestion_id}",
+                            )
+                        ],
+                        _safety_row(texts, f"s{item.suggestion_id}"),
+                    ]
+                ),
+            )
+            if card is not None:
+                shown.append((item.suggestion_id, card.message_id))
+        async with context.session() as session, session.begin():
+            for suggestion_id, message_id in shown:
+                await matching.record_card(session, suggestion_id, message_id)
+    if offers:
+        rows = [
+            [
+                InlineKeyboardButton(
+                    texts("match.group_button", title=offer.title)[:64],
+                    callback_data=f"mt:grp:{offer.group_id}",
+                )
+            ]
+            for offer in offers
+        ]
+        await _send(context, chat_id, texts("match.group_offer"), InlineKeyboardMarkup(rows))
+
+
+async def show_matches(update: Update, context: BotContext) -> None:
+    """/match (or its button): up to three mums-to-be near her, due around the same time."""
+    texts = texts_for(update)
+    user = sender(update)
+    if update.callback_query:
+        await answer(update.callback_query)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, user.id)
+    if me is None:
+        await reply(update, texts("general.not_signed_up"))
+    elif me.status is not ResidentStatus.ACTIVE:
+        await reply(update, texts("match.finish_signup"))
+    elif not me.matching_consent:
+        await reply(update, texts("match.consent_off"))
+    else:
+        await _show_suggestions(context, user.id, me.id, texts, "match.header", "match.none_yet")
+
+
+async def signup_offer(update: Update, context: BotContext) -> InlineKeyboardMarkup | None:
+    """At the end of sign-up: tell nearby members she joined, and offer her matches."""
+    rules = _rules(context)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        if me is None or not matching.pool_member(me).in_pool:
+            return None
+        await matching_news.note_newcomer(
+            session, me.id, context.now(), rules, _neighbours(context, rules)
+        )
+        await matching.touch(session, me.id, context.now())
+    return _find_button(texts_for(update))
+
+
+async def _contact(context: BotContext, person: Person, texts: Catalogue) -> Html:
+    """Her tg://user link, with her @username when she has one (looked up now, never kept)."""
+    link = texts("match.contact_link", user_id=person.telegram_user_id, name=person.display_name)
+    try:
+        username = (await context.bot.get_chat(person.telegram_user_id)).username
+    except TelegramError:
+        username = None
+    return texts("match.contact_username", link=link, username=username) if username else link
+
+
+async def _send_request(context: BotContext, intro: Introduction, again: bool = False) -> None:
+    recipient, requester = intro.recipient, intro.requester
+    texts = catalogue(recipient.language_code)
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts("match.request_yes"), callback_data=f"mt:yes:{intro.id}"
+                ),
+                InlineKeyboardButton(texts("match.request_no"), callback_data=f"mt:no:{intro.id}"),
+            ],
+            _safety_row(texts, f"i{intro.id}"),
+        ]
+    )
+    sent = await _send(
+        context,
+        recipient.telegram_user_id,
+        _card(context, texts, "match.request", requester),
+        markup,
+    )
+    if sent is None:
+        return
+    async with context.session() as session, session.begin():
+        if again:
+            matching_outbox.mention(
+                session,
+                recipient.resident_id,
+                [requester.resident_id],
+                OutboxKind.RETRACT_REQUEST,
+                sent.message_id,
+            )
+        else:
+            await intros.record_request_message(session, intro.id, sent.message_id)
+
+
+async def _introduce(context: BotContext, intro: Introduction) -> None:
+    """Both agreed: each gets the other's contact and an icebreaker."""
+    sent: list[int | None] = []
+    for me in (intro.requester, intro.recipient):
+        other = intro.other(me.resident_id)
+        texts = catalogue(me.language_code)
+        message = await _send(
+            context,
+            me.telegram_user_id,
+            texts(
+                "match.introduced",
+                name=other.display_name,
+                contact=await _contact(context, other, texts),
+                icebreaker=texts(f"match.icebreaker_{intro.id % ICEBREAKERS}"),
+            ),
+            InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
+        )
+        sent.append(message.message_id if message else None)
+    async with context.session() as session, session.begin():
+        await intros.record_introduction_messages(session, intro.id, sent[0], sent[1])
+
+
+async def say_hello(update: Update, context: BotContext) -> None:
+    """She tapped 'Say hello' on a card: ask the other person, or introduce if she asked too."""
+    query = update.callback_query
+    assert query is not None and context.matches
+    texts = texts_for(update)
+    rules = _rules(context)
+    async with context.session() as session, session.begin():
+        hello = await intros.say_hello(
+            session,
+            sender(update).id,
+            int(context.matches[0][1]),
+            context.now(),
+            rules,
+            _neighbours(context, rules),
+        )
+    if hello.result not in (HelloResult.REQUESTED, HelloResult.INTRODUCED):
+        await answer(query, texts(_HELLO_REFUSALS[hello.result]), alert=True)
+        return
+    intro = hello.introduction
+    assert intro is not None
+    await answer(query, texts("match.hello_sent"))
+    # The card showed the other person: the one she asked, or the one who had asked her.
+    other = intro.recipient if hello.result is HelloResult.REQUESTED else intro.requester
+    await _edit(
+        query.message,
+        _card(context, texts, "match.card_said_hello", other),
+        InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
+    )
+    if hello.result is HelloResult.REQUESTED:
+        await _send_request(context, intro)
+    else:
+        await _introduce(context, intro)
+
+
+async def answer_request(update: Update, context: BotContext) -> None:
+    """She answered a request: yes introduces both of them, no ends it kindly."""
+    query = update.callback_query
+    assert query is not None and context.matches
+    texts = texts_for(update)
+    accept = context.matches[0][1] == "yes"
+    async with context.session() as session, session.begin():
+        result = await intros.answer_request(
+            session, sender(update).id, int(context.matches[0][2]), accept, context.now()
+        )
+    if result.result not in (AnswerResult.INTRODUCED, AnswerResult.DECLINED):
+        await answer(query, texts(_ANSWER_REFUSALS[result.result]), alert=True)
+        return
+    intro = result.introduction
+    assert intro is not None
+    key = "match.request_said_yes" if accept else "match.request_said_no"
+    await answer(query, None if accept else texts("match.declined"))
+    await _edit(
+        query.message,
+        _card(context, texts, key, intro.requester),
+        InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
+    )
+    if accept:
+        await _introduce(context, intro)
+    else:
+        await deliver_owed(context)
+
+
+async def show_my_matches(update: Update, context: BotContext) -> None:
+    """/mymatches: her introductions, and requests still waiting on either side."""
+    texts = texts_for(update)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        mine = await intros.my_matches(session, me.id, context.now()) if me else None
+        if me is not None:
+            await matching.touch(session, me.id, context.now())
+    if me is None or mine is None:
+        await reply(update, texts("general.not_signed_up"))
+        return
+    if not (mine.introduced or mine.waiting_for_them or mine.waiting_for_her):
+        await reply(update, texts("match.mine.nothing"))
+        return
+    lines = [texts("match.mine.header")]
+    if mine.introduced:
+        lines.append(texts("match.mine.introduced"))
+        for intro in mine.introduced:
+            other = intro.other(me.id)
+            link = texts(
+                "match.contact_link", user_id=other.telegram_user_id, name=other.display_name
+            )
+            lines.append(
+                texts(
+                    "match.mine.introduced_line",
+                    contact=link,
+                    area=_area(context, other.ward_code),
+                    month=_month(other.due_date),
+                )
+            )
+    if mine.waiting_for_them:
+        lines.append(texts("match.mine.waiting_for_them"))
+        lines += [
+            _card(context, texts, "match.mine.waiting_line", i.recipient)
+            for i in mine.waiting_for_them
+        ]
+    if mine.waiting_for_her:
+        lines.append(texts("match.mine.waiting_for_you"))
+    summary = await reply(update, Html("\n\n".join(lines)))
+    named = [i.other(me.id).resident_id for i in mine.introduced + mine.waiting_for_them]
+    if summary is not None and named:
+        async with context.session() as session, session.begin():
+            matching_outbox.mention(
+                session, me.id, named, OutboxKind.RETRACT_LIST, summary.message_id
+            )
+    for intro in mine.waiting_for_her:
+        await _send_request(context, intro, again=True)
+
+
+def _subject(context: BotContext) -> tuple[Subject, int]:
+    assert context.matches
+    return Subject(context.matches[0][1]), int(context.matches[0][2])
+
+
+async def block_person(update: Update, context: BotContext) -> None:
+    """She blocked someone from a match message; the other is never told."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    subject, subject_id = _subject(context)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        done = await block(session, me.id, subject, subject_id, context.now()) if me else None
+    if done is None:
+        await answer(query, texts("match.not_yours"), alert=True)
+        return
+    await answer(query, texts("match.blocked_toast"))
+    if isinstance(query.message, Message):
+        try:
+            # Reporting stays possible after a block.
+            await query.message.edit_reply_markup(
+                InlineKeyboardMarkup(
+                    [
+                        [
+                            InlineKeyboardButton(
+                                texts("match.report_button"),
+                                callback_data=f"mt:rep:{subject.value}{subject_id}",
+                            )
+                        ]
+                    ]
+                )
+            )
+        except TelegramError:
+            logger.debug("a matching message could not be edited")
+    await reply(update, texts("match.blocked"))
+    await deliver_owed(context)
+
+
+async def report_person(update: Update, context: BotContext) -> int:
+    """She reported someone: kept for the moderators at once; a reason is optional."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    subject, subject_id = _subject(context)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        filed = await report(session, me.id, subject, subject_id, context.now()) if me else None
+    if filed is None or filed.report_id is None:
+        await answer(query, texts("match.not_yours"), alert=True)
+        return END
+    await answer(query)
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_reply_markup(None)
+        except TelegramError:
+            logger.debug("a matching message could not be edited")
+    if context.user_data is not None:
+        context.user_data["match_report"] = filed.report_id
+    await reply(
+        update,
+        texts("match.report.ask"),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts("match.report.skip"), callback_data=f"mt:rsn:{filed.report_id}"
+                    )
+                ]
+            ]
+        ),
+    )
+    await deliver_owed(context)
+    return REPORT_REASON
+
+
+async def report_reason(update: Update, context: BotContext) -> int:
+    """She typed why she reported: added to her report for the moderators."""
+    assert update.message is not None and update.message.text is not None
+    texts = texts_for(update)
+    report_id = context.user_data.pop("match_report", None) if context.user_data else None
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        added = (
+            await add_report_reason(
+                session, me.id, int(report_id), update.message.text, context.now()
+            )
+            if me is not None and report_id is not None
+            else False
+        )
+    await reply(update, texts("match.report.thanks" if added else "match.report.not_saved"))
+    return END
+
+
+async def report_skip(update: Update, context: BotContext) -> int:
+    """She'd rather not give a reason."""
+    texts = texts_for(update)
+    if context.user_data is not None:
+        context.user_data.pop("match_report", None)
+    query = update.callback_query
+    if query is not None:
+        await answer(query)
+        if isinstance(query.message, Message):
+            try:
+                await query.message.edit_reply_markup(None)
+            except TelegramError:
+                logger.debug("a matching message could not be edited")
+    await reply(update, texts("match.report.thanks_no_reason"))
+    return END
+
+
+async def group_invite(update: Update, context: BotContext) -> None:
+    """She asked for a group chat link: a single-use, expiring one, made only now."""
+    query = update.callback_query
+    assert query is not None and context.matches
+    texts = texts_for(update)
+    group_id = int(context.matches[0][1])
+    now = context.now()
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        offers = await matching_cohorts.offers_for(session, me.id) if me else []
+        offer = next((o for o in offers if o.group_id == group_id), None)
+        link = await matching_cohorts.live_invite(session, me.id, group_id, now) if me else None
+    if me is None or offer is None:
+        await answer(query, texts("match.group_unavailable"), alert=True)
+        return
+    await answer(query)
+    hours = context.settings.matching_invite_hours
+    if link is None:
+        expires = now + dt.timedelta(hours=hours)
+        try:
+            invite = await context.bot.create_chat_invite_link(
+                offer.chat_id, expire_date=expires, member_limit=1, name="Bump Buddies"
+            )
+        except TelegramError as error:
+            logger.warning("invite link refused: %s", type(error).__name__)
+            async with context.session() as session, session.begin():
+                await matching_cohorts.lose_invite_rights(session, group_id, now)
+            await reply(update, texts("match.group_link_failed"))
+            return
+        link = invite.invite_link
+        async with context.session() as session, session.begin():
+            await matching_cohorts.save_invite(session, me.id, group_id, link, now, expires)
+    await reply(update, texts("match.group_link", title=offer.title, link=link, hours=hours))
+
+
+def _area_name(context: BotContext, code: str) -> str:
+    ward = context.gazetteer.ward(code)
+    if ward is not None:
+        return f"{ward.name}, {ward.district_name}"
+    district = context.gazetteer.district(code)
+    return district.name if district else code
+
+
+async def register_cohort(update: Update, context: BotContext) -> None:
+    """/cohort in a group: staff offer it to mums-to-be in an area due in some months."""
+    chat = update.effective_chat
+    user = sender(update)
+    texts = texts_for(update)
+    if chat is None or chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return
+    if user.id not in context.settings.matching_staff_ids:
+        await reply(update, texts("match.group.staff_only"))
+        return
+    args = context.args or []
+    now = context.now()
+    if [a.lower() for a in args] == ["off"]:
+        async with context.session() as session, session.begin():
+            stopped = await matching_cohorts.unregister_group(session, chat.id, now)
+        await reply(
+            update, texts("match.group.unregistered" if stopped else "match.group.not_registered")
+        )
+        return
+    if len(args) != 3:
+        await reply(update, texts("match.group.usage"))
+        return
+    first, last = matching_cohorts.parse_month(args[1]), matching_cohorts.parse_month(args[2])
+    if first is None or last is None:
+        await reply(update, texts("match.group.bad_months"))
+        return
+    area = args[0].upper()
+    async with context.session() as session, session.begin():
+        outcome = await matching_cohorts.register_group(
+            session, chat.id, area, first, last, user.id, now, context.gazetteer
+        )
+    if outcome is Registration.REGISTERED:
+        await reply(
+            update,
+            texts(
+                "match.group.registered",
+                area=_area_name(context, area),
+                first=_month(first),
+                last=_month(last),
+            ),
+        )
+    else:
+        await reply(update, texts(f"match.group.{outcome.value}"))
+
+
+async def track_bot_rights(update: Update, context: BotContext) -> None:
+    """The bot was added to, promoted in or removed from a group: note whether it may invite."""
+    change = update.my_chat_member
+    if change is None or change.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return
+    member = change.new_chat_member
+    can_invite = isinstance(member, ChatMemberAdministrator) and bool(member.can_invite_users)
+    async with context.session() as session, session.begin():
+        await matching_cohorts.note_bot_rights(
+            session, change.chat.id, change.chat.title or "", can_invite, context.now()
+        )
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A matching button whose data we don't recognise (forged, or from an old version)."""
+    if update.callback_query:
+        await answer(update.callback_query, texts_for(update)("match.not_yours"), alert=True)
+
+
+async def _retract(context: BotContext, item: matching_outbox.OutboxItem) -> None:
+    texts = catalogue(item.language_code)
+    assert item.message_id is not None
+    try:
+        await context.bot.edit_message_text(
+            texts(_RETRACTED[item.kind]),
+            chat_id=item.telegram_user_id,
+            message_id=item.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=None,
+        )
+    except TelegramError as error:
+        # Deleted by her, or the chat is gone: nothing of the other person is left to show.
+        logger.debug("retraction skipped: %s", type(error).__name__)
+
+
+async def _not_this_time(context: BotContext, item: matching_outbox.OutboxItem) -> None:
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, item.telegram_user_id)
+    if me is None or not matching.pool_member(me).in_pool:
+        # She has left matching meanwhile: there is nothing kind left to say.
+        return
+    await _show_suggestions(
+        context,
+        item.telegram_user_id,
+        item.resident_id,
+        catalogue(item.language_code),
+        "match.not_this_time",
+        "match.not_this_time_alone",
+    )
+
+
+async def deliver_owed(context: BotContext) -> None:
+    """Tidy and tell other residents' chats after a change; kind words wait for daytime."""
+    daytime = not in_quiet_hours(context.now(), context.settings.zone)
+    kinds = matching_outbox.RETRACTIONS + ((OutboxKind.NOT_THIS_TIME,) if daytime else ())
+    async with context.session() as session, session.begin():
+        items = await matching_outbox.owed(session, kinds)
+    for item in items:
+        # Claimed before sending, so two drains at once never send the same thing twice.
+        async with context.session() as session, session.begin():
+            claimed = await matching_outbox.done(session, item.id)
+        if not claimed:
+            continue
+        if item.kind is OutboxKind.NOT_THIS_TIME:
+            await _not_this_time(context, item)
+        else:
+            await _retract(context, item)
+
+
+async def send_newcomer_digests(context: BotContext) -> None:
+    """At most one 'new mums near you' message per member per UK day, never at night."""
+    now = context.now()
+    if in_quiet_hours(now, context.settings.zone):
+        return
+    today = now.astimezone(context.settings.zone).date()
+    async with context.session() as session, session.begin():
+        due = await matching_news.digests_due(session, today)
+    for digest in due:
+        async with context.session() as session, session.begin():
+            claimed = await matching_news.claim_digest(session, digest.resident_id, today)
+        if not claimed:
+            continue
+        texts = catalogue(digest.language_code)
+        text = (
+            texts("match.newcomer_one")
+            if digest.newcomers == 1
+            else texts("match.newcomers_many", count=digest.newcomers)
+        )
+        await _send(context, digest.telegram_user_id, text, _find_button(texts))
+
+
+async def matching_job(context: BotContext) -> None:
+    """Every few minutes: end unanswered requests, tidy and tell chats, send daytime digests."""
+    async with context.session() as session, session.begin():
+        await intros.expire_requests(session, context.now())
+    await deliver_owed(context)
+    await send_newcomer_digests(context)
+
+
+def schedule_matching_jobs(application: BotApplication) -> None:
+    """Register the recurring matching job (tests call matching_job directly instead)."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    job_queue.run_repeating(
+        matching_job, interval=JOB_INTERVAL, first=JOB_INTERVAL, name="matching"
+    )
+
+
+def _report_conversation() -> ConversationHandler[Any]:
+    # Buttons are tracked per chat and user on purpose; stale ones are answered explicitly.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(
+            name="matching_report",
+            entry_points=[
+                CallbackQueryHandler(report_person, pattern=r"^mt:rep:([si])(\d{1,12})$")
+            ],
+            states={
+                REPORT_REASON: [
+                    MessageHandler(
+                        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, report_reason
+                    ),
+                    CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
+                ],
+            },
+            fallbacks=[CommandHandler("cancel", report_skip)],
+            conversation_timeout=dt.timedelta(hours=1),
+            allow_reentry=True,
+        )
+
+
+def matching_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
+    """Every matching handler, in the order they must be tried."""
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("match", show_matches, filters=private),
+        CommandHandler("mymatches", show_my_matches, filters=private),
+        CommandHandler("cohort", register_cohort, filters=filters.ChatType.GROUPS),
+        CallbackQueryHandler(show_matches, pattern=r"^mt:find$"),
+        CallbackQueryHandler(say_hello, pattern=r"^mt:hi:(\d{1,12})$"),
+        CallbackQueryHandler(answer_request, pattern=r"^mt:(yes|no):(\d{1,12})$"),
+        CallbackQueryHandler(block_person, pattern=r"^mt:blk:([si])(\d{1,12})$"),
+        _report_conversation(),
+        CallbackQueryHandler(group_invite, pattern=r"^mt:grp:(\d{1,12})$"),
+        CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
+        CallbackQueryHandler(stale_button, pattern=r"^mt:"),
+    ]
+
+
+def bot_rights_handler() -> ChatMemberHandler[BotContext, None]:
+    """Follows the bot's own membership in groups (register it in a group of its own)."""
+    return ChatMemberHandler(track_bot_rights, ChatMemberHandler.MY_CHAT_MEMBER)

@@ -1,0 +1,94 @@
+"""'New mums near you': newcomers are noted for nearby members and told once a day, by day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.services.matching import find_candidates, in_pool_clause
+from bot.services.matching_rules import MatchRules, WardNeighbours
+from models import NewcomerDigest, NewcomerNews, Resident
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One 'new mums near you' message owed to one member."""
+
+    resident_id: int
+    telegram_user_id: int
+    language_code: str
+    newcomers: int
+
+
+async def note_newcomer(
+    session: AsyncSession,
+    resident_id: int,
+    now: dt.datetime,
+    rules: MatchRules,
+    neighbours: WardNeighbours,
+) -> int:
+    """She just joined matching: the members she would be suggested to hear about her.
+
+    Only the best-ranked few (rules.newcomer_fanout) are told, the ones she suits most. The
+    message names nobody; she is shown only through the usual suggestions.
+    """
+    if rules.newcomer_fanout <= 0:
+        return 0
+    members = await find_candidates(
+        session, resident_id, now, rules, neighbours, limit=rules.newcomer_fanout, fair=False
+    )
+    told = set(
+        await session.scalars(
+            select(NewcomerNews.recipient_id).where(NewcomerNews.newcomer_id == resident_id)
+        )
+    )
+    fresh = [m.resident_id for m in members if m.resident_id not in told]
+    session.add_all(
+        NewcomerNews(recipient_id=member, newcomer_id=resident_id, created_at=now)
+        for member in fresh
+    )
+    await session.flush()
+    return len(fresh)
+
+
+async def digests_due(session: AsyncSession, today: dt.date, limit: int = 200) -> list[Digest]:
+    """Members with news who have not had a digest today (a UK date)."""
+    member, newcomer = aliased(Resident), aliased(Resident)
+    rows = await session.execute(
+        select(
+            member.id,
+            member.telegram_user_id,
+            member.language_code,
+            func.count(NewcomerNews.newcomer_id),
+        )
+        .join(member, member.id == NewcomerNews.recipient_id)
+        .join(newcomer, newcomer.id == NewcomerNews.newcomer_id)
+        .outerjoin(NewcomerDigest, NewcomerDigest.resident_id == member.id)
+        .where(
+            in_pool_clause(member),
+            in_pool_clause(newcomer),
+            or_(NewcomerDigest.sent_on.is_(None), NewcomerDigest.sent_on < today),
+        )
+        .group_by(member.id, member.telegram_user_id, member.language_code)
+        .order_by(member.id)
+        .limit(limit)
+    )
+    return [Digest(*row) for row in rows]
+
+
+async def claim_digest(session: AsyncSession, resident_id: int, today: dt.date) -> bool:
+    """Take today's digest for her (news cleared); False if she already had one today."""
+    sent = await session.get(NewcomerDigest, resident_id, populate_existing=True)
+    if sent is not None and sent.sent_on >= today:
+        return False
+    if sent is None:
+        session.add(NewcomerDigest(resident_id=resident_id, sent_on=today))
+    else:
+        sent.sent_on = today
+    await session.execute(delete(NewcomerNews).where(NewcomerNews.recipient_id == resident_id))
+    await session.flush()
+    return True
