@@ -1,0 +1,409 @@
+"""Scheduling benchmark: one daily planning run (plan + queue) over synthetic residents.
+
+For each backend (SQLite, PostgreSQL) and size (10k, 100k, 1M; `--quick`: 10k and 100k), a fresh
+database is migrated, filled in bulk (executemany on SQLite, COPY on PostgreSQL) with residents,
+their consent history (four events each, the latest local-information choice a yes for 80%),
+birth news for some, and the Essex sample content. Then one planning run is timed in a child
+process, which reports its own peak RSS (VmHWM): the first run of a day when nobody has had
+this week's message yet, i.e. the worst case (about 80% of residents get a row), and the next
+day's run (only those starting a new week). Results: bench/results/scheduling.json (or
+scheduling-quick.json) and a table to paste into docs/PERFORMANCE.md.
+
+PostgreSQL: DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test_h4); its
+public schema is dropped and recreated, and VACUUM ANALYZE and CHECKPOINT follow the bulk load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.db import create_engine, create_sessionmaker, upgrade_database
+from bot.services.content import store_content
+from bot.services.content_files import read_content
+from bot.services.geo import default_gazetteer
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CONTENT = ROOT / "content"
+# The planning run happens at 09:30 UK time on this (winter) day.
+NOW = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.UTC)
+TODAY = NOW.date()
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h4"
+LOCAL_INFO_SHARE = 0.8
+BABY_SHARE = 0.1
+CHUNK = 50_000
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+
+RESIDENT_COLUMNS = (
+    "id",
+    "person_ref",
+    "telegram_user_id",
+    "status",
+    "display_name",
+    "due_date",
+    "ward_code",
+    "district_code",
+    "language_code",
+    "created_at",
+    "updated_at",
+    "onboarded_at",
+    "local_info_consent",
+)
+CONSENT_COLUMNS = (
+    "person_ref",
+    "purpose",
+    "granted",
+    "notice_version",
+    "text_sha256",
+    "method",
+    "source",
+    "created_at",
+)
+LIFE_COLUMNS = ("resident_id", "stage", "baby_born_on", "keep_local_info", "updated_at")
+
+
+def _residents(
+    count: int, seed: int
+) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]], tuple[Any, ...] | None]]:
+    """Per resident: her row, her consent events, her birth news (or None)."""
+    rng = random.Random(seed)
+    wards = [
+        (w.code, w.district_code)
+        for d in default_gazetteer().districts()
+        for w in default_gazetteer().wards_in(d.code)
+    ]
+    for number in range(1, count + 1):
+        ref = str(uuid.UUID(int=rng.getrandbits(128)))
+        ward, district = wards[rng.randrange(len(wards))]
+        born = rng.random() < BABY_SHARE
+        due = TODAY + dt.timedelta(days=rng.randrange(-300, 1) if born else rng.randrange(-14, 281))
+        local_info = rng.random() < LOCAL_INFO_SHARE
+        resident = (
+            number,
+            ref,
+            10_000_000 + number,
+            "active",
+            "Mum",
+            due,
+            ward,
+            district,
+            "en",
+            NOW,
+            NOW,
+            NOW,
+            local_info,
+        )
+        events = [
+            (ref, purpose, granted, "bench", "0" * 64, "bench", None, NOW)
+            for purpose, granted in (
+                ("health_data", True),
+                ("matching", True),
+                ("local_info", not local_info),
+                ("local_info", local_info),
+            )
+        ]
+        life = (number, "baby", due, False, NOW) if born else None
+        yield resident, events, life
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def _fill_sqlite(path: Path, count: int) -> None:
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA synchronous=OFF")
+    batches: dict[str, list[tuple[Any, ...]]] = {"r": [], "c": [], "l": []}
+
+    def flush() -> None:
+        connection.executemany(_insert_sql("residents", RESIDENT_COLUMNS), batches["r"])
+        connection.executemany(_insert_sql("consent_events", CONSENT_COLUMNS), batches["c"])
+        connection.executemany(_insert_sql("life_events", LIFE_COLUMNS), batches["l"])
+        for rows in batches.values():
+            rows.clear()
+
+    for resident, events, life in _residents(count, seed=count):
+        batches["r"].append(tuple(_sqlite_value(v) for v in resident))
+        batches["c"].extend(tuple(_sqlite_value(v) for v in e) for e in events)
+        if life:
+            batches["l"].append(tuple(_sqlite_value(v) for v in life))
+        if len(batches["r"]) >= CHUNK:
+            flush()
+    flush()
+    connection.commit()
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+async def _fill_postgres(url: str, count: int) -> None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        batches: dict[str, list[tuple[Any, ...]]] = {"r": [], "c": [], "l": []}
+
+        async def flush() -> None:
+            await connection.copy_records_to_table(
+                "residents", records=batches["r"], columns=RESIDENT_COLUMNS
+            )
+            await connection.copy_records_to_table(
+                "consent_events", records=batches["c"], columns=CONSENT_COLUMNS
+            )
+            await connection.copy_records_to_table(
+                "life_events", records=batches["l"], columns=LIFE_COLUMNS
+            )
+            for rows in batches.values():
+                rows.clear()
+
+        for resident, events, life in _residents(count, seed=count):
+            batches["r"].append(resident)
+            batches["c"].extend(events)
+            if life:
+                batches["l"].append(life)
+            if len(batches["r"]) >= CHUNK:
+                await flush()
+        await flush()
+        await connection.execute(
+            "SELECT setval(pg_get_serial_sequence('residents', 'id'), max(id)) FROM residents"
+        )
+        # A living database has been vacuumed; right after a bulk load of millions of rows,
+        # autovacuum would otherwise be measured alongside the plan.
+        await connection.execute("VACUUM ANALYZE")
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def _load_content(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await store_content(
+                session, read_content(CONTENT, default_gazetteer()), default_gazetteer(), NOW
+            )
+    finally:
+        await engine.dispose()
+
+
+def prepare(backend: str, count: int, folder: Path, postgres_url: str) -> tuple[str, float]:
+    """A migrated database with `count` residents and the sample content; seconds it took."""
+    started = time.perf_counter()
+    if backend == "sqlite":
+        path = folder / f"bench-{count}.sqlite3"
+        path.unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade_database(url)
+        _fill_sqlite(path, count)
+    else:
+        url = postgres_url
+        asyncio.run(_reset_postgres(url))
+        upgrade_database(url)
+        asyncio.run(_fill_postgres(url, count))
+    asyncio.run(_load_content(url))
+    return url, time.perf_counter() - started
+
+
+async def _plan_once(url: str, now: dt.datetime) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    from bot.services.planning import plan_day
+
+    engine = create_engine(url)
+    try:
+        started = time.perf_counter()
+        async with create_sessionmaker(engine)() as session, session.begin():
+            result = await plan_day(session, now, ZoneInfo("Europe/London"))
+        seconds = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    return {
+        "seconds": round(seconds, 3),
+        "queued": result.queued,
+        "weeks": result.weeks,
+        "services": result.services,
+        "checkins": result.checkins,
+    }
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a
+    child started from the big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status", encoding="utf-8") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _child(url: str, now: str) -> None:
+    report = asyncio.run(_plan_once(url, dt.datetime.fromisoformat(now)))
+    report["peak_rss_mb"] = _peak_rss_mb()
+    print(json.dumps(report))
+
+
+def measure(url: str, now: dt.datetime) -> dict[str, Any]:
+    """One planning run in a fresh process, so its peak RSS is the run's alone."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.scheduling", "--child", url, now.isoformat()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _machine() -> dict[str, Any]:
+    memory_kb = 0
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as meminfo:
+            memory_kb = int(meminfo.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def run(sizes: list[str], postgres_url: str) -> dict[str, Any]:
+    """Every backend and size; returns the results document."""
+    runs: list[dict[str, Any]] = []
+    metrics: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-scheduling-") as tmp:
+        for backend in ("sqlite", "postgres"):
+            for size in sizes:
+                count = SIZES[size]
+                url, setup_s = prepare(backend, count, Path(tmp), postgres_url)
+                first = measure(url, NOW)
+                next_day = measure(url, NOW + dt.timedelta(days=1))
+                runs.append(
+                    {
+                        "backend": backend,
+                        "residents": count,
+                        "setup_s": round(setup_s, 1),
+                        "first_run": first,
+                        "next_day": next_day,
+                    }
+                )
+                metrics[f"plan_s_{size}_{backend}"] = first["seconds"]
+                metrics[f"peak_rss_mb_{size}_{backend}"] = first["peak_rss_mb"]
+                metrics[f"plan_s_next_day_{size}_{backend}"] = next_day["seconds"]
+                print(
+                    f"{backend:8} {count:>9,} residents: first run {first['seconds']:7.2f} s "
+                    f"({first['queued']:,} queued, {first['peak_rss_mb']} MB RSS); next day "
+                    f"{next_day['seconds']:6.2f} s ({next_day['queued']:,} queued); "
+                    f"setup {setup_s:.0f} s",
+                    flush=True,
+                )
+        for backend in ("sqlite", "postgres"):
+            small, large = sizes[0], sizes[-1]
+            growth = SIZES[large] / SIZES[small]
+            metrics[f"time_ratio_{large}_over_{small}_{backend}"] = round(
+                metrics[f"plan_s_{large}_{backend}"] / metrics[f"plan_s_{small}_{backend}"], 2
+            )
+            metrics[f"size_ratio_{large}_over_{small}"] = growth
+    return {
+        "benchmark": "scheduling",
+        "commit": _commit(),
+        "machine": _machine(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "targets": {"plan_s_1m": 30, "peak_rss_mb_1m": 300},
+        "metrics": metrics,
+        "runs": runs,
+    }
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The table for docs/PERFORMANCE.md."""
+    lines = [
+        "| backend | residents | first run (s) | rows queued | peak RSS (MB) | next day (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for entry in document["runs"]:
+        first, later = entry["first_run"], entry["next_day"]
+        lines.append(
+            f"| {entry['backend']} | {entry['residents']:,} | {first['seconds']:.2f} | "
+            f"{first['queued']:,} | {first['peak_rss_mb']:.0f} | {later['seconds']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """`python -m bench.scheduling [--quick]`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k only (under a minute)")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "NOW"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    postgres_url = os.environ.get("DATABASE_URL", "")
+    if not postgres_url.startswith("postgresql"):
+        postgres_url = DEFAULT_POSTGRES
+    sizes = ["10k", "100k"] if args.quick else ["10k", "100k", "1m"]
+    document = run(sizes, postgres_url)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("scheduling-quick.json" if args.quick else "scheduling.json")
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(markdown(document))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

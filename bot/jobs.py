@@ -1,0 +1,104 @@
+"""The daily job: plan local information, apply retention, wake the delivery engine.
+
+One recurring job at the configured local time (09:30 UK time by default; the JobQueue follows
+the council's time zone, so it is 09:30 GMT in winter and 08:30 UTC in summer). If the bot was
+down at that time, today's run happens once at start-up; planning is idempotent, so a run that
+did happen and is repeated queues nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from bot.context import BotApplication, BotContext
+from bot.delivery.quiet_hours import next_send_time
+from bot.services import planning, retention
+from bot.services.content import load_content
+
+logger = logging.getLogger(__name__)
+
+JOB_NAME = "local_information_daily"
+
+
+async def refresh_content(application: BotApplication) -> None:
+    """Read the loaded content into memory (after `bumpbuddies content load`, at the next run)."""
+    data = application.bot_data
+    assert data.sessionmaker is not None
+    async with data.sessionmaker() as session:
+        data.content = await load_content(session)
+
+
+async def run_daily(application: BotApplication) -> None:
+    """Plan today's local information, then apply retention, each in one unit of work."""
+    data = application.bot_data
+    assert data.sessionmaker is not None and data.settings is not None and data.clock is not None
+    settings = data.settings
+    await refresh_content(application)
+    now = data.clock.now()
+    async with data.sessionmaker() as session, session.begin():
+        plan = await planning.plan_day(
+            session,
+            now,
+            settings.zone,
+            quiet_start=settings.quiet_hours_start,
+            quiet_end=settings.quiet_hours_end,
+        )
+    async with data.sessionmaker() as session, session.begin():
+        kept = await retention.apply_retention(
+            session,
+            now,
+            settings.zone,
+            months=settings.retention_months,
+            notice_days=settings.retention_notice_days,
+            not_before=next_send_time(
+                now, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
+            ),
+        )
+    # Counts only: nothing here can identify anyone.
+    logger.info(
+        "daily plan %s: %d week, %d services, %d check-ins queued; "
+        "retention: %d notices, %d erased",
+        plan.local_date,
+        plan.weeks,
+        plan.services,
+        plan.checkins,
+        kept.notices,
+        kept.erased,
+    )
+    if data.delivery is not None:
+        data.delivery.wake()
+
+
+async def daily_job(context: BotContext) -> None:
+    """The JobQueue callback."""
+    await run_daily(cast(BotApplication, context.application))
+
+
+def schedule_daily(application: BotApplication) -> None:
+    """Register the one recurring job at the configured local time."""
+    settings = application.bot_data.settings
+    job_queue = application.job_queue
+    assert settings is not None
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    job_queue.run_daily(
+        daily_job, time=settings.local_info_time.replace(tzinfo=settings.zone), name=JOB_NAME
+    )
+
+
+async def catch_up(application: BotApplication) -> bool:
+    """At start-up: run today's plan once if its time has passed and it hasn't run."""
+    data = application.bot_data
+    assert data.sessionmaker is not None and data.settings is not None and data.clock is not None
+    await refresh_content(application)
+    now = data.clock.now()
+    if not planning.is_past(now, data.settings.zone, data.settings.local_info_time):
+        return False
+    async with data.sessionmaker() as session:
+        done = await planning.has_run(session, planning.local_today(now, data.settings.zone))
+    if done:
+        return False
+    logger.info("the daily plan was missed (the bot was down): running it now")
+    await run_daily(application)
+    return True
