@@ -1,0 +1,462 @@
+"""Broadcast benchmark: the real `bumpbuddies run` against a fake Bot API that enforces the limits.
+
+Three scenarios, each with its own database, fake Telegram (served over HTTP on 127.0.0.1) and bot
+process, which sends one service announcement to every resident:
+
+- ceiling: 30 messages a second overall, 1 a second per chat; achieved rate as a ratio of 30/s;
+- resume: the same, with the bot process SIGKILLed at about 50% and started again;
+- paid: allow_paid_broadcast with the ceiling at 1000 a second; achieved messages per second, and
+  where the time went (CPU seconds of the bot process and of the fake, against wall time).
+
+The first two run side by side (separate fakes are separate bots, each with its own limits; at 30
+messages a second neither needs much CPU), the paid one alone. `python -m bench.broadcast` uses
+10,000 recipients; `--quick` 1,000 (under a minute). Results go to bench/results/broadcast.json
+(or broadcast-quick.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_engine, create_sessionmaker, upgrade_database
+from bot.sandbox.fake_api import FakeTelegram
+from bot.sandbox.fake_http import FakeTelegramServer
+from bot.sandbox.flood_control import FloodControl
+from models import (
+    Broadcast,
+    BroadcastPurpose,
+    BroadcastStatus,
+    Delivery,
+    DeliveryStatus,
+    Resident,
+    ResidentStatus,
+    StaffMember,
+    StaffRole,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+TEXT = "<b>Service update</b>: Bump Buddies is moving to a new privacy notice on 1 January."
+CEILING = 30.0
+PAID_CEILING = 1000.0
+# The resumed process takes over rows its killed predecessor had claimed once their lease ends.
+LEASE_SECONDS = 5
+START_TIMEOUT = 60.0
+_MIGRATING = asyncio.Lock()
+
+
+@dataclass
+class Outcome:
+    """What one scenario measured."""
+
+    recipients: int
+    accepted: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    refused_429: int = 0
+    first_send: float = 0.0
+    last_send: float = 0.0
+    wall_seconds: float = 0.0
+    bot_cpu_seconds: float = 0.0
+    fake_cpu_seconds: float = 0.0
+    killed_after: int | None = None
+    rows_left: int = 0
+    failed_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second from the first send to the last."""
+        span = self.last_send - self.first_send
+        return (self.accepted - 1) / span if span > 0 else 0.0
+
+
+class Watch:
+    """Counts the fake's accepted sends to residents, and when they happened."""
+
+    def __init__(self, fake: FakeTelegram, residents: set[int]) -> None:
+        self.fake = fake
+        self.residents = residents
+        self.times: list[float] = []
+        self.per_chat: Counter[int] = Counter()
+        real_call = fake.call
+
+        async def call(method: str, params: Any, files: Any = None) -> dict[str, Any]:
+            response = await real_call(method, params, files)
+            if method == "sendMessage" and response.get("ok"):
+                chat = int(params.get("chat_id", 0))
+                if chat in self.residents:
+                    self.per_chat[chat] += 1
+                    self.times.append(time.monotonic())
+            return response
+
+        fake.call = call  # type: ignore[method-assign]
+
+    @property
+    def accepted(self) -> int:
+        return len(self.times)
+
+
+async def _seed(url: str, fake: FakeTelegram, count: int) -> tuple[set[int], int]:
+    """Residents (one Telegram user each) and a broadcaster; returns their ids."""
+    # Alembic's env runs its own event loop, so it gets a thread of its own; one at a time, as
+    # Alembic keeps module-level state.
+    async with _MIGRATING:
+        await asyncio.to_thread(upgrade_database, url)
+    now = dt.datetime.now(dt.UTC)
+    users = [fake.new_user(f"Mum {n}", started=True) for n in range(count)]
+    sender = fake.new_user("Broadcaster", started=True)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Resident.__table__),  # type: ignore[arg-type]
+                [
+                    {
+                        "person_ref": str(uuid.uuid4()),
+                        "telegram_user_id": user.id,
+                        "status": ResidentStatus.ACTIVE,
+                        "display_name": f"Mum {n}",
+                        "due_date": now.date() + dt.timedelta(days=100),
+                        "ward_code": "E05015473",
+                        "district_code": "E07000070",
+                        "language_code": "en",
+                        "created_at": now,
+                        "updated_at": now,
+                        "onboarded_at": now,
+                    }
+                    for n, user in enumerate(users)
+                ],
+            )
+            staff_id = (
+                await connection.execute(
+                    insert(StaffMember.__table__)  # type: ignore[arg-type]
+                    .values(telegram_user_id=sender.id, role=StaffRole.BROADCASTER, added_at=now)
+                    .returning(StaffMember.__table__.c.id)
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return {user.id for user in users}, staff_id
+
+
+async def _schedule(engine: AsyncEngine, staff_id: int, paid: bool) -> None:
+    """A service announcement to everyone, due now: the bot's release job picks it up."""
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Broadcast.__table__).values(  # type: ignore[arg-type]
+                created_by_id=staff_id,
+                status=BroadcastStatus.SCHEDULED,
+                purpose=BroadcastPurpose.SERVICE,
+                text=TEXT,
+                audience={"kind": "everyone"},
+                paid=paid,
+                revision=1,
+                send_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def _bot_env(fake: FakeTelegram, server: FakeTelegramServer, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=fake.token,
+        BOT_API_BASE_URL=server.base_url,
+        DATABASE_URL=url,
+        DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
+        BROADCAST_RELEASE_SECONDS="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def _left(engine: AsyncEngine) -> int:
+    async with create_sessionmaker(engine)() as session:
+        count = await session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
+            )
+        )
+    return int(count or 0)
+
+
+async def _failed(engine: AsyncEngine) -> int:
+    async with create_sessionmaker(engine)() as session:
+        count = await session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.SKIPPED))
+            )
+        )
+    return int(count or 0)
+
+
+class BotProcess:
+    """One `bumpbuddies run` child; its output goes to a log file, never to the terminal."""
+
+    def __init__(self, env: dict[str, str], folder: Path, name: str) -> None:
+        self.env = env
+        self.folder = folder
+        self.log = folder / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.cpu = 0.0
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            profile = os.environ.get("BENCH_PROFILE_DIR")
+            # BENCH_PROFILE_DIR=folder profiles the bot process, to see where its time goes.
+            wrapper = ["-m", "cProfile", "-o", f"{profile}/{self.log.stem}.prof"] if profile else []
+            self.process = subprocess.Popen(
+                [sys.executable, *wrapper, "-m", "bot", "run"],
+                cwd=self.folder,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def sample_cpu(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.cpu = max(self.cpu, _cpu_seconds(self.process.pid))
+
+    async def _exit(self, seconds: float) -> bool:
+        # Waiting must not block the event loop: it serves the fake the bot is talking to.
+        assert self.process is not None
+        deadline = time.monotonic() + seconds
+        while self.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return self.process.poll() is not None
+
+    async def kill(self) -> float:
+        assert self.process is not None
+        self.sample_cpu()
+        self.process.send_signal(signal.SIGKILL)
+        await self._exit(10)
+        return self.cpu
+
+    async def stop(self) -> float:
+        assert self.process is not None
+        self.sample_cpu()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            if not await self._exit(30):
+                self.process.kill()
+                await self._exit(10)
+        return self.cpu
+
+
+async def run_scenario(
+    name: str,
+    count: int,
+    folder: Path,
+    *,
+    paid: bool = False,
+    kill_at: float | None = None,
+    after: asyncio.Event | None = None,
+    done: asyncio.Event | None = None,
+) -> Outcome:
+    """Send one broadcast to `count` residents through a real bot process; measure it.
+
+    The bot starts at once; the broadcast is scheduled when `after` is set (so a scenario can
+    start up while another is still measuring), and `done` is set when every message is out.
+    """
+    flood = FloodControl(overall_per_second=CEILING, paid_per_second=PAID_CEILING)
+    fake = FakeTelegram(flood=flood)
+    url = f"sqlite+aiosqlite:///{folder / (name + '.sqlite3')}"
+    residents, staff_id = await _seed(url, fake, count)
+    watch = Watch(fake, residents)
+    outcome = Outcome(recipients=count)
+    engine = create_engine(url)
+    started = time.monotonic()
+    async with FakeTelegramServer(fake) as server:
+        env = _bot_env(fake, server, url)
+        bot = BotProcess(env, folder, name)
+        bot.start()
+        if after is not None:
+            await after.wait()
+        await _schedule(engine, staff_id, paid)
+        # CPU and time from here on: the bot's start-up (imports, migrations) is not counted.
+        started = time.monotonic()
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        bot.sample_cpu()
+        startup_cpu = bot.cpu
+        deadline = started + START_TIMEOUT + count / (PAID_CEILING if paid else CEILING) * 3
+        bot_cpu = 0.0
+        killed = False
+        last_check = 0.0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            bot.sample_cpu()
+            if kill_at is not None and not killed and watch.accepted >= count * kill_at:
+                bot_cpu += await bot.kill()
+                outcome.killed_after = watch.accepted
+                killed = True
+                bot = BotProcess(env, folder, name + "-restarted")
+                bot.start()
+            now = time.monotonic()
+            if watch.accepted >= count and now - last_check > 0.2:
+                last_check = now
+                if await _left(engine) == 0:
+                    break
+        else:
+            outcome.notes.append("timed out before every row was settled")
+        if done is not None:
+            done.set()
+        bot_cpu += await bot.stop() - (startup_cpu if outcome.killed_after is None else 0.0)
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    outcome.wall_seconds = time.monotonic() - started
+    outcome.bot_cpu_seconds = round(bot_cpu, 2)
+    outcome.fake_cpu_seconds = round(
+        (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime), 2
+    )
+    outcome.accepted = watch.accepted
+    outcome.duplicates = sum(n - 1 for n in watch.per_chat.values() if n > 1)
+    outcome.lost = len(residents - set(watch.per_chat))
+    outcome.refused_429 = flood.refused
+    outcome.first_send, outcome.last_send = watch.times[0], watch.times[-1]
+    outcome.rows_left = await _left(engine)
+    outcome.failed_rows = await _failed(engine)
+    await engine.dispose()
+    return outcome
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "recipients": outcome.recipients,
+        "accepted": outcome.accepted,
+        "messages_per_second": round(outcome.rate, 2),
+        "duplicates": outcome.duplicates,
+        "lost": outcome.lost,
+        "refused_429": outcome.refused_429,
+        "wall_seconds": round(outcome.wall_seconds, 1),
+        "bot_cpu_seconds": outcome.bot_cpu_seconds,
+        "fake_cpu_seconds": outcome.fake_cpu_seconds,
+        "killed_after": outcome.killed_after,
+        "rows_left": outcome.rows_left,
+        "failed_or_skipped_rows": outcome.failed_rows,
+        "notes": outcome.notes,
+    }
+
+
+async def run(count: int) -> dict[str, Any]:
+    """All three scenarios; returns the results document."""
+    with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as tmp:
+        folder = Path(tmp)
+        first, second, both = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def when_both() -> None:
+            await first.wait()
+            await second.wait()
+            both.set()
+
+        # The paid bot starts up alongside, and only begins once the other two are done.
+        ceiling, resume, paid, _ = await asyncio.gather(
+            run_scenario("ceiling", count, folder, done=first),
+            run_scenario("resume", count, folder, kill_at=0.5, done=second),
+            run_scenario("paid", count, folder, paid=True, after=both),
+            when_both(),
+        )
+    paid_time = paid.last_send - paid.first_send
+    return {
+        "benchmark": "broadcast",
+        "commit": _commit(),
+        "machine": _machine(),
+        "recipients": count,
+        "metrics": {
+            "ceiling_ratio": round(ceiling.rate / CEILING, 4),
+            "duplicates": ceiling.duplicates,
+            "lost": ceiling.lost,
+            "resume_duplicates": resume.duplicates,
+            "resume_lost": resume.lost,
+            "paid_mode_msgs_per_s": round(paid.rate, 1),
+        },
+        "scenarios": {
+            "ceiling": _summary(ceiling),
+            "resume": _summary(resume),
+            "paid": _summary(paid),
+        },
+        "paid_time_split": {
+            "sending_seconds": round(paid_time, 2),
+            "bot_process_cpu_share": round(paid.bot_cpu_seconds / paid.wall_seconds, 2),
+            "fake_api_cpu_share": round(paid.fake_cpu_seconds / paid.wall_seconds, 2),
+        },
+        "settings": {
+            "ceiling_per_second": CEILING,
+            "paid_ceiling_per_second": PAID_CEILING,
+            "lease_seconds": LEASE_SECONDS,
+            "database": "SQLite (a file per scenario)",
+            "transport": "HTTP on 127.0.0.1 (httpx in the bot, tornado in the fake)",
+        },
+    }
+
+
+def main() -> None:
+    """`python -m bench.broadcast [--quick]`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 recipients (under a minute)")
+    parser.add_argument("--recipients", type=int, help="override the number of recipients")
+    args = parser.parse_args()
+    count = args.recipients or (1000 if args.quick else 10_000)
+    results = asyncio.run(run(count))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("broadcast-quick.json" if args.quick else "broadcast.json")
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results["metrics"], indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

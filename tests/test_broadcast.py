@@ -1,0 +1,418 @@
+"""/broadcast end to end: preview, consent-respecting audiences, sending, scheduling, cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.clock import FixedClock
+from bot.handlers import broadcast as broadcast_handlers
+from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from bot.services.consent import record_consent
+from models import (
+    Broadcast,
+    BroadcastStatus,
+    ConsentPurpose,
+    Delivery,
+    DeliveryStatus,
+    Resident,
+    ResidentStatus,
+    StaffRole,
+)
+from tests.factories import consent_evidence, make_resident, make_staff, onboard
+from tests.harness import BotHarness
+
+LONDON = ZoneInfo("Europe/London")
+
+
+async def broadcaster(bot: BotHarness, fake: FakeTelegram, name: str = "Bea") -> FakeUser:
+    user = fake.new_user(name, started=True)
+    async with bot.session() as session, session.begin():
+        await make_staff(session, bot.clock.now(), StaffRole.BROADCASTER, user.id)
+    return user
+
+
+async def residents(
+    bot: BotHarness, fake: FakeTelegram, count: int, *, local_info: bool = True, **fields: Any
+) -> list[FakeUser]:
+    users = [fake.new_user(f"Mum {n}", started=True) for n in range(count)]
+    async with bot.session() as session, session.begin():
+        for user in users:
+            resident = await make_resident(
+                session, bot.clock.now(), telegram_user_id=user.id, **fields
+            )
+            if not local_info:
+                record_consent(
+                    session,
+                    resident.person_ref,
+                    ConsentPurpose.LOCAL_INFO,
+                    False,
+                    consent_evidence(bot.clock.now()),
+                )
+    return users
+
+
+async def compose(bot: BotHarness, user: FakeUser, text: str) -> list[SentMessage]:
+    await bot.send(user, "/broadcast")
+    return await bot.send(user, text)
+
+
+def card(bot: BotHarness, user: FakeUser) -> SentMessage:
+    return bot.last_with_buttons(user)
+
+
+def received(fake: FakeTelegram, users: list[FakeUser]) -> list[int]:
+    return [len(fake.messages(user.id)) for user in users]
+
+
+async def send_now(bot: BotHarness, user: FakeUser) -> None:
+    await bot.press(user, "Send now")
+    await bot.press(user, "Yes, confirm")
+
+
+async def test_the_preview_is_exactly_what_residents_receive(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    [mum] = await residents(bot, fake, 1)
+
+    await compose(bot, sender, "Flu jabs for mums-to-be this Saturday <free> & friendly")
+    await bot.press(sender, "Add or change link button")
+    after_button = await bot.send(sender, "Book a jab | https://www.essex.gov.uk/flu")
+    preview = after_button[1]
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    [got] = fake.messages(mum.id)
+    assert got.plain_text == preview.plain_text
+    assert got.plain_text == "Flu jabs for mums-to-be this Saturday <free> & friendly"
+    assert got.reply_markup == preview.reply_markup
+    assert got.buttons() == [[{"text": "Book a jab", "url": "https://www.essex.gov.uk/flu"}]]
+
+
+async def test_local_information_reaches_only_those_who_said_yes_to_it(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    yes = await residents(bot, fake, 2)
+    no = await residents(bot, fake, 2, local_info=False)
+    unfinished = await residents(bot, fake, 1, status=ResidentStatus.ONBOARDING)
+    gone = await residents(bot, fake, 1, unreachable_since=bot.clock.now())
+
+    sent = await compose(bot, sender, "Baby group at Chelmsford library")
+
+    assert "would reach 2 residents" in sent[-1].plain_text
+    assert "local information" in sent[-1].plain_text
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, yes) == [1, 1]
+    assert received(fake, no + unfinished + gone) == [0, 0, 0, 0]
+
+
+async def test_a_service_announcement_reaches_everyone_signed_up(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    everyone = await residents(bot, fake, 2) + await residents(bot, fake, 2, local_info=False)
+
+    await compose(bot, sender, "We've updated our privacy notice.")
+    await bot.press(sender, "Make it a service announcement")
+
+    assert "would reach 4 residents" in card(bot, sender).plain_text
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, everyone) == [1, 1, 1, 1]
+
+
+async def test_choosing_districts_updates_the_exact_count(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 2)  # Chelmsford
+    harlow = await residents(bot, fake, 3, district_code="E07000073", ward_code="E05015790")
+
+    await compose(bot, sender, "Harlow antenatal classes")
+    await bot.press(sender, "Districts…")
+    await bot.press(sender, "Harlow")
+    done = card(bot, sender)
+    assert "✓ Harlow" in done.button_texts()
+    await bot.press(sender, "Done")
+
+    assert "districts: Harlow" in card(bot, sender).plain_text
+    assert "would reach 3 residents" in card(bot, sender).plain_text
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, harlow) == [1, 1, 1]
+
+
+async def test_progress_is_one_edited_message_ending_in_a_final_report(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 5)
+    fake.block_bot(mums[0])
+
+    await compose(bot, sender, "Parking at Broomfield is free this week")
+    await send_now(bot, sender)
+    progress = fake.messages(sender.id)[-1]
+    assert "on its way to 5 residents" in progress.plain_text
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    assert progress.edits >= 2
+    text = progress.plain_text
+    assert "finished" in text and "sent: 4" in text and "not reachable" in text
+    assert "not reachable (blocked the bot or left Telegram): 1" in text
+    async with bot.session() as session:
+        status = await session.scalar(select(Broadcast.status))
+    assert status is BroadcastStatus.DONE
+
+
+async def test_stopping_mid_send_cancels_everything_not_yet_sent(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    # One send in flight at a time, so exactly one can be on its way when she presses stop.
+    async with BotHarness.start(fake, database_url, clock, delivery_max_in_flight=1) as bot:
+        sender = await broadcaster(bot, fake)
+        mums = await residents(bot, fake, 80)
+        await compose(bot, sender, "Road closure near the birth centre")
+        await send_now(bot, sender)
+        progress = fake.messages(sender.id)[-1]
+        real_call = fake.call
+        delivered = 0
+        stopped = asyncio.Event()
+
+        async def press_stop() -> None:
+            await bot.press(sender, "Stop sending", message=progress)
+            stopped.set()
+
+        async def call(method: str, params: Any, files: Any = None) -> dict[str, Any]:
+            nonlocal delivered
+            if method == "sendMessage" and params.get("chat_id") != sender.id:
+                if delivered == 20:
+                    # She presses stop now; this send was already on its way to Telegram.
+                    asyncio.get_running_loop().create_task(press_stop())
+                    await stopped.wait()
+                delivered += 1
+            return await real_call(method, params, files)
+
+        fake.call = call  # type: ignore[method-assign]
+        await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+        assert sum(received(fake, mums)) == 21
+        assert "stopped" in progress.plain_text
+        async with bot.session() as session:
+            statuses = list(await session.scalars(select(Delivery.status)))
+            status = await session.scalar(select(Broadcast.status))
+        assert statuses.count(DeliveryStatus.CANCELLED) == 59
+        assert status is BroadcastStatus.CANCELLED
+
+
+async def test_a_scheduled_broadcast_survives_a_restart_and_goes_at_its_time(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    async with BotHarness.start(fake, database_url, clock) as first:
+        sender = await broadcaster(first, fake)
+        mums = await residents(first, fake, 3)
+        await compose(first, sender, "Breastfeeding café opens today")
+        await first.press(sender, "Send later…")
+        await first.send(sender, "14:30")
+        await first.press(sender, "Yes, confirm")
+        assert "will go at 14:30 on Monday 30 November 2026" in first.last(sender).plain_text
+
+    async with BotHarness.start(fake, database_url, clock) as second:
+        await broadcast_handlers.release_and_watch(second.app)
+        assert received(fake, mums) == [0, 0, 0]
+        clock.set(dt.datetime(2026, 11, 30, 14, 30, tzinfo=LONDON))
+        released = await broadcast_handlers.release_and_watch(second.app)
+        await second.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    assert len(released) == 1
+    assert received(fake, mums) == [1, 1, 1]
+    assert "finished" in fake.messages(sender.id)[-1].plain_text
+
+
+async def test_a_scheduled_broadcast_can_be_cancelled_before_it_goes(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Tomorrow's clinic is cancelled")
+    await bot.press(sender, "Send later…")
+    await bot.send(sender, "15:00")
+    await bot.press(sender, "Yes, confirm")
+
+    await bot.press(sender, "Cancel this broadcast")
+    bot.clock.advance(dt.timedelta(hours=6))
+    await broadcast_handlers.release_and_watch(bot.app)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    assert received(fake, mums) == [0, 0]
+
+
+async def test_times_in_quiet_hours_or_the_past_are_refused_when_scheduling(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 1)
+    await compose(bot, sender, "Evening yoga")
+    await bot.press(sender, "Send later…")
+
+    quiet = await bot.send(sender, "22:15")
+    past = await bot.send(sender, "01/01/2020 10:00")
+    nonsense = await bot.send(sender, "teatime")
+
+    assert "never send between 9pm and 8am" in quiet[0].plain_text
+    assert "already passed" in past[0].plain_text
+    assert "couldn't read that" in nonsense[0].plain_text
+
+
+async def test_sending_now_in_quiet_hours_waits_until_eight(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bot.clock.set(dt.datetime(2026, 11, 30, 21, 30, tzinfo=LONDON))
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Snow: clinics open as usual")
+
+    await bot.press(sender, "Send now")
+    assert "it will start at 8am" in card(bot, sender).plain_text
+    await bot.press(sender, "Yes, confirm")
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, mums) == [0, 0]
+
+    bot.clock.set(dt.datetime(2026, 12, 1, 8, 0, tzinfo=LONDON))
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, mums) == [1, 1]
+
+
+async def test_someone_elses_or_an_older_button_does_nothing(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    other = await broadcaster(bot, fake, "Oli")
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Her draft")
+    old_card = card(bot, sender)
+    old_send_now = next(d for d in old_card.callback_data() if d.endswith(":now"))
+    go = old_send_now.replace(":now", ":go:0")
+
+    await bot.press(sender, "Postnatal")  # a change: the old card's buttons are now stale
+    await bot.forge(sender, old_card, go)
+    assert (
+        bot.last_answer() == "That button is from an earlier message – please use the latest one."
+    )
+    other_card = (await compose(bot, other, "His draft"))[-1]
+    current = next(d for d in card(bot, sender).callback_data() if d.endswith(":discard"))
+    await bot.forge(other, other_card, current.replace(":discard", ":go:0"))
+    assert (
+        bot.last_answer() == "That button is from an earlier message – please use the latest one."
+    )
+    await bot.forge(sender, card(bot, sender), "bc:1:99999:go:0")
+    await bot.forge(sender, card(bot, sender), "bc:x")
+    assert bot.last_answer() == "Sorry, that button didn't work. Please use the latest message."
+
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+    await bot.forge(resident, bot.last(resident), current.replace(":discard", ":go:0"))
+    assert bot.last_answer() == "That button has expired. Send /start to carry on."
+
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, mums) == [0, 0]
+    async with bot.session() as session:
+        statuses = set(await session.scalars(select(Broadcast.status)))
+    assert statuses == {BroadcastStatus.DRAFT}
+
+
+async def test_a_replayed_confirm_sends_nothing_twice(bot: BotHarness, fake: FakeTelegram) -> None:
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Once only")
+    await bot.press(sender, "Send now")
+    confirm = card(bot, sender)
+    go = next(d for d in confirm.callback_data() if ":go:" in d)
+
+    await bot.press(sender, "Yes, confirm")
+    await bot.forge(sender, confirm, go)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    assert received(fake, mums) == [1, 1]
+    assert (
+        bot.last_answer() == "That button is from an earlier message – please use the latest one."
+    )
+
+
+async def test_withdrawing_consent_before_a_scheduled_broadcast_goes_is_respected(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Weekend baby massage")
+    await bot.press(sender, "Send later…")
+    await bot.send(sender, "16:00")
+    await bot.press(sender, "Yes, confirm")
+    async with bot.session() as session, session.begin():
+        changed = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == mums[0].id)
+        )
+        assert changed is not None
+        record_consent(
+            session,
+            changed.person_ref,
+            ConsentPurpose.LOCAL_INFO,
+            False,
+            consent_evidence(bot.clock.now()),
+        )
+
+    bot.clock.advance(dt.timedelta(hours=7))
+    await broadcast_handlers.release_and_watch(bot.app)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    assert received(fake, mums) == [0, 1]
+
+
+async def test_due_dates_trimester_and_wards_can_be_chosen(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    today = bot.clock.now().date()
+    early = await residents(bot, fake, 1, due_date=today + dt.timedelta(weeks=35))
+    late = await residents(bot, fake, 2, due_date=today + dt.timedelta(weeks=4))
+    await compose(bot, sender, "Third-trimester class")
+
+    await bot.press(sender, "Trimester…")
+    await bot.press(sender, "3rd trimester")
+    assert "would reach 2 residents" in card(bot, sender).plain_text
+    await bot.press(sender, "Due dates…")
+    await bot.send(sender, f"{today + dt.timedelta(weeks=30):%d/%m/%Y} to 31/12/2030")
+    assert "would reach 1 residents" in card(bot, sender).plain_text
+    await bot.press(sender, "Wards…")
+    await bot.press(sender, "Chelmsford")
+    first_ward = card(bot, sender).button_texts()[0]
+    await bot.press(sender, first_ward)
+    assert card(bot, sender).button_texts()[0] == f"✓ {first_ward}"
+    await bot.press(sender, "Done")
+    assert f"wards: {first_ward}" in card(bot, sender).plain_text
+    del early, late
+
+
+async def test_every_broadcast_step_is_audited(bot: BotHarness, fake: FakeTelegram) -> None:
+    from models import AuditEvent
+
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 1)
+    await compose(bot, sender, "Audit me")
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    async with bot.session() as session:
+        actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[1:] == [
+        "broadcast.draft",
+        "broadcast.confirm",
+        "broadcast.start",
+        "broadcast.done",
+    ]
