@@ -1,0 +1,249 @@
+"""Feedback and reports benchmark: the hourly question job, the report, and suppression.
+
+- job: one run of the feedback question job's database work (plan "two weeks in" questions,
+  retire, claim what is due) with 5,000 and then 50,000 residents; the ratio shows whether it
+  stays set-based (a handful of statements whatever the size) rather than a query per resident;
+- report: counting every section over 50,000 residents and 20,000 ratings, protecting the tables
+  and drawing the HTML with its charts;
+- suppression: the sign-ups table shape that costs most (months by district with many small
+  cells), at 12 and at 24 months.
+
+`python -m bench.reports` (about a minute); `--quick` uses a tenth of the residents. Results go to
+bench/results/reports.json (or reports-quick.json). SQLite in a temporary folder, a fixed clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_engine, create_sessionmaker, upgrade_database
+from bot.services import feedback
+from bot.services.geo import default_gazetteer
+from bot.services.reports.html_report import render_html
+from bot.services.reports.report import build_report
+from bot.services.reports.sections import Period
+from bot.services.reports.suppression import protect
+from bot.services.reports.tables import CountTable
+from models import (
+    ConsentEvent,
+    ConsentPurpose,
+    FeedbackMoment,
+    FeedbackPrompt,
+    FeedbackResponse,
+    Resident,
+    ResidentStatus,
+    StageBand,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+LONDON = ZoneInfo("Europe/London")
+NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+BATCH = 5_000
+
+
+async def _seed(engine: AsyncEngine, residents: int, ratings: int, rng: random.Random) -> None:
+    """Residents who joined over the past two years, a third in the last five weeks."""
+    districts = [d.code for d in default_gazetteer().districts()]
+    sessions = create_sessionmaker(engine)
+    rows: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
+    for i in range(residents):
+        recent = i % 3 == 0
+        days = rng.uniform(0, 35) if recent else rng.uniform(35, 730)
+        joined = NOW - dt.timedelta(days=days)
+        ref = str(uuid.UUID(int=rng.getrandbits(128)))
+        rows.append(
+            {
+                "person_ref": ref,
+                "telegram_user_id": 5_000_000_000 + i,
+                "status": ResidentStatus.ACTIVE,
+                "display_name": "Bench",
+                "due_date": joined.date() + dt.timedelta(weeks=20),
+                "ward_code": "E05015473",
+                "district_code": rng.choice(districts),
+                "signup_source": rng.choice([None, None, "clinic_1", "gp_2", f"poster_{i % 40}"]),
+                "language_code": "en",
+                "created_at": joined,
+                "updated_at": joined,
+                "onboarded_at": joined,
+            }
+        )
+        for purpose in ConsentPurpose:
+            consents.append(
+                {
+                    "person_ref": ref,
+                    "purpose": purpose,
+                    "granted": purpose is ConsentPurpose.HEALTH_DATA or rng.random() < 0.7,
+                    "notice_version": "bench",
+                    "text_sha256": "0" * 64,
+                    "method": "bench",
+                    "source": None,
+                    "created_at": joined,
+                }
+            )
+    async with sessions() as session, session.begin():
+        for start in range(0, len(rows), BATCH):
+            await session.execute(insert(Resident), rows[start : start + BATCH])
+        for start in range(0, len(consents), BATCH):
+            await session.execute(insert(ConsentEvent), consents[start : start + BATCH])
+        ids = list(await session.scalars(select(Resident.id)))
+        responses = [
+            {
+                "resident_id": rng.choice(ids),
+                "moment": FeedbackMoment.ANYTIME,
+                "rating": rng.choice([1, 2, 3, 4, 4, 5, 5, 5]),
+                "loneliness": None,
+                "district_code": rng.choice(districts),
+                "stage_band": rng.choice(list(StageBand)),
+                "created_at": NOW - dt.timedelta(days=rng.uniform(0, 360)),
+            }
+            for _ in range(ratings)
+        ]
+        for start in range(0, len(responses), BATCH):
+            await session.execute(insert(FeedbackResponse), responses[start : start + BATCH])
+
+
+async def _job_once(engine: AsyncEngine) -> dict[str, float]:
+    sessions = create_sessionmaker(engine)
+    started = time.perf_counter()
+    async with sessions() as session, session.begin():
+        planned = await feedback.plan_two_week_prompts(session, NOW)
+        await feedback.retire_prompts(session, NOW)
+        claimed = await feedback.claim_due_prompts(session, NOW, LONDON, limit=10**9)
+    seconds = time.perf_counter() - started
+    async with sessions() as session:
+        prompts = await session.scalar(select(func.count()).select_from(FeedbackPrompt))
+    return {"seconds": seconds, "planned": planned, "claimed": len(claimed), "rows": prompts or 0}
+
+
+async def _database(folder: Path, name: str) -> AsyncEngine:
+    url = f"sqlite+aiosqlite:///{folder / name}"
+    await asyncio.to_thread(upgrade_database, url)
+    return create_engine(url)
+
+
+async def bench_job(folder: Path, sizes: list[int]) -> dict[str, Any]:
+    rng = random.Random(6)
+    runs = {}
+    for size in sizes:
+        engine = await _database(folder, f"job-{size}.sqlite3")
+        await _seed(engine, size, 0, rng)
+        first = await _job_once(engine)
+        # The next hour: nothing new to plan or send, which is what most runs look like.
+        second = await _job_once(engine)
+        await engine.dispose()
+        runs[str(size)] = {"first_run": first, "idle_run": second}
+    small, large = (runs[str(s)]["first_run"]["seconds"] for s in sizes)
+    return {"runs": runs, "time_ratio": large / small, "size_ratio": sizes[1] / sizes[0]}
+
+
+async def bench_report(folder: Path, residents: int, ratings: int) -> dict[str, Any]:
+    engine = await _database(folder, "report.sqlite3")
+    await _seed(engine, residents, ratings, random.Random(7))
+    period = Period.last_months(NOW.date(), 12, LONDON)
+    started = time.perf_counter()
+    async with create_sessionmaker(engine)() as session, session.begin():
+        report = await build_report(session, period, default_gazetteer(), generated_at=NOW)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    page = render_html(report, "Essex County Council")
+    rendered = time.perf_counter() - started
+    await engine.dispose()
+    return {
+        "residents": residents,
+        "ratings": ratings,
+        "tables": len(report.tables),
+        "count_and_protect_seconds": built,
+        "html_with_charts_seconds": rendered,
+        "html_bytes": len(page),
+    }
+
+
+def _sparse_table(months: int, rng: random.Random) -> CountTable:
+    districts = [d.name for d in default_gazetteer().districts()]
+    labels = tuple(f"m{i:02d}" for i in range(months))
+    cells = {(m, d): rng.choice([0, 1, 2, 3, 4, 6, 9, 15]) for m in labels for d in districts}
+    return CountTable(
+        slug="signups",
+        title="signups",
+        population="signups",
+        row_dim="month",
+        col_dim="district",
+        rows=labels,
+        columns=tuple(districts),
+        cells=cells,
+    )
+
+
+def bench_suppression() -> dict[str, Any]:
+    rng = random.Random(8)
+    results: dict[str, Any] = {}
+    for months in (12, 24):
+        table = _sparse_table(months, rng)
+        started = time.perf_counter()
+        [protected] = protect([table], 5)
+        seconds = time.perf_counter() - started
+        withheld = sum(1 for v in protected.published_numbers() if not isinstance(v, int))
+        results[str(months)] = {
+            "cells": len(table.rows) * len(table.columns),
+            "withheld": withheld,
+            "seconds": seconds,
+        }
+    results["time_ratio_24_to_12"] = results["24"]["seconds"] / results["12"]["seconds"]
+    return results
+
+
+def _machine() -> dict[str, Any]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "cpus": len(os.sched_getaffinity(0)),
+        "commit": commit,
+    }
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    scale = 10 if quick else 1
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder)
+        job = await bench_job(path, [5_000 // scale, 50_000 // scale])
+        report = await bench_report(path, 50_000 // scale, 20_000 // scale)
+    return {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "job": job,
+        "report": report,
+        "suppression": bench_suppression(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the residents")
+    quick = parser.parse_args().quick
+    results = asyncio.run(main(quick))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("reports-quick.json" if quick else "reports.json")
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))

@@ -1,0 +1,473 @@
+"""/feedback, the feedback questions we ask at moments that matter, and the job that sends them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import warnings
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import BotApplication, BotContext
+from bot.handlers.common import answer, reply, sender, texts_for
+from bot.services import feedback
+from bot.services.consent import ConsentContext
+from bot.services.residents import NotSignedUp
+from bot.texts import Catalogue, catalogue
+from models import Loneliness
+
+logger = logging.getLogger(__name__)
+
+RATING, LONELINESS, COMMENT = range(3)
+END = ConversationHandler.END
+
+DRAFT = "feedback"
+PROMPT_INTERVAL = dt.timedelta(hours=1)
+# Not at start-up: a restart (or a test) should not set off a round of questions at once.
+PROMPT_FIRST_RUN = dt.timedelta(minutes=5)
+
+_LONELINESS_CODES = {
+    "often": Loneliness.OFTEN_OR_ALWAYS,
+    "some": Loneliness.SOME_OF_THE_TIME,
+    "occ": Loneliness.OCCASIONALLY,
+    "hardly": Loneliness.HARDLY_EVER,
+    "never": Loneliness.NEVER,
+}
+# Answers after which she is pointed to support as well as thanked.
+_SIGNPOST = {Loneliness.OFTEN_OR_ALWAYS, Loneliness.SOME_OF_THE_TIME}
+
+
+def _draft(context: BotContext) -> dict[str, Any]:
+    """This conversation's working state: which buttons are current, and what she rated."""
+    if context.user_data is None:
+        return {}
+    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
+    return draft
+
+
+def _new_draft(context: BotContext, service: str | None, response_id: int | None) -> str:
+    # A fresh nonce per conversation: buttons from an older one no longer match.
+    nonce = secrets.token_hex(4)
+    if context.user_data is not None:
+        context.user_data[DRAFT] = {
+            "nonce": nonce,
+            "service": service,
+            "response_id": response_id,
+        }
+    return nonce
+
+
+def _current(context: BotContext, nonce: str) -> bool:
+    return bool(nonce) and _draft(context).get("nonce") == nonce
+
+
+def _rating_buttons(texts: Catalogue, prefix: str) -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(texts(f"feedback.rating_{n}"), callback_data=f"{prefix}:{n}")
+        for n in range(1, 6)
+    ]
+
+
+def _loneliness_markup(texts: Catalogue, nonce: str) -> InlineKeyboardMarkup:
+    def button(code: str, key: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(texts(key), callback_data=f"fb:l:{nonce}:{code}")
+
+    rows = [
+        [button(code, f"feedback.{answer.value}")] for code, answer in _LONELINESS_CODES.items()
+    ]
+    rows.append([button("skip", "feedback.rather_not_say")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _skip_markup(texts: Catalogue, nonce: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts("feedback.skip"), callback_data=f"fb:c:{nonce}:skip")]]
+    )
+
+
+async def _clear_buttons(update: Update) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest:
+        # Already gone (a double tap, or an old message): nothing left to take off.
+        logger.debug("buttons were already removed")
+
+
+async def _stale(update: Update) -> None:
+    if update.callback_query is not None:
+        await answer(update.callback_query, texts_for(update)("feedback.stale"), alert=True)
+
+
+async def _begin(update: Update, context: BotContext, service: str | None) -> int:
+    texts = texts_for(update)
+    async with context.session() as session, session.begin():
+        allowed = await feedback.can_give_feedback(session, sender(update).id)
+    if not allowed:
+        await reply(update, texts("feedback.not_signed_up"))
+        return END
+    nonce = _new_draft(context, service, None)
+    question = (
+        texts("feedback.ask_rating_service", service=service)
+        if service
+        else texts("feedback.ask_rating")
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            _rating_buttons(texts, f"fb:r:{nonce}"),
+            [InlineKeyboardButton(texts("feedback.not_now"), callback_data=f"fb:x:{nonce}")],
+        ]
+    )
+    await reply(update, question, reply_markup=markup)
+    return RATING
+
+
+async def start_feedback(update: Update, context: BotContext) -> int:
+    """/feedback [service]: she'd like to tell us what she thinks."""
+    service = feedback.clean_service_ref(context.args[0]) if context.args else None
+    return await _begin(update, context, service)
+
+
+async def feedback_about_service(update: Update, context: BotContext) -> int:
+    """A "rate this" button on a local directory entry."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await answer(query)
+    return await _begin(update, context, feedback.clean_service_ref(query.data.split(":", 2)[2]))
+
+
+async def _ask_loneliness(update: Update, context: BotContext, response_id: int) -> int:
+    texts = texts_for(update)
+    nonce = _new_draft(context, _draft(context).get("service"), response_id)
+    await reply(update, texts("feedback.thanks_rating"))
+    await reply(
+        update, texts("feedback.ask_loneliness"), reply_markup=_loneliness_markup(texts, nonce)
+    )
+    return LONELINESS
+
+
+async def rate(update: Update, context: BotContext) -> int:
+    """She picked a rating in the /feedback conversation."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, _, nonce, rating = query.data.split(":")
+    if not _current(context, nonce):
+        await _stale(update)
+        return RATING
+    try:
+        async with context.session() as session, session.begin():
+            response_id = await feedback.record_rating(
+                session,
+                sender(update).id,
+                int(rating),
+                now=context.now(),
+                today=context.today(),
+                service_ref=_draft(context).get("service"),
+            )
+    except NotSignedUp:
+        await answer(query, texts_for(update)("feedback.not_signed_up"), alert=True)
+        return END
+    await answer(query)
+    await _clear_buttons(update)
+    return await _ask_loneliness(update, context, response_id)
+
+
+async def not_now(update: Update, context: BotContext) -> int:
+    """She'd rather not rate anything just now."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if not _current(context, query.data.split(":")[2]):
+        await _stale(update)
+        return RATING
+    await answer(query)
+    await _clear_buttons(update)
+    await reply(update, texts_for(update)("feedback.not_now_done"))
+    return END
+
+
+async def loneliness(update: Update, context: BotContext) -> int:
+    """She answered (or skipped) "How often do you feel lonely?"."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, _, nonce, code = query.data.split(":")
+    draft = _draft(context)
+    if not _current(context, nonce) or draft.get("response_id") is None:
+        await _stale(update)
+        return LONELINESS
+    texts = texts_for(update)
+    chosen = _LONELINESS_CODES.get(code)
+    if chosen is not None:
+        try:
+            async with context.session() as session, session.begin():
+                await feedback.record_loneliness(
+                    session, sender(update).id, int(draft["response_id"]), chosen
+                )
+        except NotSignedUp:
+            await answer(query, texts("feedback.not_signed_up"), alert=True)
+            return END
+    await answer(query)
+    await _clear_buttons(update)
+    if chosen in _SIGNPOST:
+        await reply(update, texts("feedback.support"))
+    nonce = _new_draft(context, draft.get("service"), draft.get("response_id"))
+    await reply(update, texts("feedback.ask_comment"), reply_markup=_skip_markup(texts, nonce))
+    return COMMENT
+
+
+async def _finish(update: Update, context: BotContext) -> int:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+    await reply(update, texts_for(update)("feedback.done"))
+    return END
+
+
+async def comment_text(update: Update, context: BotContext) -> int:
+    """She typed a comment."""
+    assert update.message is not None and update.message.text is not None
+    texts = texts_for(update)
+    text = update.message.text.strip()
+    if not text:
+        await reply(update, texts("feedback.comment_empty"))
+        return COMMENT
+    if len(text) > feedback.COMMENT_MAX:
+        await reply(update, texts("feedback.comment_too_long", max=feedback.COMMENT_MAX))
+        return COMMENT
+    try:
+        async with context.session() as session, session.begin():
+            await feedback.record_comment(
+                session,
+                sender(update).id,
+                text,
+                now=context.now(),
+                service_ref=_draft(context).get("service"),
+            )
+    except NotSignedUp:
+        await reply(update, texts("feedback.not_signed_up"))
+        return END
+    return await _finish(update, context)
+
+
+async def comment_skip(update: Update, context: BotContext) -> int:
+    """She has nothing more to add."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if not _current(context, query.data.split(":")[2]):
+        await _stale(update)
+        return COMMENT
+    await answer(query)
+    await _clear_buttons(update)
+    return await _finish(update, context)
+
+
+async def comment_not_text(update: Update, context: BotContext) -> int:
+    """Something other than text arrived while we wait for a comment."""
+    await reply(update, texts_for(update)("feedback.comment_not_text"))
+    return COMMENT
+
+
+def _prompt_id(query_data: str) -> int:
+    return int(query_data.split(":")[2])
+
+
+async def prompt_rating(update: Update, context: BotContext) -> int | None:
+    """She answered one of our feedback questions with a rating."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    rating = int(query.data.rsplit(":", 1)[1])
+    async with context.session() as session, session.begin():
+        response_id = await feedback.answer_prompt(
+            session,
+            sender(update).id,
+            _prompt_id(query.data),
+            rating,
+            now=context.now(),
+            today=context.today(),
+        )
+    if response_id is None:
+        # Not hers, already answered, or she has left: nothing changes.
+        await _stale(update)
+        return None
+    await answer(query)
+    await _clear_buttons(update)
+    return await _ask_loneliness(update, context, response_id)
+
+
+async def prompt_skip(update: Update, context: BotContext) -> None:
+    """She'd rather not answer this question."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    async with context.session() as session, session.begin():
+        skipped = await feedback.skip_prompt(
+            session, sender(update).id, _prompt_id(query.data), context.now()
+        )
+    if not skipped:
+        await _stale(update)
+        return
+    await answer(query)
+    await _clear_buttons(update)
+    await reply(update, texts_for(update)("feedback.prompt_skipped"))
+
+
+async def prompt_stop(update: Update, context: BotContext) -> None:
+    """She doesn't want feedback questions at all: her consent is withdrawn at once."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    message = query.message
+    evidence = ConsentContext(
+        notice_version=context.settings.privacy_notice_version,
+        shown_text=message.text or "" if isinstance(message, Message) else "",
+        method=f"button:{query.data}"[:64],
+        source="feedback_question",
+        now=context.now(),
+    )
+    try:
+        async with context.session() as session, session.begin():
+            stopped = await feedback.stop_asking(
+                session, sender(update).id, _prompt_id(query.data), evidence
+            )
+    except NotSignedUp:
+        stopped = False
+    if not stopped:
+        await _stale(update)
+        return
+    await answer(query)
+    await _clear_buttons(update)
+    await reply(update, texts_for(update)("feedback.prompt_stopped"))
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """/cancel: stop here; whatever she already answered is kept."""
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+    await reply(update, texts_for(update)("feedback.cancelled"))
+    return END
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A feedback button from an earlier message."""
+    await _stale(update)
+
+
+_PROMPT = r"^fb:p:\d{1,12}:"
+
+
+def feedback_conversation() -> ConversationHandler[Any]:
+    """Rating, then loneliness, then a comment; each step saved as she answers it."""
+    with warnings.catch_warnings():
+        # Buttons are tracked per chat, not per message, on purpose: a nonce in each button's
+        # data tells the current message from an older one.
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return _conversation()
+
+
+def _conversation() -> ConversationHandler[Any]:
+    return ConversationHandler(
+        name="feedback",
+        entry_points=[
+            CommandHandler("feedback", start_feedback, filters=filters.ChatType.PRIVATE),
+            CallbackQueryHandler(prompt_rating, pattern=_PROMPT + "[1-5]$"),
+            CallbackQueryHandler(feedback_about_service, pattern=r"^fb:about:[A-Za-z0-9_-]{1,55}$"),
+        ],
+        states={
+            RATING: [
+                CallbackQueryHandler(rate, pattern=r"^fb:r:[0-9a-f]{8}:[1-5]$"),
+                CallbackQueryHandler(not_now, pattern=r"^fb:x:[0-9a-f]{8}$"),
+            ],
+            LONELINESS: [
+                CallbackQueryHandler(
+                    loneliness, pattern=r"^fb:l:[0-9a-f]{8}:(often|some|occ|hardly|never|skip)$"
+                )
+            ],
+            COMMENT: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, comment_text),
+                CallbackQueryHandler(comment_skip, pattern=r"^fb:c:[0-9a-f]{8}:skip$"),
+                MessageHandler(~filters.COMMAND, comment_not_text),
+            ],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            CallbackQueryHandler(prompt_skip, pattern=_PROMPT + "skip$"),
+            CallbackQueryHandler(prompt_stop, pattern=_PROMPT + "stop$"),
+            CallbackQueryHandler(stale_button, pattern=r"^fb:"),
+        ],
+        allow_reentry=True,
+    )
+
+
+def prompt_handlers() -> list[CallbackQueryHandler[BotContext, None]]:
+    """The skip and stop buttons on our questions, outside any conversation."""
+    return [
+        CallbackQueryHandler(prompt_skip, pattern=_PROMPT + "skip$"),
+        CallbackQueryHandler(prompt_stop, pattern=_PROMPT + "stop$"),
+        CallbackQueryHandler(stale_button, pattern=r"^fb:"),
+    ]
+
+
+def _prompt_markup(texts: Catalogue, prompt_id: int) -> InlineKeyboardMarkup:
+    prefix = f"fb:p:{prompt_id}"
+    return InlineKeyboardMarkup(
+        [
+            _rating_buttons(texts, prefix),
+            [InlineKeyboardButton(texts("feedback.prompt_skip"), callback_data=f"{prefix}:skip")],
+            [InlineKeyboardButton(texts("feedback.prompt_stop"), callback_data=f"{prefix}:stop")],
+        ]
+    )
+
+
+async def send_feedback_prompts(context: BotContext) -> None:
+    """Hourly: plan "two weeks in" questions, then send the ones due, outside quiet hours."""
+    now = context.now()
+    async with context.session() as session, session.begin():
+        await feedback.plan_two_week_prompts(session, now)
+        await feedback.retire_prompts(session, now)
+        due = await feedback.claim_due_prompts(session, now, context.settings.zone)
+    undeliverable: list[int] = []
+    retry: list[int] = []
+    for prompt in due:
+        texts = catalogue(prompt.language_code)
+        try:
+            await context.bot.send_message(
+                prompt.telegram_user_id,
+                texts(f"feedback.prompt_{prompt.moment.value}"),
+                parse_mode=ParseMode.HTML,
+                reply_markup=_prompt_markup(texts, prompt.prompt_id),
+            )
+        except Forbidden:
+            undeliverable.append(prompt.prompt_id)
+        except TelegramError as error:
+            logger.warning("feedback question not sent: %s", type(error).__name__)
+            retry.append(prompt.prompt_id)
+    if undeliverable or retry:
+        async with context.session() as session, session.begin():
+            await feedback.mark_undeliverable(session, undeliverable, now)
+            await feedback.release_prompts(session, retry, now)
+    if due:
+        failed = len(undeliverable) + len(retry)
+        logger.info("feedback questions: %d sent, %d not delivered", len(due) - failed, failed)
+
+
+def schedule_feedback_prompts(application: BotApplication) -> None:
+    """Run the feedback question job every hour."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    job_queue.run_repeating(
+        send_feedback_prompts,
+        interval=PROMPT_INTERVAL,
+        first=PROMPT_FIRST_RUN,
+        name="feedback_prompts",
+    )
