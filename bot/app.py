@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -20,11 +21,25 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import jobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
 from bot.db import create_engine, create_sessionmaker
-from bot.handlers import common, data_rights, privacy
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.sender import PooledRequest
+from bot.handlers import (
+    common,
+    data_rights,
+    feedback,
+    life_events,
+    matching,
+    privacy,
+    reports,
+    services_browse,
+    staff_setup,
+    urgent,
+)
 from bot.handlers.onboarding import onboarding_conversation
 from bot.services.geo import default_gazetteer
 from bot.services.place_search import create_place_search
@@ -35,7 +50,12 @@ COMMANDS = [
     ("start", "Sign up, or carry on signing up"),
     ("profile", "See or change your details"),
     ("privacy", "Your choices and our privacy notice"),
+    ("match", "Meet mums-to-be near you"),
+    ("mymatches", "Your introductions"),
     ("mydata", "Get a copy of your data"),
+    ("feedback", "Tell us what you think"),
+    ("services", "Local services near you"),
+    ("baby", "Tell us your baby has arrived"),
     ("forget", "Delete your data"),
     ("help", "What I can do"),
 ]
@@ -52,11 +72,44 @@ async def post_init(application: BotApplication) -> None:
         data.settings.geocoder, data.settings.geocoder_user_agent
     )
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    await _start_delivery(application)
+    await staff_setup.staff_post_init(application)
+    # After the engine exists, so a missed daily run (the bot was down) can wake it.
+    await jobs.catch_up(application)
+
+
+async def _start_delivery(application: BotApplication) -> None:
+    """The delivery engine, on a Bot of its own.
+
+    Bulk sends bypass PTB's AIORateLimiter: the engine paces them itself and must see every 429
+    to pause all sends in flight; the limiter would retry inside a send (holding a claimed row)
+    and throttle a second time. Interactive replies keep the AIORateLimiter.
+    """
+    data = application.bot_data
+    assert data.settings is not None and data.sessionmaker is not None and data.clock is not None
+    settings = data.settings
+    request = data.delivery_request or PooledRequest(settings.delivery_max_in_flight)
+    bulk_bot = Bot(
+        application.bot.token,
+        base_url=settings.bot_api_base_url or "https://api.telegram.org/bot",
+        request=request,
+    )
+    await bulk_bot.initialize()
+    data.delivery_bot = bulk_bot
+    data.delivery = DeliveryEngine(
+        data.sessionmaker, bulk_bot, data.clock, settings, sleep=data.sleep or asyncio.sleep
+    )
+    if data.delivery_worker:
+        await data.delivery.start()
 
 
 async def post_shutdown(application: BotApplication) -> None:
     """Close what post_init opened."""
     data = application.bot_data
+    if data.delivery is not None:
+        await data.delivery.stop()
+    if data.delivery_bot is not None:
+        await data.delivery_bot.shutdown()
     if data.place_search is not None:
         await data.place_search.close()
     if data.engine is not None:
@@ -70,8 +123,14 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limit: bool = True,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    delivery_worker: bool = True,
 ) -> BotApplication:
-    """The bot with all its handlers; `request` lets tests plug in the fake Bot API."""
+    """The bot with all its handlers; `request` lets tests plug in the fake Bot API.
+
+    `sleep` replaces asyncio.sleep for the delivery engine (tests pass FixedClock.sleep), and
+    `delivery_worker=False` leaves sending to explicit `run_until_idle()` calls.
+    """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
     builder = (
@@ -93,11 +152,20 @@ def build_application(
     application: BotApplication = builder.build()
     application.bot_data.settings = settings
     application.bot_data.clock = clock or SystemClock()
+    application.bot_data.sleep = sleep
+    application.bot_data.delivery_worker = delivery_worker
+    application.bot_data.delivery_request = request
 
     private = filters.ChatType.PRIVATE
     # Group -1 runs before everything: a button pressed outside her own chat never acts.
     application.add_handler(TypeHandler(Update, common.guard_button_owner), group=-1)
+    # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up,
+    # and then handled as usual by whatever was waiting for it.
+    application.add_handler(
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, urgent.spot_urgent), group=-2
+    )
 
+    application.add_handler(staff_setup.staff_join_handler())
     application.add_handler(onboarding_conversation())
     application.add_handler(CommandHandler("privacy", privacy.show_privacy, filters=private))
     application.add_handler(CallbackQueryHandler(privacy.change_choice, pattern=r"^pv:"))
@@ -107,7 +175,31 @@ def build_application(
     application.add_handler(
         CallbackQueryHandler(data_rights.confirm_forget, pattern=r"^fg:(yes|no)$")
     )
-    application.add_handler(CommandHandler("help", common.show_help))
+    application.add_handler(feedback.feedback_conversation())
+    application.add_handlers(feedback.prompt_handlers())
+    application.add_handler(CommandHandler("report", reports.send_report, filters=private))
+    feedback.schedule_feedback_prompts(application)
+    application.add_handlers(life_events.life_event_handlers())
+    application.add_handler(
+        CommandHandler("services", services_browse.show_services, filters=private)
+    )
+    application.add_handler(
+        CallbackQueryHandler(
+            services_browse.show_category, pattern=services_browse.SERVICES_PATTERN
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(services_browse.show_services, pattern=services_browse.HOME_PATTERN)
+    )
+    application.add_handlers(matching.matching_handlers())
+    # A group of its own: other features may also follow my_chat_member (e.g. blocked bots).
+    application.add_handler(matching.bot_rights_handler(), group=1)
+    matching.schedule_matching_jobs(application)
+    jobs.schedule_daily(application)
+    application.add_handlers(staff_setup.staff_handlers())
+    application.add_handler(staff_setup.reachability_handler(), group=2)
+    staff_setup.schedule_staff_jobs(application)
+    application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     application.add_handler(MessageHandler(private & ~filters.COMMAND, common.fallback_message))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: SecretStr | None = None
+    # The bot's @username, for join links made on the command line (the bot itself asks Telegram).
+    bot_username: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     sandbox_database_url: str = "sqlite+aiosqlite:///./data/sandbox.sqlite3"
     # None means python-telegram-bot's default, the real Bot API.
@@ -36,6 +39,9 @@ class Settings(BaseSettings):
     # Off by default: a place-name geocoder would send what she types to a third party.
     geocoder: str = Field(default="none", pattern="^(none|nominatim)$")
     geocoder_user_agent: str = "bumpbuddies"
+
+    # Reports show any count from 1 to this minus one as "<N" (and protect it from subtraction).
+    report_suppression_threshold: int = Field(default=5, ge=2, le=100)
 
     # Matching: who counts as near (ward centroids, geodesic) and due around the same time.
     matching_distance_km: float = Field(default=3.0, ge=0, le=50)
@@ -58,12 +64,24 @@ class Settings(BaseSettings):
     delivery_per_chat_interval_seconds: float = Field(default=1.0, ge=0)
     delivery_paid_max_per_second: float = Field(default=1000.0, gt=0)
     delivery_max_attempts: int = Field(default=5, ge=1)
-    delivery_max_in_flight: int = Field(default=64, ge=1)
+    delivery_max_in_flight: int = Field(default=16, ge=1)
     # A claimed row whose worker vanished (SIGKILL) is taken over after this long.
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    # Broadcasts as paid broadcasts (allow_paid_broadcast: up to 1000 a second, charged in Stars).
+    broadcast_paid: bool = False
+    # How often scheduled broadcasts whose time has come are looked for.
+    broadcast_release_seconds: float = Field(default=30.0, gt=0)
     # Nothing bulk is sent between these local hours (21:00 to 08:00 by default).
     quiet_hours_start: int = Field(default=21, ge=0, le=23)
     quiet_hours_end: int = Field(default=8, ge=0, le=23)
+
+    # Local information: the council's content/ folder (loaded with `bumpbuddies content load`),
+    # the daily planning time (local), and how long personal data is kept after the due date or
+    # birth, with a notice this many days before it is erased.
+    content_dir: Path = Path("content")
+    local_info_time: dt.time = dt.time(9, 30)
+    retention_months: int = Field(default=12, ge=1, le=120)
+    retention_notice_days: int = Field(default=7, ge=1, le=60)
 
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import Bot
 from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery.engine import DeliveryEngine
+from bot.services.content import ContentSet
 from bot.services.geo import Gazetteer
 from bot.services.place_search import PlaceSearch
 
@@ -24,6 +29,14 @@ class BotData:
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.gazetteer: Gazetteer | None = None
         self.place_search: PlaceSearch | None = None
+        # The bulk sender (broadcasts, scheduled information); made in post_init.
+        self.delivery: DeliveryEngine | None = None
+        self.delivery_bot: Bot | None = None
+        self.delivery_request: BaseRequest | None = None
+        self.delivery_worker = True
+        self.sleep: Callable[[float], Awaitable[None]] | None = None
+        # The council's content (content/), read from the database; None until it is loaded.
+        self.content: ContentSet | None = None
 
 
 T = TypeVar("T")
@@ -57,6 +70,16 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     def place_search(self) -> PlaceSearch | None:
         """The optional place-name geocoder; None unless switched on."""
         return self.bot_data.place_search
+
+    @property
+    def delivery(self) -> DeliveryEngine:
+        """The delivery engine: queue rows, then call wake()."""
+        return _ready(self.bot_data.delivery, "delivery engine")
+
+    @property
+    def content(self) -> ContentSet | None:
+        """The council's loaded content, or None before `bumpbuddies content load`."""
+        return self.bot_data.content
 
     def session(self) -> AsyncSession:
         """A new session for one unit of work: `async with ctx.session() as s, s.begin():`."""

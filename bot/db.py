@@ -41,6 +41,6 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "heads") -> None:
+def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; the only way the schema is ever made."""
     command.upgrade(alembic_config(database_url), revision)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Date, Enum, Index, String
+from sqlalchemy import BigInteger, Boolean, Date, Enum, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -52,4 +52,20 @@ class Resident(Base):
     # Set when Telegram says she blocked the bot or the chat is gone; bulk sends skip her.
     unreachable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_residents_ward_due", "ward_code", "due_date"),)
+    # Matching reads these on every candidate search. matching_consent mirrors her latest
+    # matching choice in consent_events (still the record) and is set in the same transaction,
+    # so the search needs no per-row look-up of the append-only history.
+    matching_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The daily local-information plan reads this for every resident; like matching_consent it
+    # mirrors her latest local-information choice in consent_events, set in the same transaction.
+    local_info_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The last time she used matching; ranks equally good candidates.
+    last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when something takes her out of matching whatever her consent says: a moderator's
+    # suspension, or her pregnancy ending. A column, not a join, so the search stays index-only.
+    matching_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_residents_ward_due", "ward_code", "due_date"),
+        Index("ix_residents_match_pool", "ward_code", "matching_consent", "status", "due_date"),
+    )

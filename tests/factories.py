@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.consent import ConsentContext, record_consent
-from models import OPTIONAL_PURPOSES, ConsentPurpose, Resident, ResidentStatus
+from bot.services.staff import add_staff
+from models import (
+    OPTIONAL_PURPOSES,
+    ConsentPurpose,
+    Resident,
+    ResidentStatus,
+    StaffMember,
+    StaffRole,
+)
 from tests.harness import BotHarness
 
 # Real Essex postcodes from the shipped data, with the ward they fall in.
@@ -96,6 +104,9 @@ async def make_resident(
         "created_at": now,
         "updated_at": now,
         "onboarded_at": now,
+        # Mirrors the matching choice recorded below, as residents.set_consent keeps it.
+        "matching_consent": consents,
+        "local_info_consent": consents,
     }
     values.update(fields)
     resident = Resident(**values)
@@ -106,3 +117,10 @@ async def make_resident(
         record_consent(session, resident.person_ref, purpose, consents, evidence)
     await session.flush()
     return resident
+
+
+async def make_staff(
+    session: AsyncSession, now: dt.datetime, role: StaffRole, telegram_user_id: int
+) -> StaffMember:
+    """A current member of staff, as `bumpbuddies staff add` makes one."""
+    return await add_staff(session, telegram_user_id, role, now)

@@ -44,6 +44,9 @@ class BotHarness:
             request=FakeRequest(fake),
             get_updates_request=FakeRequest(fake),
             rate_limit=False,
+            # Bulk sends happen when a test calls delivery.run_until_idle(), on the test's clock.
+            sleep=clock.sleep,
+            delivery_worker=False,
         )
         async with running(application):
             yield cls(fake, application, clock)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.clock import FixedClock
-from bot.services import matching, matching_introductions
+from bot.services import life_events, matching, matching_introductions
 from bot.services.staff_moderation import decide
 from models import (
     FeedbackPrompt,
-    LifeEvent,
-    LifeStage,
     MatchIntroduction,
     MatchReport,
     ModerationAction,
@@ -82,7 +80,9 @@ async def test_a_mum_whose_pregnancy_has_ended_is_never_proposed(
 ) -> None:
     ana, bea = await mum(sessions, clock.now()), await mum(sessions, clock.now())
     async with sessions() as session, session.begin():
-        session.add(LifeEvent(resident_id=bea.id, stage=LifeStage.ENDED, updated_at=clock.now()))
+        await life_events.record_pregnancy_ended(
+            session, bea.telegram_user_id, clock.now().date(), clock.now()
+        )
 
     assert await _candidate_ids(sessions, clock, ana.id) == []
     assert await _candidate_ids(sessions, clock, bea.id) == []

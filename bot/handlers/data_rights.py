@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot.context import BotContext
 from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.matching import deliver_owed
 from bot.services.data_rights import export_personal_data, forget_resident
 from bot.services.residents import find_resident
 
@@ -68,4 +69,7 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         erased = await forget_resident(session, sender(update).id)
     if context.user_data is not None:
         context.user_data.clear()
+    if erased:
+        # Anything that showed her in other mums' chats is taken back straight away.
+        await deliver_owed(context)
     await reply(update, texts("forget.done" if erased else "forget.nothing"))

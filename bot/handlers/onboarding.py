@@ -28,8 +28,9 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
-from bot.handlers import privacy
+from bot.handlers import matching, privacy
 from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.staff_links import suggested_district
 from bot.services import residents
 from bot.services.consent import ConsentContext
 from bot.services.due_dates import DueDate, gestation, parse_due_date
@@ -335,9 +336,15 @@ def _ward_rows(wards: list[Ward] | tuple[Ward, ...]) -> list[list[InlineKeyboard
 
 async def _show_districts(update: Update, context: BotContext, edit: bool) -> int:
     texts = texts_for(update)
+    # A midwife's join link may suggest her clinic's district: it comes first, starred.
+    suggested = await suggested_district(context)
+    star = texts.raw("joinlink.suggested_district")
     buttons = [
-        InlineKeyboardButton(d.name, callback_data=f"ob:dist:{d.code}")
-        for d in context.gazetteer.districts()
+        InlineKeyboardButton(
+            star.format(district=d.name) if d.code == suggested else d.name,
+            callback_data=f"ob:dist:{d.code}",
+        )
+        for d in sorted(context.gazetteer.districts(), key=lambda d: d.code != suggested)
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
     query = update.callback_query
@@ -612,7 +619,9 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
         return await _advance(update, context)
     profile = await _load_profile(context, sender(update).id)
     name = profile.display_name if profile and profile.display_name else sender(update).first_name
-    await reply(update, texts_for(update)("summary.all_set", name=name))
+    # With matching consent, the message offers her matches and nearby members hear she joined.
+    offer = await matching.signup_offer(update, context)
+    await reply(update, texts_for(update)("summary.all_set", name=name), reply_markup=offer)
     return END
 
 

@@ -8,6 +8,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.matching import deliver_owed
 from bot.services import residents
 from bot.services.consent import ConsentContext
 from bot.services.residents import NotSignedUp, Profile
@@ -92,6 +93,9 @@ async def change_choice(update: Update, context: BotContext) -> None:
     except NotSignedUp:
         await answer(query, texts("privacy.not_signed_up"), alert=True)
         return
+    if changed and purpose is ConsentPurpose.MATCHING and flip == "off":
+        # Take her cards and requests out of other mums' chats now, not at the next job run.
+        await deliver_owed(context)
     label = texts(f"purpose.{purpose.value}")
     if not changed:
         await answer(query, texts("privacy.unchanged"))

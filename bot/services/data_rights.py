@@ -9,7 +9,12 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.consent import consent_history
+from bot.services.feedback import export_feedback
+from bot.services.life_events import export_life_events
+from bot.services.matching_rights import export_matching
+from bot.services.matching_safety import prepare_erasure
 from bot.services.residents import find_resident
+from bot.services.staff_moderation import export_moderation
 from models import Resident
 
 
@@ -53,11 +58,19 @@ async def export_personal_data(
             }
             for event in history
         ],
+        "feedback": await export_feedback(session, resident.id),
+        "life_events": await export_life_events(session, resident.id),
+        "matching": await export_matching(session, resident.id),
+        "moderation": await export_moderation(session, resident.id),
     }
 
 
 async def forget_resident(session: AsyncSession, telegram_user_id: int) -> bool:
     """Erase her personal data; her consent history stays, pseudonymous, for accountability."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is not None:
+        # Other residents' chats are tidied of her once this commits; her rows go with hers.
+        await prepare_erasure(session, resident.id)
     result = await session.execute(
         delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
     )

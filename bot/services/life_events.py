@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import queue
 from bot.services.feedback import note_feedback_moment
+from bot.services.matching import pause_matching
 from bot.services.planning import PREGNANCY_KINDS
 from bot.services.residents import find_resident
 from models import FeedbackMoment, LifeEvent, LifeStage, Resident, ResidentStatus
@@ -175,6 +176,8 @@ async def record_pregnancy_ended(
     event.keep_local_info = False
     event.updated_at = now
     await queue.cancel_open(session, resident_id=found.id, kinds=PREGNANCY_KINDS)
+    # Never offered to other mums as "due in March" again.
+    await pause_matching(session, found.id, now)
     return Outcome.SAVED
 
 

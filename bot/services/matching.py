@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     Select,
     bindparam,
-    exists,
     func,
     literal_column,
     select,
@@ -23,11 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.matching_rules import MatchRules, PoolMember, WardNeighbours, rank_key
 from bot.services.matching_safety import withdraw_from_matching
-from bot.services.staff_moderation import not_suspended_from_matching
 from models import (
     IntroductionStatus,
-    LifeEvent,
-    LifeStage,
     MatchBlock,
     MatchIntroduction,
     MatchReport,
@@ -90,14 +86,18 @@ def in_pool_clause(resident: Any = Resident) -> Any:
 
 
 def still_welcome(resident: Any = Resident) -> Any:
-    """SQL: nothing has taken her out of matching since she opted in."""
-    # A moderator's suspension keeps her out of every list and introduction until lifted, and
-    # someone whose pregnancy has ended must never be offered as "due in March".
-    return not_suspended_from_matching(resident) & ~exists(
-        select(LifeEvent.resident_id).where(
-            LifeEvent.resident_id == resident.id, LifeEvent.stage == LifeStage.ENDED
-        )
+    """SQL: nothing (a suspension, her pregnancy ending) has taken her out of matching."""
+    return resident.matching_paused_at.is_(None)
+
+
+async def pause_matching(session: AsyncSession, resident_id: int, now: dt.datetime) -> None:
+    """Take her out of every list and introduction, and end her open proposals."""
+    await session.execute(
+        update(Resident)
+        .where(Resident.id == resident_id, Resident.matching_paused_at.is_(None))
+        .values(matching_paused_at=now)
     )
+    await withdraw_from_matching(session, resident_id, now)
 
 
 def _barred_partners_query(me: Any) -> Any:

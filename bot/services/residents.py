@@ -17,6 +17,8 @@ from bot.services.consent import (
     record_consent,
     unanswered_optional_purposes,
 )
+from bot.services.matching import set_matching_consent
+from bot.services.planning import cancel_local_info
 from models import ConsentPurpose, Resident, ResidentStatus
 
 DISPLAY_NAME_MAX = 64
@@ -174,6 +176,14 @@ async def set_consent(
         return False
     record_consent(session, resident.person_ref, purpose, granted, context)
     resident.updated_at = context.now
+    if purpose is ConsentPurpose.LOCAL_INFO:
+        resident.local_info_consent = granted
+        if not granted:
+            # Withdrawal takes effect at once: nothing already queued for her goes out.
+            await cancel_local_info(session, resident.id)
+    if purpose is ConsentPurpose.MATCHING:
+        # The matching pool flag moves with the record; withdrawing ends her open proposals.
+        await set_matching_consent(session, resident, granted, context.now)
     return True
 
 

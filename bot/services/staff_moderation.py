@@ -2,7 +2,7 @@
 
 Reports are stored by matching (match_reports); decisions are stored here, against the reported
 resident, and cascade with her row. A suspension keeps her out of matching until lifted:
-matching's pool (bot.services.matching.in_pool_clause) ANDs in `not_suspended_from_matching()`.
+a suspension also pauses her matching (residents.matching_paused_at), which the search reads.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.services.matching import pause_matching
 from bot.services.staff_audit import Actor, record
 from models import MatchReport, ModerationAction, ModerationDecision, Resident, StaffMember
 
@@ -143,6 +144,8 @@ async def decide(
             at=now,
         )
     )
+    if action is ModerationAction.SUSPEND:
+        await pause_matching(session, reported.id, now)
     record(
         session,
         now,
