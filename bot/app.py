@@ -89,11 +89,11 @@ async def _start_delivery(application: BotApplication) -> None:
     assert data.settings is not None and data.sessionmaker is not None and data.clock is not None
     settings = data.settings
     request = data.delivery_request or PooledRequest(settings.delivery_max_in_flight)
-    bulk_bot = Bot(
-        application.bot.token,
-        base_url=settings.bot_api_base_url or "https://api.telegram.org/bot",
-        request=request,
-    )
+    # Without a configured base URL, PTB's own default (the real Bot API) applies.
+    if settings.bot_api_base_url:
+        bulk_bot = Bot(application.bot.token, base_url=settings.bot_api_base_url, request=request)
+    else:
+        bulk_bot = Bot(application.bot.token, request=request)
     await bulk_bot.initialize()
     data.delivery_bot = bulk_bot
     data.delivery = DeliveryEngine(

@@ -55,12 +55,12 @@ def test_webhook_mode_refuses_to_start_without_a_secret_token(tmp_path: Path) ->
         "--webhook",
         "https://bot.example.org/hook",
         cwd=tmp_path,
-        TELEGRAM_BOT_TOKEN="123:abc",
+        TELEGRAM_BOT_TOKEN="placeholder-secret-token",
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3",
     )
     assert result.returncode == 2
     assert "WEBHOOK_SECRET_TOKEN" in result.stderr
-    assert "123:abc" not in result.stderr + result.stdout
+    assert "placeholder-secret-token" not in result.stderr + result.stdout
 
 
 def test_db_upgrade_creates_the_schema_from_a_fresh_clone(tmp_path: Path) -> None:
