@@ -24,7 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot models tests
+	$(BIN)/mypy bot models tests bench
 
 migrate: $(STAMP)
 	$(BIN)/bumpbuddies db upgrade

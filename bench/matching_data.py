@@ -152,7 +152,8 @@ async def _reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
-async def _ensure_postgres_database(url: str) -> None:
+async def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's own database on first use, so a fresh machine needs nothing."""
     base, _, name = url.replace("postgresql+asyncpg://", "postgresql://").rpartition("/")
     connection = await asyncpg.connect(f"{base}/postgres")
     try:
@@ -165,7 +166,7 @@ async def _ensure_postgres_database(url: str) -> None:
 
 def load_postgres(url: str, n: int, gazetteer: Gazetteer, seed: int = 1) -> str:
     """A clean schema migrated by Alembic, then filled with COPY."""
-    asyncio.run(_ensure_postgres_database(url))
+    asyncio.run(ensure_postgres_database(url))
     asyncio.run(_reset_postgres(url))
     upgrade_database(url)
     rows = list(_residents(n, gazetteer, seed))

@@ -9,7 +9,8 @@ this week's message yet, i.e. the worst case (about 80% of residents get a row),
 day's run (only those starting a new week). Results: bench/results/scheduling.json (or
 scheduling-quick.json) and a table to paste into docs/PERFORMANCE.md.
 
-PostgreSQL: DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test_h4); its
+PostgreSQL: DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/
+bumpbuddies_bench_scheduling, created if missing); its
 public schema is dropped and recreated, and VACUUM ANALYZE and CHECKPOINT follow the bulk load.
 """
 
@@ -37,6 +38,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.matching_data import ensure_postgres_database
 from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.services.content import store_content
 from bot.services.content_files import read_content
@@ -48,7 +50,7 @@ CONTENT = ROOT / "content"
 # The planning run happens at 09:30 UK time on this (winter) day.
 NOW = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h4"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/bumpbuddies_bench_scheduling"
 LOCAL_INFO_SHARE = 0.8
 BABY_SHARE = 0.1
 CHUNK = 50_000
@@ -396,6 +398,7 @@ def main() -> None:
     postgres_url = os.environ.get("DATABASE_URL", "")
     if not postgres_url.startswith("postgresql"):
         postgres_url = DEFAULT_POSTGRES
+    asyncio.run(ensure_postgres_database(postgres_url))
     sizes = ["10k", "100k"] if args.quick else ["10k", "100k", "1m"]
     document = run(sizes, postgres_url)
     RESULTS.mkdir(parents=True, exist_ok=True)
