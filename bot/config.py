@@ -55,8 +55,6 @@ class Settings(BaseSettings):
     # How many nearby members hear about one newcomer (the best-ranked ones).
     matching_newcomer_fanout: int = Field(default=30, ge=0, le=1000)
     matching_invite_hours: int = Field(default=24, ge=1, le=24 * 7)
-    # Telegram user ids of council staff who may register cohort group chats.
-    matching_staff_ids: list[int] = Field(default_factory=list)
 
     # Bulk sending (broadcasts, scheduled information): Telegram allows about 30 messages a second
     # overall and one a second per chat; paid broadcasts (allow_paid_broadcast) up to 1000 a second.

@@ -11,6 +11,8 @@ from telegram import Update
 
 from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from models import StaffRole
+from tests.factories import make_staff
 from tests.harness import BotHarness
 from tests.test_matching_support import join
 
@@ -43,10 +45,10 @@ def staff(fake: FakeTelegram) -> FakeUser:
 async def bot(
     fake: FakeTelegram, database_url: str, clock: FixedClock, staff: FakeUser
 ) -> AsyncIterator[BotHarness]:
-    """The bot, with `staff` allowed to register group chats."""
-    async with BotHarness.start(
-        fake, database_url, clock, matching_staff_ids=[staff.id]
-    ) as harness:
+    """The bot, with `staff` a moderator, so allowed to register group chats."""
+    async with BotHarness.start(fake, database_url, clock) as harness:
+        async with harness.session() as session, session.begin():
+            await make_staff(session, clock.now(), StaffRole.MODERATOR, staff.id)
         yield harness
     assert fake.violations == []
 

@@ -29,12 +29,13 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import answer, reply, sender, texts_for
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox
+from bot.services import matching, matching_cohorts, matching_news, matching_outbox, staff
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
 from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
 from bot.services.matching_safety import Subject, add_report_reason, block, report
+from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
 
@@ -558,11 +559,13 @@ async def register_cohort(update: Update, context: BotContext) -> None:
     texts = texts_for(update)
     if chat is None or chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
         return
-    if user.id not in context.settings.matching_staff_ids:
-        await reply(update, texts("match.group.staff_only"))
-        return
     args = context.args or []
     now = context.now()
+    async with context.session() as session, session.begin():
+        access = await staff.authorise(session, user.id, Permission.COHORTS, now, "cohort.register")
+    if access.member is None:
+        await reply(update, texts("match.group.staff_only"))
+        return
     if [a.lower() for a in args] == ["off"]:
         async with context.session() as session, session.begin():
             stopped = await matching_cohorts.unregister_group(session, chat.id, now)

@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     JOIN_LINKS = "join_links"
     BROADCAST = "broadcast"
     MODERATE = "moderate"
+    COHORTS = "cohorts"
 
 
 ALLOWED: dict[Permission, frozenset[StaffRole]] = {
@@ -35,6 +36,8 @@ ALLOWED: dict[Permission, frozenset[StaffRole]] = {
     Permission.JOIN_LINKS: frozenset({StaffRole.ADMIN, StaffRole.MIDWIFE}),
     Permission.BROADCAST: frozenset({StaffRole.ADMIN, StaffRole.BROADCASTER}),
     Permission.MODERATE: frozenset({StaffRole.ADMIN, StaffRole.MODERATOR}),
+    # Cohort group chats need looking after, which is a moderator's work.
+    Permission.COHORTS: frozenset({StaffRole.ADMIN, StaffRole.MODERATOR}),
 }
 
 
