@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.staff_audit import Actor, record
@@ -151,9 +151,9 @@ async def accept_invite(
 ) -> StaffMember | InviteRefused:
     """Use an invitation: once, before it expires; the person becomes staff with its role."""
     token = payload.removeprefix(INVITE_PREFIX)
-    statement = select(StaffInvite).where(StaffInvite.token_sha256 == hash_token(token))
-    # Locked, so two people racing with one link can't both use it.
-    invite = await session.scalar(statement.with_for_update())
+    invite = await session.scalar(
+        select(StaffInvite).where(StaffInvite.token_sha256 == hash_token(token))
+    )
     existing = await find_staff(session, telegram_user_id)
     # Someone who is not staff yet stays anonymous in the trail until the invitation works.
     who = actor(existing) if existing is not None else Actor(None, "not staff")
@@ -161,9 +161,6 @@ async def accept_invite(
         record(session, now, who, "staff.join", None, "refused", InviteRefused.UNKNOWN)
         return InviteRefused.UNKNOWN
     target = f"invite:{invite.id}"
-    if invite.used_at is not None:
-        record(session, now, who, "staff.join", target, "refused", InviteRefused.USED)
-        return InviteRefused.USED
     if invite.expires_at <= now:
         record(session, now, who, "staff.join", target, "refused", InviteRefused.EXPIRED)
         return InviteRefused.EXPIRED
@@ -172,9 +169,25 @@ async def accept_invite(
         # An admin who has since been removed can no longer bring people in.
         record(session, now, who, "staff.join", target, "refused", "inviter revoked")
         return InviteRefused.UNKNOWN
+    # The claim is one conditional UPDATE, so of two people pressing at once exactly one wins,
+    # on SQLite (where row locks do nothing) as on PostgreSQL.
+    claimed = await session.scalar(
+        update(StaffInvite)
+        .where(StaffInvite.id == invite.id, StaffInvite.used_at.is_(None))
+        .values(used_at=now)
+        .returning(StaffInvite.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        record(session, now, who, "staff.join", target, "refused", InviteRefused.USED)
+        return InviteRefused.USED
     member = await add_staff(session, telegram_user_id, invite.role, now, added_by=inviter)
-    invite.used_at = now
-    invite.used_by_id = member.id
+    await session.execute(
+        update(StaffInvite)
+        .where(StaffInvite.id == invite.id)
+        .values(used_by_id=member.id)
+        .execution_options(synchronize_session=False)
+    )
     record(session, now, actor(member), "staff.join", target, "ok", invite.role.value)
     return member
 
