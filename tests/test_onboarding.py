@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services import join_links
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
 from tests.factories import (
     CHELMSFORD_POSTCODE,
@@ -86,8 +87,10 @@ async def test_each_consent_is_its_own_button_press_and_nothing_is_pre_ticked(
 async def test_consent_record_holds_notice_version_text_hash_button_and_source(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
+    async with bot.session() as session, session.begin():
+        link = await join_links.create_join_link(session, "Broomfield", None, bot.clock.now())
     user = new_resident_user(fake)
-    sent = await bot.send(user, "/start clinic_broomfield-7")
+    sent = await bot.send(user, f"/start {link.code}")
     shown = sent[-1].plain_text
     await bot.press(user, "Yes, I agree")
 
@@ -96,10 +99,10 @@ async def test_consent_record_holds_notice_version_text_hash_button_and_source(
     assert event.notice_version == bot.app.bot_data.settings.privacy_notice_version  # type: ignore[union-attr]
     assert event.text_sha256 == hashlib.sha256(shown.encode()).hexdigest()
     assert event.method == "button:ob:health:yes"
-    assert event.source == "clinic_broomfield-7"
+    assert event.source == link.code
     assert event.created_at == bot.clock.now()
     resident = await _resident(bot, user.id)
-    assert resident is not None and resident.signup_source == "clinic_broomfield-7"
+    assert resident is not None and resident.signup_source == link.code
 
 
 async def test_declining_required_consent_ends_kindly_and_keeps_only_the_refusal(

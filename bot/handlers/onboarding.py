@@ -31,7 +31,7 @@ from bot.context import BotContext
 from bot.handlers import matching, privacy
 from bot.handlers.common import answer, reply, sender, texts_for
 from bot.handlers.staff_links import suggested_district
-from bot.services import residents
+from bot.services import join_links, residents
 from bot.services.consent import ConsentContext
 from bot.services.due_dates import DueDate, gestation, parse_due_date
 from bot.services.geo import (
@@ -204,7 +204,8 @@ async def start(update: Update, context: BotContext) -> int:
     user = sender(update)
     texts = texts_for(update)
     if context.args and context.user_data is not None:
-        context.user_data["source"] = residents.clean_source(context.args[0])
+        async with context.session() as session, session.begin():
+            context.user_data["source"] = await join_links.known_code(session, context.args[0])
     profile = await _load_profile(context, user.id)
     if profile is None:
         settings = context.settings

@@ -5,19 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from telegram import Message
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotApplication
 from bot.handlers import broadcast, moderation, reachability, staff, staff_links
 from bot.services.staff import INVITE_PREFIX, list_staff
+from bot.services.start_payload import start_payload
+
+
+class _InvitationStart(filters.MessageFilter):
+    """/start with a staff invitation, however /start was typed (spaces, @BotName, capitals)."""
+
+    def filter(self, message: Message) -> bool:
+        payload = start_payload(message.text or "")
+        return payload is not None and payload.startswith(INVITE_PREFIX)
 
 
 def staff_join_handler() -> CommandHandler[Any, None]:
     """/start staff_<token>; registered before sign-up so an invitation never starts it."""
     return CommandHandler(
-        "start",
-        staff.join_as_staff,
-        filters=filters.ChatType.PRIVATE & filters.Regex(rf"^/start {INVITE_PREFIX}"),
+        "start", staff.join_as_staff, filters=filters.ChatType.PRIVATE & _InvitationStart()
     )
 
 

@@ -83,6 +83,17 @@ async def create_join_link(
     return link
 
 
+async def known_code(session: AsyncSession, payload: str | None) -> str | None:
+    """The payload when it is a join link we made (revoked ones included), else None.
+
+    Only known codes are stored with a resident and her consent record: an unrecognised payload
+    could be anything, including a staff invitation typed in a way we did not route.
+    """
+    if not payload or not PAYLOAD.fullmatch(payload):
+        return None
+    return await session.scalar(select(JoinLink.code).where(JoinLink.code == payload))
+
+
 async def live_link(session: AsyncSession, payload: str | None) -> JoinLink | None:
     """The link a /start payload names, unless it was revoked."""
     if not payload or not PAYLOAD.fullmatch(payload):
