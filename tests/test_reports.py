@@ -30,8 +30,7 @@ from bot.services.reports.redaction import redact
 from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period
 from bot.services.residents import set_consent
-from bot.services.staff import find_staff, revoke_staff
-from bot.services.staff_access import is_admin
+from bot.services.staff import active_staff, find_staff, revoke_staff
 from models import ConsentPurpose, Loneliness, Resident, StaffRole
 from tests.factories import (
     consent_evidence,
@@ -433,7 +432,7 @@ async def test_a_resident_who_is_not_staff_is_not_an_admin(
 ) -> None:
     async with sessions() as session:
         resident_ids = [r.telegram_user_id for r in await _residents(session, 1, NOV)]
-        assert not await is_admin(session, resident_ids[0])
+        assert await active_staff(session, resident_ids[0]) is None
 
 
 async def test_an_admin_gets_the_summary_the_html_report_and_the_csv_files(

@@ -10,21 +10,36 @@ import re
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.staff_access import is_admin
+from bot.services.staff import active_staff
 from models import AuditEvent, StaffInvite, StaffMember, StaffRole
 from tests.factories import make_staff, onboard
 from tests.harness import BotHarness
 
 UNKNOWN = "Sorry, I don't know that command."
-STAFF_COMMANDS = ("/staff", "/audit", "/joinlink", "/mystats", "/broadcast", "/moderation")
+STAFF_COMMANDS = (
+    "/staff",
+    "/audit",
+    "/joinlink",
+    "/mystats",
+    "/broadcast",
+    "/moderation",
+    "/report",
+)
 ALLOWED = {
     StaffRole.ADMIN: set(STAFF_COMMANDS),
     StaffRole.BROADCASTER: {"/broadcast"},
     StaffRole.MIDWIFE: {"/joinlink", "/mystats"},
     StaffRole.MODERATOR: {"/moderation"},
 }
+
+
+async def is_admin(session: AsyncSession, telegram_user_id: int) -> bool:
+    member = await active_staff(session, telegram_user_id)
+    return member is not None and member.role is StaffRole.ADMIN
 
 
 async def staff_user(bot: BotHarness, fake: FakeTelegram, role: StaffRole) -> FakeUser:
@@ -265,12 +280,38 @@ async def test_the_audit_trail_is_exported_as_csv_and_the_database_refuses_chang
     assert len(await audit(bot)) == len(rows)
 
 
-async def test_is_admin_is_true_only_for_current_admins(
-    bot: BotHarness, fake: FakeTelegram
-) -> None:
+async def test_only_current_admins_count_as_admins(bot: BotHarness, fake: FakeTelegram) -> None:
     admin = await staff_user(bot, fake, StaffRole.ADMIN)
     others = [await staff_user(bot, fake, role) for role in ALLOWED if role is not StaffRole.ADMIN]
     async with bot.session() as session:
         assert await is_admin(session, admin.id)
         for user in [*others, fake.new_user("Nobody")]:
             assert not await is_admin(session, user.id)
+
+
+async def test_staff_of_the_wrong_role_are_refused_a_cohort_group_like_an_unknown_command(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    midwife = await staff_user(bot, fake, StaffRole.MIDWIFE)
+    group = fake.new_group("Chelmsford spring bumps")
+
+    await bot.app.process_update(
+        Update.de_json(
+            fake.send_message(midwife, "/cohort E07000070 2027-02 2027-04", chat=group["id"]),
+            bot.app.bot,
+        )
+    )
+
+    assert fake.messages(group["id"])[-1].plain_text.startswith(UNKNOWN)
+    [refused] = [e for e in await audit(bot) if e.outcome == "refused"]
+    assert refused.action == "cohort.register" and refused.actor_telegram_id == midwife.id
+
+
+async def test_discarding_a_broadcast_draft_is_audited(bot: BotHarness, fake: FakeTelegram) -> None:
+    admin = await staff_user(bot, fake, StaffRole.ADMIN)
+    await bot.send(admin, "/broadcast")
+    await bot.send(admin, "The Chelmsford baby group moves to Thursdays.")
+
+    await bot.press(admin, "Discard draft")
+
+    assert [e.action for e in await audit(bot)][-2:] == ["broadcast.draft", "broadcast.discard"]

@@ -29,8 +29,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
 from bot.delivery.quiet_hours import in_quiet_hours
-from bot.handlers.common import answer, reply, texts_for
-from bot.handlers.staff import guard
+from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import broadcasts
 from bot.services.broadcasts import Audience
 from bot.services.staff import Permission
@@ -483,11 +482,10 @@ async def _apply(
     if action == "nobtn":
         broadcasts.revise(broadcast, now, button_text=None, button_url=None)
         return _Step("preview")
-    if action in ("card", "now", "discard"):
-        if action == "discard":
-            broadcast.status = BroadcastStatus.CANCELLED
-            broadcast.revision += 1
-            broadcast.updated_at = now
+    if action == "discard":
+        await broadcasts.discard(session, member, broadcast, now)
+        return _Step(action)
+    if action in ("card", "now"):
         return _Step(action)
     if action == "go" and argument.isdigit():
         return await _go(context, session, member, broadcast, int(argument))

@@ -11,8 +11,11 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
+from bot.services import staff
 from bot.services.residents import find_resident
+from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
+from models import StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,28 @@ async def guard_button_owner(update: Update, context: BotContext) -> None:
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Reply to a command we don't have."""
     await reply(update, texts_for(update)("general.unknown_command"))
+
+
+async def guard(
+    update: Update, context: BotContext, permission: Permission, action: str
+) -> StaffMember | None:
+    """The member if she may do this; otherwise answer as for an unknown command and None.
+
+    Every staff command and button asks this, so refusals look the same everywhere and a
+    refusal of someone who is staff is audited (authorise() records it).
+    """
+    async with context.session() as session, session.begin():
+        access = await staff.authorise(
+            session, sender(update).id, permission, context.now(), action
+        )
+    if access.member is not None:
+        return access.member
+    query = update.callback_query
+    if query is not None:
+        await answer(query, texts_for(update)("general.expired_button"), alert=True)
+    else:
+        await unknown_command(update, context)
+    return None
 
 
 async def fallback_message(update: Update, context: BotContext) -> None:

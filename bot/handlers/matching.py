@@ -28,8 +28,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox, staff
+from bot.handlers.common import answer, guard, reply, sender, texts_for
+from bot.services import matching, matching_cohorts, matching_news, matching_outbox
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
@@ -561,10 +561,7 @@ async def register_cohort(update: Update, context: BotContext) -> None:
         return
     args = context.args or []
     now = context.now()
-    async with context.session() as session, session.begin():
-        access = await staff.authorise(session, user.id, Permission.COHORTS, now, "cohort.register")
-    if access.member is None:
-        await reply(update, texts("match.group.staff_only"))
+    if await guard(update, context, Permission.COHORTS, "cohort.register") is None:
         return
     if [a.lower() for a in args] == ["off"]:
         async with context.session() as session, session.begin():

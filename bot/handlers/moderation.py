@@ -9,8 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, texts_for
-from bot.handlers.staff import guard
+from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import staff_moderation
 from bot.services.staff import Permission, actor
 from bot.services.staff_audit import record

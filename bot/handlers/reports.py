@@ -10,13 +10,13 @@ from telegram import InputFile, Update
 from telegram.constants import ParseMode
 
 from bot.context import BotContext
-from bot.handlers.common import reply, sender, texts_for, unknown_command
+from bot.handlers.common import guard, reply, texts_for
 from bot.services.reports.csv_files import rate_text, table_csv
 from bot.services.reports.exports import comments_csv
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period
-from bot.services.staff_access import is_admin
+from bot.services.staff import Permission
 from bot.texts import Catalogue, Html
 
 DEFAULT_MONTHS = 12
@@ -67,12 +67,7 @@ def _period(context: BotContext, months: list[str]) -> Period | None:
 
 async def send_report(update: Update, context: BotContext) -> None:
     """/report [comments] [YYYY-MM [YYYY-MM]]: admins only; anyone else sees an unknown command."""
-    user = sender(update)
-    async with context.session() as session, session.begin():
-        allowed = await is_admin(session, user.id)
-    if not allowed:
-        # Exactly what any unknown command gets: nothing tells her the command exists.
-        await unknown_command(update, context)
+    if await guard(update, context, Permission.REPORTS, "report.generate") is None:
         return
     texts = texts_for(update)
     args = list(context.args or [])

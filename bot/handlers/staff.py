@@ -20,7 +20,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, sender, texts_for, unknown_command
+from bot.handlers.common import answer, guard, reply, sender, texts_for
 from bot.services import staff as staff_service
 from bot.services.staff import InviteRefused, Permission
 from bot.services.staff_audit import audit_csv, audit_events, record
@@ -36,24 +36,6 @@ STAFF_COMMANDS: dict[StaffRole, tuple[str, ...]] = {
     StaffRole.MODERATOR: ("moderation",),
 }
 _INVITABLE = (StaffRole.MIDWIFE, StaffRole.BROADCASTER, StaffRole.MODERATOR, StaffRole.ADMIN)
-
-
-async def guard(
-    update: Update, context: BotContext, permission: Permission, action: str
-) -> StaffMember | None:
-    """The member if she may do this; otherwise answer as for an unknown command and None."""
-    async with context.session() as session, session.begin():
-        access = await staff_service.authorise(
-            session, sender(update).id, permission, context.now(), action
-        )
-    if access.member is not None:
-        return access.member
-    query = update.callback_query
-    if query is not None:
-        await answer(query, texts_for(update)("general.expired_button"), alert=True)
-    else:
-        await unknown_command(update, context)
-    return None
 
 
 async def sync_commands(context_bot: Bot, member: StaffMember) -> None:

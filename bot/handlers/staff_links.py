@@ -17,8 +17,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, texts_for
-from bot.handlers.staff import guard
+from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import join_links
 from bot.services.staff import Permission
 from bot.services.staff_poster import PosterText, render_poster

@@ -290,6 +290,16 @@ async def cancel(
     return stopped
 
 
+async def discard(
+    session: AsyncSession, member: StaffMember, broadcast: Broadcast, now: dt.datetime
+) -> None:
+    """Throw a draft away; nothing was queued for it, so nothing else changes."""
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.revision += 1
+    broadcast.updated_at = now
+    record(session, now, _actor(member), "broadcast.discard", f"broadcast:{broadcast.id}", "ok")
+
+
 async def finish(session: AsyncSession, broadcast_id: int, now: dt.datetime) -> Broadcast | None:
     """Mark a sending broadcast done once nothing is left; None while it is still going."""
     broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)

@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     BROADCAST = "broadcast"
     MODERATE = "moderate"
     COHORTS = "cohorts"
+    REPORTS = "reports"
 
 
 ALLOWED: dict[Permission, frozenset[StaffRole]] = {
@@ -38,6 +39,8 @@ ALLOWED: dict[Permission, frozenset[StaffRole]] = {
     Permission.MODERATE: frozenset({StaffRole.ADMIN, StaffRole.MODERATOR}),
     # Cohort group chats need looking after, which is a moderator's work.
     Permission.COHORTS: frozenset({StaffRole.ADMIN, StaffRole.MODERATOR}),
+    # Council reports and residents' comments are for admins only.
+    Permission.REPORTS: frozenset({StaffRole.ADMIN}),
 }
 
 
