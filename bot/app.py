@@ -172,9 +172,7 @@ def build_application(
     application.add_handler(CallbackQueryHandler(privacy.show_privacy, pattern=r"^ob:sum:choices$"))
     application.add_handler(CommandHandler("mydata", data_rights.send_my_data, filters=private))
     application.add_handler(CommandHandler("forget", data_rights.ask_forget, filters=private))
-    application.add_handler(
-        CallbackQueryHandler(data_rights.confirm_forget, pattern=r"^fg:(yes|no)$")
-    )
+    application.add_handler(CallbackQueryHandler(data_rights.confirm_forget, pattern=r"^fg:"))
     application.add_handler(feedback.feedback_conversation())
     application.add_handlers(feedback.prompt_handlers())
     application.add_handler(CommandHandler("report", reports.send_report, filters=private))

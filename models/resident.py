@@ -64,6 +64,9 @@ class Resident(Base):
     # Set when something takes her out of matching whatever her consent says: a moderator's
     # suspension, or her pregnancy ending. A column, not a join, so the search stays index-only.
     matching_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The one-time code in the /forget confirmation she was last shown: callback data is
+    # hers to forge, so erasure needs this code, and a new question or "no" retires the old one.
+    forget_nonce: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_residents_ward_due", "ward_code", "due_date"),

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services import join_links
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
 from tests.factories import CHELMSFORD_POSTCODE, give_consents, new_resident_user, onboard
 from tests.harness import BotHarness
@@ -103,8 +104,10 @@ async def test_consent_events_cannot_be_updated_or_deleted(
 async def test_mydata_sends_a_json_document_with_her_profile_and_consent_history(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
+    async with bot.session() as session, session.begin():
+        link = await join_links.create_join_link(session, "Broomfield", None, bot.clock.now())
     user = new_resident_user(fake, "Amira")
-    await onboard(bot, user, start="/start midwife_42")
+    await onboard(bot, user, start=f"/start {link.code}")
 
     [sent] = await bot.send(user, "/mydata")
 
@@ -115,7 +118,7 @@ async def test_mydata_sends_a_json_document_with_her_profile_and_consent_history
     assert data["profile"]["display_name"] == "Amira"
     assert data["profile"]["due_date"] == "2027-03-14"
     assert data["profile"]["ward_name"] == "Moulsham and Central"
-    assert data["profile"]["signup_source"] == "midwife_42"
+    assert data["profile"]["signup_source"] == link.code
     assert [c["purpose"] for c in data["consent_history"]] == [
         "health_data",
         "matching",

@@ -7,7 +7,7 @@ import traceback
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
@@ -49,6 +49,15 @@ async def answer(query: CallbackQuery, text: str | None = None, alert: bool = Fa
     except TelegramError:
         # The answer is cosmetic: an old query can no longer be answered and that is fine.
         logger.debug("callback query could not be answered")
+
+
+async def clear_buttons(query: CallbackQuery) -> None:
+    """Take the buttons off the message pressed; a message that has none already is fine."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest:
+        # A double tap, or a forged press on a message without buttons: nothing to take off.
+        logger.debug("buttons were already removed")
 
 
 async def guard_button_owner(update: Update, context: BotContext) -> None:

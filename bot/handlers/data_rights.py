@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, clear_buttons, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
-from bot.services.data_rights import export_personal_data, forget_resident
-from bot.services.residents import find_resident
+from bot.services import data_rights
+from bot.services.data_rights import export_personal_data
+
+_ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 
 
 async def send_my_data(update: Update, context: BotContext) -> None:
@@ -39,8 +42,8 @@ async def ask_forget(update: Update, context: BotContext) -> None:
     """/forget: ask her to confirm before anything is erased."""
     texts = texts_for(update)
     async with context.session() as session, session.begin():
-        resident = await find_resident(session, sender(update).id)
-    if resident is None:
+        nonce = await data_rights.ask_to_forget(session, sender(update).id)
+    if nonce is None:
         await reply(update, texts("forget.nothing"))
         return
     await reply(
@@ -48,28 +51,39 @@ async def ask_forget(update: Update, context: BotContext) -> None:
         texts("forget.confirm"),
         reply_markup=InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(texts("forget.yes"), callback_data="fg:yes")],
-                [InlineKeyboardButton(texts("forget.no"), callback_data="fg:no")],
+                [InlineKeyboardButton(texts("forget.yes"), callback_data=f"fg:yes:{nonce}")],
+                [InlineKeyboardButton(texts("forget.no"), callback_data=f"fg:no:{nonce}")],
             ]
         ),
     )
 
 
 async def confirm_forget(update: Update, context: BotContext) -> None:
-    """She answered the /forget question."""
+    """She answered the /forget question; only the question she was last shown counts."""
     query = update.callback_query
     assert query is not None and query.data is not None
     texts = texts_for(update)
+    match = _ANSWER.fullmatch(query.data)
+    if match is None:
+        await answer(query, texts("general.expired_button"), alert=True)
+        return
+    choice, nonce = match[1], match[2]
+    user_id = sender(update).id
+    async with context.session() as session, session.begin():
+        if choice == "no":
+            done = await data_rights.call_off_forget(session, user_id, nonce)
+        else:
+            done = await data_rights.confirm_forget(session, user_id, nonce)
+    if not done:
+        await answer(query, texts("general.expired_button"), alert=True)
+        return
     await answer(query)
-    await query.edit_message_reply_markup(None)
-    if query.data != "fg:yes":
+    await clear_buttons(query)
+    if choice == "no":
         await reply(update, texts("forget.kept"))
         return
-    async with context.session() as session, session.begin():
-        erased = await forget_resident(session, sender(update).id)
     if context.user_data is not None:
         context.user_data.clear()
-    if erased:
-        # Anything that showed her in other mums' chats is taken back straight away.
-        await deliver_owed(context)
-    await reply(update, texts("forget.done" if erased else "forget.nothing"))
+    # Anything that showed her in other mums' chats is taken back straight away.
+    await deliver_owed(context)
+    await reply(update, texts("forget.done"))

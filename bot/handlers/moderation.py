@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, guard, reply, texts_for
+from bot.handlers.common import answer, clear_buttons, guard, reply, texts_for
 from bot.services import staff_moderation
 from bot.services.staff import Permission, actor
 from bot.services.staff_audit import record
@@ -80,7 +80,7 @@ async def decide(update: Update, context: BotContext) -> None:
         await answer(query, texts("moderation.already"), alert=True)
         return
     await answer(query, texts(f"moderation.done_{action.value}"))
-    await query.edit_message_reply_markup(None)
+    await clear_buttons(query)
     if action in (ModerationAction.WARN, ModerationAction.SUSPEND):
         her_texts = catalogue(decided.language_code)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -16,6 +18,7 @@ from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
 
 _OPTIONAL_BY_NAME = {p.value: p for p in OPTIONAL_PURPOSES}
+_CHOICE = re.compile(r"pv:([a-z_]{1,32}):(on|off)")
 
 
 def _notice(texts: Catalogue, context: BotContext) -> Html:
@@ -71,11 +74,13 @@ async def change_choice(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     texts = texts_for(update)
-    _, name, flip = query.data.split(":")
-    purpose = _OPTIONAL_BY_NAME.get(name)
-    if purpose is None or flip not in ("on", "off"):
+    # Callback data is hers to forge: anything but "pv:<purpose>:on|off" gets a kind answer.
+    match = _CHOICE.fullmatch(query.data)
+    purpose = _OPTIONAL_BY_NAME.get(match[1]) if match else None
+    if match is None or purpose is None:
         await answer(query, texts("general.bad_button"), alert=True)
         return
+    flip = match[2]
     message = query.message
     evidence = ConsentContext(
         notice_version=context.settings.privacy_notice_version,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import secrets
 from typing import Any
 
 from sqlalchemy import delete
@@ -16,6 +18,9 @@ from bot.services.matching_safety import prepare_erasure
 from bot.services.residents import find_resident
 from bot.services.staff_moderation import export_moderation
 from models import Resident
+
+# 128 bits, 22 characters: "fg:yes:" and the code fit Telegram's 64-byte callback data.
+FORGET_NONCE_BYTES = 16
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -63,6 +68,36 @@ async def export_personal_data(
         "matching": await export_matching(session, resident.id),
         "moderation": await export_moderation(session, resident.id),
     }
+
+
+async def ask_to_forget(session: AsyncSession, telegram_user_id: int) -> str | None:
+    """A fresh one-time code for her /forget confirmation; None if we hold nothing about her."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is None:
+        return None
+    resident.forget_nonce = secrets.token_urlsafe(FORGET_NONCE_BYTES)
+    return resident.forget_nonce
+
+
+async def call_off_forget(session: AsyncSession, telegram_user_id: int, nonce: str) -> bool:
+    """She said no: the confirmation she was shown stops working. False if it was not current."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is None or not _is_current(resident, nonce):
+        return False
+    resident.forget_nonce = None
+    return True
+
+
+async def confirm_forget(session: AsyncSession, telegram_user_id: int, nonce: str) -> bool:
+    """Erase her, but only through the confirmation she was last shown."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is None or not _is_current(resident, nonce):
+        return False
+    return await forget_resident(session, telegram_user_id)
+
+
+def _is_current(resident: Resident, nonce: str) -> bool:
+    return resident.forget_nonce is not None and hmac.compare_digest(resident.forget_nonce, nonce)
 
 
 async def forget_resident(session: AsyncSession, telegram_user_id: int) -> bool:
