@@ -30,8 +30,17 @@ from models import StaffMember, StaffRole
 logger = logging.getLogger(__name__)
 
 STAFF_COMMANDS: dict[StaffRole, tuple[str, ...]] = {
-    StaffRole.ADMIN: ("staff", "audit", "joinlink", "mystats", "broadcast", "moderation", "report"),
-    StaffRole.BROADCASTER: ("broadcast",),
+    StaffRole.ADMIN: (
+        "staff",
+        "audit",
+        "joinlink",
+        "mystats",
+        "broadcast",
+        "scheduled",
+        "moderation",
+        "report",
+    ),
+    StaffRole.BROADCASTER: ("broadcast", "scheduled"),
     StaffRole.MIDWIFE: ("joinlink", "mystats"),
     StaffRole.MODERATOR: ("moderation",),
 }

@@ -29,6 +29,7 @@ def staff_handlers() -> list[BaseHandler[Any, Any, Any]]:
         broadcast.broadcast_conversation(),
         CommandHandler("staff", staff.show_staff, filters=private),
         CommandHandler("audit", staff.send_audit, filters=private),
+        CommandHandler("scheduled", broadcast.list_scheduled, filters=private),
         CommandHandler("mystats", staff_links.show_stats, filters=private),
         CommandHandler("moderation", moderation.show_reports, filters=private),
         CallbackQueryHandler(staff.invite, pattern=r"^st:inv:"),
