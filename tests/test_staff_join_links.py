@@ -88,6 +88,9 @@ async def test_a_midwife_gets_a_join_link_and_a_qr_poster_that_opens_it(
     printable = sent[2].document
     assert printable is not None and printable[0].endswith(".pdf")
     assert "ready to print" in sent[2].plain_text
+    [page] = pypdf.PdfReader(io.BytesIO(printable[1])).pages
+    points = (float(page.mediabox.width), float(page.mediabox.height))
+    assert points == pytest.approx(A4_POINTS, abs=1.0)
     async with bot.session() as session:
         link = await session.scalar(select(JoinLink))
         events = list(await session.scalars(select(AuditEvent.action)))
