@@ -166,6 +166,7 @@ def build_application(
     )
 
     application.add_handler(staff_setup.staff_join_handler())
+    application.add_handler(staff_setup.staff_help_handler(), group=staff_setup.STAFF_HELP_GROUP)
     application.add_handler(onboarding_conversation())
     application.add_handler(CommandHandler("privacy", privacy.show_privacy, filters=private))
     application.add_handler(CallbackQueryHandler(privacy.change_choice, pattern=r"^pv:"))

@@ -327,10 +327,14 @@ def joinlink_create(
     upgrade_database(settings.database_url)
     link = asyncio.run(create_link(settings.database_url, clinic, district))
     url = deep_link(username, link.code)
-    poster = render_poster(url, poster_text(catalogue("en"), settings.council_name, link.clinic))
+    words = poster_text(
+        catalogue("en"), settings.council_name, link.clinic, settings.council_logo_path
+    )
+    poster = render_poster(url, words)
     out.write_bytes(poster.png)
+    out.with_suffix(".pdf").write_bytes(poster.pdf)
     typer.echo(f"Join link for {link.clinic}: {url}")
-    typer.echo(f"Poster written to {out}.")
+    typer.echo(f"Poster written to {out} (and {out.with_suffix('.pdf')} to print).")
 
 
 def main() -> None:

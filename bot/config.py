@@ -16,6 +16,9 @@ class SettingsError(Exception):
     """A setting is missing or invalid; the message names it and is safe to print."""
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 class Settings(BaseSettings):
     """Everything the bot can be configured with."""
 
@@ -35,6 +38,9 @@ class Settings(BaseSettings):
     council_contact_phone: str = "0345 743 0430"
     privacy_notice_url: str = "https://www.essex.gov.uk/privacy-notices"
     privacy_notice_version: str = "2026-11"
+    # The council's logo for join-link posters: a PNG (transparent background looks best).
+    # Unset, posters show a plain wordmark of the council's name in the logo's place.
+    council_logo_path: Path | None = None
 
     # Off by default: a place-name geocoder would send what she types to a third party.
     geocoder: str = Field(default="none", pattern="^(none|nominatim)$")
@@ -84,6 +90,20 @@ class Settings(BaseSettings):
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    @field_validator("council_logo_path")
+    @classmethod
+    def _png_logo(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        try:
+            with value.open("rb") as logo:
+                signature = logo.read(len(_PNG_SIGNATURE))
+        except OSError as exc:
+            raise ValueError("no readable file there") from exc
+        if signature != _PNG_SIGNATURE:
+            raise ValueError("not a PNG image")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -89,7 +89,8 @@ async def test_the_preview_is_exactly_what_residents_receive(
 
     [got] = fake.messages(mum.id)
     assert got.plain_text == preview.plain_text
-    assert got.plain_text == "Flu jabs for mums-to-be this Saturday <free> & friendly"
+    assert got.entities == preview.entities
+    assert "Flu jabs for mums-to-be this Saturday <free> & friendly" in got.plain_text
     assert got.reply_markup == preview.reply_markup
     assert got.buttons() == [[{"text": "Book a jab", "url": "https://www.essex.gov.uk/flu"}]]
 
@@ -416,3 +417,200 @@ async def test_every_broadcast_step_is_audited(bot: BotHarness, fake: FakeTelegr
         "broadcast.start",
         "broadcast.done",
     ]
+
+
+async def test_local_information_says_who_sent_it_and_how_to_stop_it(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    [mum] = await residents(bot, fake, 1)
+
+    sent = await compose(bot, sender, "Baby massage at Braintree library")
+    preview = sent[1]
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    [got] = fake.messages(mum.id)
+    lines = got.plain_text.splitlines()
+    assert lines[0] == "📣 From Essex County Council, via Bump Buddies"
+    assert "Baby massage at Braintree library" in lines
+    assert "said yes to local information" in lines[-1]
+    assert "/privacy" in lines[-1] and "/forget" not in got.plain_text
+    assert preview.plain_text == got.plain_text
+
+
+async def test_a_service_announcement_says_it_goes_to_everyone_and_how_to_leave(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    [mum] = await residents(bot, fake, 1, local_info=False)
+
+    await compose(bot, sender, "Our privacy notice has changed")
+    previews = await bot.press(sender, "Make it a service announcement")
+    await send_now(bot, sender)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+
+    [got] = fake.messages(mum.id)
+    lines = got.plain_text.splitlines()
+    assert lines[0] == "📣 From Essex County Council, via Bump Buddies"
+    assert "service announcement" in lines[-1] and "everyone signed up" in lines[-1]
+    assert "/forget" in lines[-1] and "/privacy" not in got.plain_text
+    # Changing the kind changes the last line, so the preview is shown again, exactly.
+    assert [m.plain_text for m in previews if "/forget" in m.plain_text] == [got.plain_text]
+
+
+async def test_a_time_already_gone_today_asks_whether_she_meant_tomorrow(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bot.clock.set(dt.datetime(2026, 11, 30, 11, 0, tzinfo=LONDON))
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    await compose(bot, sender, "Drop-in clinic")
+    await bot.press(sender, "Send later…")
+
+    [question] = await bot.send(sender, "10:30")
+    assert "already past 10:30 today" in question.plain_text
+    assert "10:30 tomorrow, Tuesday 1 December 2026" in question.plain_text
+    assert question.button_texts() == ["Yes, tomorrow at 10:30", "No, choose another time"]
+    await bot.press(sender, "Yes, tomorrow at 10:30")
+    assert "10:30 on Tuesday 1 December 2026" in card(bot, sender).plain_text
+    await bot.press(sender, "Yes, confirm")
+    assert "will go at 10:30 on Tuesday 1 December 2026" in bot.last(sender).plain_text
+
+    bot.clock.set(dt.datetime(2026, 12, 1, 10, 30, tzinfo=LONDON))
+    await broadcast_handlers.release_and_watch(bot.app)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert received(fake, mums) == [1, 1]
+
+
+async def test_saying_no_to_tomorrow_asks_for_another_time(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bot.clock.set(dt.datetime(2026, 11, 30, 11, 0, tzinfo=LONDON))
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 1)
+    await compose(bot, sender, "Drop-in clinic")
+    await bot.press(sender, "Send later…")
+    await bot.send(sender, "10:30")
+
+    asked = await bot.press(sender, "No, choose another time")
+    assert "When should it go?" in asked[-1].plain_text
+    [confirm] = await bot.send(sender, "15:45")
+    assert "15:45 on Monday 30 November 2026" in confirm.plain_text
+
+
+async def test_http_links_are_refused_with_a_reason_in_the_message_and_the_button(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 1)
+    await bot.send(sender, "/broadcast")
+
+    [refused] = await bot.send(sender, "Classes: http://www.essex.gov.uk/classes")
+    assert "http://www.essex.gov.uk/classes" in refused.plain_text
+    assert "must start with https://" in refused.plain_text
+    sent = await bot.send(sender, "Classes: https://www.essex.gov.uk/classes")
+    assert "would reach 1 residents" in sent[-1].plain_text
+    await bot.press(sender, "Add or change link button")
+    [button_refused] = await bot.send(sender, "Book | http://www.essex.gov.uk/book")
+    assert "must start with https://" in button_refused.plain_text
+    assert "http://www.essex.gov.uk/book" in button_refused.plain_text
+    accepted = await bot.send(sender, "Book | https://www.essex.gov.uk/book")
+    assert accepted[-1].button_texts()  # the card again, with the button set
+    async with bot.session() as session:
+        urls = list(await session.scalars(select(Broadcast.button_url)))
+    assert urls == ["https://www.essex.gov.uk/book"]
+
+
+async def test_cancelling_a_scheduled_broadcast_says_nobody_will_get_it(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    await residents(bot, fake, 3)
+    await compose(bot, sender, "Tomorrow's clinic is cancelled")
+    await bot.press(sender, "Send later…")
+    await bot.send(sender, "15:00")
+    await bot.press(sender, "Yes, confirm")
+
+    await bot.press(sender, "Cancel this broadcast")
+
+    text = bot.last(sender).plain_text
+    assert text == "Broadcast #1 cancelled. It hadn't started, so nobody will get it."
+    assert "0 messages" not in text
+
+
+async def test_scheduled_broadcasts_are_listed_with_a_cancel_button_each(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    mums = await residents(bot, fake, 2)
+    for text, time in (("Yoga & stretch <this week>", "15:00"), ("Flu jabs", "16:30")):
+        await compose(bot, sender, text)
+        await bot.press(sender, "Send later…")
+        await bot.send(sender, time)
+        await bot.press(sender, "Yes, confirm")
+
+    listed = await bot.send(sender, "/scheduled")
+
+    assert listed[0].plain_text == "2 scheduled broadcasts are waiting to go (UK time):"
+    assert "#1 · 15:00 on Monday 30 November 2026" in listed[1].plain_text
+    assert "local information · everyone" in listed[1].plain_text
+    assert "Yoga & stretch <this week>" in listed[1].plain_text
+    assert "#2 · 16:30" in listed[2].plain_text
+    await bot.press(sender, "Cancel this broadcast", message=listed[1])
+    assert "#1 cancelled" in listed[1].plain_text
+    again = await bot.send(sender, "/scheduled")
+    assert again[0].plain_text.startswith("1 scheduled broadcast is waiting")
+    assert "#2 · 16:30" in again[1].plain_text
+
+    bot.clock.advance(dt.timedelta(hours=8))
+    await broadcast_handlers.release_and_watch(bot.app)
+    await bot.app.bot_data.delivery.run_until_idle()  # type: ignore[union-attr]
+    assert [m.plain_text.splitlines()[2] for m in fake.messages(mums[0].id)] == ["Flu jabs"]
+
+
+async def test_only_her_own_scheduled_broadcasts_are_listed_and_cancelled_but_an_admin_sees_all(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    from models import AuditEvent
+
+    sender = await broadcaster(bot, fake)
+    other = await broadcaster(bot, fake, "Oli")
+    admin = fake.new_user("Ada", started=True)
+    async with bot.session() as session, session.begin():
+        await make_staff(session, bot.clock.now(), StaffRole.ADMIN, admin.id)
+    await residents(bot, fake, 1)
+    await compose(bot, sender, "Hers")
+    await bot.press(sender, "Send later…")
+    await bot.send(sender, "15:00")
+    await bot.press(sender, "Yes, confirm")
+    [_, hers] = await bot.send(sender, "/scheduled")
+    stop = next(d for d in hers.callback_data() if d.endswith(":stop"))
+
+    assert [m.plain_text for m in await bot.send(other, "/scheduled")] == [
+        "There are no scheduled broadcasts waiting to go. Send /broadcast to write one."
+    ]
+    other_card = (await compose(bot, other, "His draft"))[-1]
+    await bot.forge(other, other_card, stop)
+    assert bot.last_answer() == (
+        "That button is from an earlier message – please use the latest one."
+    )
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+    assert "don't know that command" in (await bot.send(resident, "/scheduled"))[0].plain_text
+    async with bot.session() as session:
+        status = await session.scalar(select(Broadcast.status).where(Broadcast.id == 1))
+    assert status is BroadcastStatus.SCHEDULED
+
+    [_, listed] = await bot.send(admin, "/scheduled")
+    assert "#1 · 15:00" in listed.plain_text
+    await bot.press(admin, "Cancel this broadcast", message=listed)
+    async with bot.session() as session:
+        status = await session.scalar(select(Broadcast.status).where(Broadcast.id == 1))
+        cancels = list(
+            await session.scalars(
+                select(AuditEvent.actor_role).where(AuditEvent.action == "broadcast.cancel")
+            )
+        )
+    assert status is BroadcastStatus.CANCELLED
+    assert cancels == ["admin"]

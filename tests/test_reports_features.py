@@ -28,6 +28,7 @@ from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period, count_sections, within
 from bot.services.reports.suppression import withheld_numbers
 from bot.services.residents import set_consent
+from bot.texts import catalogue
 from models import (
     BroadcastPurpose,
     ConsentPurpose,
@@ -365,7 +366,9 @@ async def broadcast(
     broadcasts.revise(draft, at, purpose=purpose, audience=audience.as_json())
     shown = await broadcasts.count_recipients(session, audience, purpose, at.date())
     await broadcasts.schedule(session, sender, draft, at, at, recipients_shown=shown)
-    [released] = await broadcasts.release_due(session, at, at.date(), only=draft.id)
+    [released] = await broadcasts.release_due(
+        session, at, at.date(), only=draft.id, texts=catalogue(), council="Essex County Council"
+    )
     return released.id
 
 

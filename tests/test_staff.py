@@ -315,3 +315,58 @@ async def test_discarding_a_broadcast_draft_is_audited(bot: BotHarness, fake: Fa
     await bot.press(admin, "Discard draft")
 
     assert [e.action for e in await audit(bot)][-2:] == ["broadcast.draft", "broadcast.discard"]
+
+
+HELP_BY_ROLE = {
+    StaffRole.ADMIN: (
+        "/staff",
+        "/audit",
+        "/joinlink",
+        "/mystats",
+        "/broadcast",
+        "/scheduled",
+        "/moderation",
+        "/report",
+        "/cohort",
+    ),
+    StaffRole.BROADCASTER: ("/broadcast", "/scheduled"),
+    StaffRole.MIDWIFE: ("/joinlink", "/mystats"),
+    StaffRole.MODERATOR: ("/moderation", "/cohort"),
+}
+EVERY_STAFF_COMMAND = set(HELP_BY_ROLE[StaffRole.ADMIN])
+
+
+@pytest.mark.parametrize("role", list(StaffRole))
+async def test_staff_help_lists_the_commands_her_role_allows_then_the_usual_help(
+    bot: BotHarness, fake: FakeTelegram, role: StaffRole
+) -> None:
+    member = await staff_user(bot, fake, role)
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+    [usual] = await bot.send(resident, "/help")
+
+    staff_help, *rest = await bot.send(member, "/help")
+
+    listed = [line.split(" ")[0] for line in staff_help.plain_text.splitlines()]
+    shown = [name for name in listed if name in EVERY_STAFF_COMMAND]
+    assert shown == list(HELP_BY_ROLE[role])
+    assert f"(role: {role.value})" in staff_help.plain_text
+    assert [m.plain_text for m in rest] == [usual.plain_text]
+
+
+async def test_residents_and_revoked_staff_get_only_the_usual_help(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    admin = await staff_user(bot, fake, StaffRole.ADMIN)
+    gone = await staff_user(bot, fake, StaffRole.BROADCASTER)
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+    async with bot.session() as session, session.begin():
+        members = {m.telegram_user_id: m for m in await session.scalars(select(StaffMember))}
+    await bot.send(admin, "/staff")
+    await bot.press(admin, f"Remove staff access for #{members[gone.id].id}")
+    await bot.press(admin, "Yes, remove")
+
+    [usual] = await bot.send(resident, "/help")
+    assert [m.plain_text for m in await bot.send(gone, "/help")] == [usual.plain_text]
+    assert "/broadcast" not in usual.plain_text and "staff" not in usual.plain_text.lower()

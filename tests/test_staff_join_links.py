@@ -9,15 +9,19 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pypdf
+import pytest
 import segno
 from PIL import Image
 from sqlalchemy import select
 
+from bot.config import Settings
 from bot.handlers.staff_links import poster_text
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services import join_links
-from bot.services.staff_poster import render_poster
+from bot.services.staff_poster import Poster, bot_handle, render_poster, typeable_link
 from bot.texts import catalogue
 from models import AuditEvent, JoinLink, Resident, StaffMember, StaffRole
 from tests.factories import give_consents, make_staff, onboard
@@ -81,6 +85,12 @@ async def test_a_midwife_gets_a_join_link_and_a_qr_poster_that_opens_it(
     assert qr_matrix_in(poster[1], expected.qr_box, size) == [
         [bool(module) for module in row] for row in qr.matrix
     ]
+    printable = sent[2].document
+    assert printable is not None and printable[0].endswith(".pdf")
+    assert "ready to print" in sent[2].plain_text
+    [page] = pypdf.PdfReader(io.BytesIO(printable[1])).pages
+    points = (float(page.mediabox.width), float(page.mediabox.height))
+    assert points == pytest.approx(A4_POINTS, abs=1.0)
     async with bot.session() as session:
         link = await session.scalar(select(JoinLink))
         events = list(await session.scalars(select(AuditEvent.action)))
@@ -220,6 +230,7 @@ def test_the_command_line_makes_the_first_admin_and_a_join_link_poster(tmp_path:
     assert LINK.search(made.stdout)
     with Image.open(tmp_path / "poster.png") as poster:
         assert poster.size == (1240, 1754)
+    assert len(pypdf.PdfReader(tmp_path / "poster.pdf").pages) == 1
     assert audit.returncode == 0, audit.stderr
     lines = (tmp_path / "audit.csv").read_text().splitlines()
     assert [line.split(",")[4] for line in lines[1:]] == ["staff.add", "joinlink.create"]
@@ -256,3 +267,84 @@ async def test_a_link_for_a_district_puts_that_district_first_when_she_picks_her
     assert districts[-1].button_texts()[0] == "⭐ Harlow"
     await bot.press(mum, "⭐ Harlow")
     assert "Which neighbourhood in Harlow?" in bot.last(mum).plain_text
+
+
+A4_POINTS = (595.28, 841.89)
+URL = "https://t.me/BumpBuddiesBot?start=harlow-midwives-Ab3dE_fG"
+
+
+def _words(logo: Path | None = None) -> Any:
+    return poster_text(catalogue("en"), "Essex County Council", "Harlow Midwives", logo)
+
+
+def _qr_reads_back(png: bytes, poster: Poster) -> bool:
+    qr = segno.make(URL, error="m")
+    size = int(qr.symbol_size(scale=1, border=0)[0])
+    expected = [[bool(module) for module in row] for row in qr.matrix]
+    return qr_matrix_in(png, poster.qr_box, size) == expected
+
+
+def test_the_poster_is_also_a_print_ready_a4_pdf_whose_code_still_scans() -> None:
+    poster = render_poster(URL, _words())
+
+    reader = pypdf.PdfReader(io.BytesIO(poster.pdf))
+    [page] = reader.pages
+    size = (float(page.mediabox.width), float(page.mediabox.height))
+    assert size == pytest.approx(A4_POINTS, abs=1.0)
+    [image] = page.images
+    as_png = io.BytesIO()
+    assert image.image is not None
+    image.image.save(as_png, format="PNG")
+    # The PDF's page is the poster itself, at 150 dots per inch, so it scans just the same.
+    assert image.image.size == (1240, 1754)
+    assert _qr_reads_back(as_png.getvalue(), poster)
+    assert _qr_reads_back(poster.png, poster)
+
+
+def test_the_poster_says_the_app_is_free_that_it_is_private_and_how_to_join_without_a_camera() -> (
+    None
+):
+    words = _words()
+
+    assert "free app" in words.app_needed and "Telegram" in words.app_needed
+    assert words.free_private == "It's free and private."
+    assert "nobody meets you unless you both say yes" in words.private_detail
+    assert typeable_link(URL) == "t.me/BumpBuddiesBot?start=harlow-midwives-Ab3dE_fG"
+    assert words.search_hint.format(handle=bot_handle(URL)).endswith("search for @BumpBuddiesBot")
+
+
+def _share_of(png: bytes, colour: tuple[int, int, int], box: tuple[int, int, int, int]) -> float:
+    with Image.open(io.BytesIO(png)) as image:
+        region = image.convert("RGB").crop(box)
+    counts = {found: n for n, found in region.getcolors(region.width * region.height) or []}
+    return counts.get(colour, 0) / (region.width * region.height)
+
+
+def test_the_councils_logo_fills_the_logo_slot_and_a_wordmark_stands_in_without_one(
+    tmp_path: Path,
+) -> None:
+    teal = (0, 128, 128)
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (400, 160), teal).save(logo)
+    slot = (360, 90, 880, 270)
+
+    with_logo = render_poster(URL, _words(logo))
+    without = render_poster(URL, _words())
+
+    assert _share_of(with_logo.png, teal, slot) > 0.5
+    assert _share_of(without.png, teal, slot) == 0
+    assert _share_of(without.png, (250, 234, 242), slot) > 0.3  # the soft wordmark panel
+    assert _qr_reads_back(with_logo.png, with_logo)
+
+
+def test_the_logo_setting_must_name_a_png(tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (10, 10), "white").save(logo)
+    jpeg = tmp_path / "logo.jpg"
+    Image.new("RGB", (10, 10), "white").save(jpeg, format="JPEG")
+
+    assert Settings(council_logo_path=logo).council_logo_path == logo
+    with pytest.raises(ValueError, match="not a PNG"):
+        Settings(council_logo_path=jpeg)
+    with pytest.raises(ValueError, match="no readable file"):
+        Settings(council_logo_path=tmp_path / "missing.png")

@@ -8,6 +8,7 @@ broadcast or made-up data does nothing and says so kindly.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 import warnings
@@ -32,7 +33,8 @@ from bot.delivery.quiet_hours import in_quiet_hours
 from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import broadcasts
 from bot.services.broadcasts import Audience
-from bot.services.staff import Permission
+from bot.services.staff import Permission, actor
+from bot.services.staff_audit import record
 from bot.texts import Catalogue, Html, catalogue, long_date
 from models import Broadcast, BroadcastPurpose, BroadcastStatus, DeliveryStatus, StaffMember
 
@@ -144,10 +146,17 @@ async def _card(
     return text, InlineKeyboardMarkup(rows)
 
 
-async def _show_preview(update: Update, texts: Catalogue, broadcast: Broadcast) -> None:
+def _resident_text(context: BotContext, broadcast: Broadcast) -> Html:
+    # Residents' texts come from the default catalogue, whoever on the staff composed it.
+    return broadcasts.resident_text(catalogue(), broadcast, context.settings.council_name)
+
+
+async def _show_preview(
+    update: Update, context: BotContext, texts: Catalogue, broadcast: Broadcast
+) -> None:
     await reply(update, texts("broadcast.preview_intro"))
-    # Exactly what residents will get: the same text, parse mode and button.
-    await reply(update, Html(broadcast.text), reply_markup=preview_markup(broadcast))
+    # Exactly what residents will get: the same heading, text, last line, parse mode and button.
+    await reply(update, _resident_text(context, broadcast), reply_markup=preview_markup(broadcast))
 
 
 async def _send_card(
@@ -187,13 +196,17 @@ async def text_given(update: Update, context: BotContext) -> int:
     if not html or len(html) > broadcasts.TEXT_MAX:
         await reply(update, texts("broadcast.text_invalid", max=broadcasts.TEXT_MAX))
         return TEXT
+    insecure = broadcasts.insecure_link(html)
+    if insecure is not None:
+        await reply(update, texts("broadcast.text_http", link=insecure))
+        return TEXT
     async with context.session() as session, session.begin():
         broadcast = await broadcasts.create_draft(
             session, member, html, context.now(), paid=context.settings.broadcast_paid
         )
     if context.user_data is not None:
         context.user_data[_DRAFT_KEY] = broadcast.id
-    await _show_preview(update, texts, broadcast)
+    await _show_preview(update, context, texts, broadcast)
     await _send_card(update, context, texts, broadcast)
     return END
 
@@ -227,6 +240,9 @@ async def _input(
         return END
     message = update.effective_message
     parsed = await parse(message.text or "" if message else "", broadcast)
+    if isinstance(parsed, Html):
+        await reply(update, parsed)
+        return state
     if isinstance(parsed, str):
         await reply(update, texts(parsed))
         return state
@@ -237,7 +253,7 @@ async def _input(
             return END
         broadcasts.revise(current, context.now(), **parsed)
     if "button_text" in parsed:
-        await _show_preview(update, texts, current)
+        await _show_preview(update, context, texts, current)
     await _send_card(update, context, texts, current)
     return END
 
@@ -266,7 +282,12 @@ async def due_range_given(update: Update, context: BotContext) -> int:
 async def button_given(update: Update, context: BotContext) -> int:
     """She typed the link button's words and address."""
 
+    texts = texts_for(update)
+
     async def parse(text: str, broadcast: Broadcast) -> dict[str, Any] | str:
+        insecure = broadcasts.insecure_link(text)
+        if insecure is not None:
+            return texts("broadcast.button_http", link=insecure)
         match = _BUTTON.fullmatch(text)
         if match is None:
             return "broadcast.button_invalid"
@@ -275,7 +296,14 @@ async def button_given(update: Update, context: BotContext) -> int:
     return await _input(update, context, BUTTON, parse)
 
 
-def _parse_when(text: str, context: BotContext) -> dt.datetime | str:
+class _Tomorrow:
+    """A bare time that has already gone today: she is asked whether she meant tomorrow."""
+
+    def __init__(self, moment: dt.datetime) -> None:
+        self.moment = moment
+
+
+def _parse_when(text: str, context: BotContext) -> dt.datetime | _Tomorrow | str:
     match = _WHEN.fullmatch(text)
     if match is None:
         return "broadcast.when_invalid"
@@ -286,13 +314,15 @@ def _parse_when(text: str, context: BotContext) -> dt.datetime | str:
     if day is None or hour > 23 or minute > 59:
         return "broadcast.when_invalid"
     moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
-    if not match.group(1) and moment <= context.now():
-        moment += dt.timedelta(days=1)
-    if moment <= context.now():
-        return "broadcast.when_past"
     settings = context.settings
     if in_quiet_hours(moment, zone, settings.quiet_hours_start, settings.quiet_hours_end):
         return "broadcast.when_quiet"
+    if not match.group(1) and moment <= context.now():
+        # Never move it to tomorrow silently: she may have mistyped, or meant "now".
+        tomorrow = dt.datetime.combine(day + dt.timedelta(days=1), moment.time(), tzinfo=zone)
+        return _Tomorrow(tomorrow.astimezone(dt.UTC))
+    if moment <= context.now():
+        return "broadcast.when_past"
     return moment.astimezone(dt.UTC)
 
 
@@ -311,8 +341,35 @@ async def when_given(update: Update, context: BotContext) -> int:
     if isinstance(when, str):
         await reply(update, texts(when))
         return WHEN
+    if isinstance(when, _Tomorrow):
+        await _ask_tomorrow(update, context, texts, broadcast, when.moment)
+        return WHEN
     await _confirm(update, context, texts, broadcast, when, edit=False)
     return END
+
+
+async def _ask_tomorrow(
+    update: Update,
+    context: BotContext,
+    texts: Catalogue,
+    broadcast: Broadcast,
+    moment: dt.datetime,
+) -> None:
+    local = moment.astimezone(context.settings.zone)
+    time, date = f"{local:%H:%M}", long_date(local.date())
+    epoch = str(int(moment.timestamp()))
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts("broadcast.tomorrow_yes", time=time),
+                    callback_data=_data(broadcast, "tmrw", epoch),
+                )
+            ],
+            [_button(texts, "broadcast.tomorrow_no", broadcast, "when")],
+        ]
+    )
+    await reply(update, texts("broadcast.tomorrow_ask", time=time, date=date), reply_markup=markup)
 
 
 async def _confirm(
@@ -414,7 +471,9 @@ async def on_button(update: Update, context: BotContext) -> int:
     broadcast_id, revision, action, argument = match.groups()
     step: _Step | None = None
     async with context.session() as session, session.begin():
-        broadcast = await broadcasts.own_broadcast(session, member, int(broadcast_id))
+        # Stopping is allowed to admins for anyone's broadcast; everything else only to its author.
+        find = broadcasts.stoppable_broadcast if action == "stop" else broadcasts.own_broadcast
+        broadcast = await find(session, member, int(broadcast_id))
         # Someone else's broadcast, or a card from before a change: nothing happens.
         stale = broadcast is None or broadcast.revision != int(revision)
         if broadcast is not None and not stale:
@@ -445,15 +504,18 @@ async def _apply(
     if action == "stop":
         if broadcast.status not in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
             return None
+        started = broadcast.status is BroadcastStatus.SENDING
         stopped = await broadcasts.cancel(session, member, broadcast, now)
-        return _Step("stopped", argument=str(stopped))
+        # Nothing is queued before its time, so a scheduled one is simply called off.
+        return _Step("stopped" if started else "called_off", argument=str(stopped))
     if broadcast.status is not BroadcastStatus.DRAFT:
         return None
     audience = Audience.from_json(broadcast.audience)
     gazetteer = context.gazetteer
     if action == "kind" and argument in BroadcastPurpose.__members__.values():
         broadcasts.revise(broadcast, now, purpose=BroadcastPurpose(argument))
-        return _Step("card")
+        # The kind decides the last line residents see, so she sees the preview again.
+        return _Step("preview")
     if action == "aud" and argument in ("everyone", "postnatal"):
         broadcasts.revise(broadcast, now, audience=Audience(argument).as_json())
         return _Step("card")
@@ -487,9 +549,21 @@ async def _apply(
         return _Step(action)
     if action in ("card", "now"):
         return _Step(action)
+    if action == "tmrw" and argument.isdigit():
+        when = dt.datetime.fromtimestamp(int(argument), dt.UTC)
+        return _Step("confirm_at", argument=argument) if _may_send_at(context, when) else None
     if action == "go" and argument.isdigit():
         return await _go(context, session, member, broadcast, int(argument))
     return None
+
+
+def _may_send_at(context: BotContext, when: dt.datetime) -> bool:
+    """A time from a button: still in the future and outside quiet hours."""
+    settings = context.settings
+    quiet = in_quiet_hours(
+        when, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
+    )
+    return when > context.now() and not quiet
 
 
 async def _go(
@@ -503,16 +577,19 @@ async def _go(
     if count == 0:
         return _Step("nobody")
     when = now if epoch == 0 else dt.datetime.fromtimestamp(epoch, dt.UTC)
-    settings = context.settings
-    if epoch and (
-        when <= now
-        or in_quiet_hours(when, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end)
-    ):
+    if epoch and not _may_send_at(context, when):
         return None
     await broadcasts.schedule(session, member, broadcast, when, now, count)
     if epoch:
         return _Step("scheduled")
-    await broadcasts.release_due(session, now, context.today(), only=broadcast.id)
+    await broadcasts.release_due(
+        session,
+        now,
+        context.today(),
+        only=broadcast.id,
+        texts=catalogue(),
+        council=context.settings.council_name,
+    )
     return _Step("sending")
 
 
@@ -523,7 +600,7 @@ async def _show(
     view = step.view
     if view in ("card", "preview"):
         if view == "preview":
-            await _show_preview(update, texts, broadcast)
+            await _show_preview(update, context, texts, broadcast)
         text, markup = await _card(context, texts, broadcast)
         await _edit(update, text, markup)
     elif view == "districts":
@@ -561,6 +638,9 @@ async def _show(
         await reply(update, texts(step.argument))
     elif view == "now":
         await _confirm(update, context, texts, broadcast, None, edit=True)
+    elif view == "confirm_at":
+        when = dt.datetime.fromtimestamp(int(step.argument), dt.UTC)
+        await _confirm(update, context, texts, broadcast, when, edit=True)
     elif view == "discard":
         await _edit(update, texts("broadcast.discarded", number=broadcast.id), None)
     elif view == "nobody":
@@ -571,9 +651,17 @@ async def _show(
         await _start_sending(update, context, texts, broadcast)
     elif view == "stopped":
         context.delivery.cancel(broadcasts.batch_of(broadcast.id))
-        await _edit(
-            update, texts("broadcast.stopped", number=broadcast.id, stopped=step.argument), None
-        )
+        await _edit(update, _stopped_text(texts, broadcast, int(step.argument)), None)
+    elif view == "called_off":
+        await _edit(update, texts("broadcast.called_off", number=broadcast.id), None)
+
+
+def _stopped_text(texts: Catalogue, broadcast: Broadcast, stopped: int) -> Html:
+    """Stopped mid-send: how many messages will now not go, in words that fit the number."""
+    if stopped == 0:
+        return texts("broadcast.stopped_none", number=broadcast.id)
+    key = "broadcast.stopped_one" if stopped == 1 else "broadcast.stopped"
+    return texts(key, number=broadcast.id, stopped=f"{stopped:,}")
 
 
 async def _scheduled(
@@ -708,7 +796,9 @@ async def release_and_watch(application: BotApplication) -> list[Broadcast]:
     now = data.clock.now()
     today = now.astimezone(data.settings.zone).date()
     async with data.sessionmaker() as session, session.begin():
-        released = await broadcasts.release_due(session, now, today)
+        released = await broadcasts.release_due(
+            session, now, today, texts=catalogue(), council=data.settings.council_name
+        )
         senders = {b.id: await session.get(StaffMember, b.created_by_id) for b in released}
     for broadcast in released:
         member = senders[broadcast.id]
@@ -755,6 +845,42 @@ async def resume(application: BotApplication) -> None:
     for broadcast in going:
         watch(application, broadcast, "en")
     await release_and_watch(application)
+
+
+def _excerpt(html_text: str, limit: int = 80) -> str:
+    plain = " ".join(html.unescape(re.sub(r"<[^>]*>", "", html_text)).split())
+    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+
+
+async def list_scheduled(update: Update, context: BotContext) -> None:
+    """/scheduled: broadcasts waiting for their time, each with its own cancel button."""
+    member = await guard(update, context, Permission.BROADCAST, "broadcast.list")
+    if member is None:
+        return
+    texts = texts_for(update)
+    async with context.session() as session, session.begin():
+        waiting = await broadcasts.scheduled_broadcasts(session, member)
+        count = str(len(waiting))
+        record(session, context.now(), actor(member), "broadcast.list", None, "ok", count)
+    if not waiting:
+        await reply(update, texts("broadcast.scheduled_none"))
+        return
+    key = "broadcast.scheduled_heading_one" if len(waiting) == 1 else "broadcast.scheduled_heading"
+    await reply(update, texts(key, count=len(waiting)))
+    for broadcast in waiting:
+        assert broadcast.send_at is not None
+        local = broadcast.send_at.astimezone(context.settings.zone)
+        text = texts(
+            "broadcast.scheduled_item",
+            number=broadcast.id,
+            time=f"{local:%H:%M}",
+            date=long_date(local.date()),
+            purpose=texts(f"broadcast.purpose_short_{broadcast.purpose.value}"),
+            audience=_audience_label(texts, context, Audience.from_json(broadcast.audience)),
+            excerpt=_excerpt(broadcast.text),
+        )
+        stop = _button(texts, "broadcast.cancel_scheduled", broadcast, "stop")
+        await reply(update, text, reply_markup=InlineKeyboardMarkup([[stop]]))
 
 
 async def cancel_compose(update: Update, context: BotContext) -> int:

@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 from bot.context import BotContext
 from bot.handlers.common import answer, guard, reply, sender, texts_for
 from bot.services import staff as staff_service
-from bot.services.staff import InviteRefused, Permission
+from bot.services.staff import ALLOWED, InviteRefused, Permission
 from bot.services.staff_audit import audit_csv, audit_events, record
 from bot.texts import Catalogue, Html, long_date
 from models import StaffMember, StaffRole
@@ -30,11 +30,22 @@ from models import StaffMember, StaffRole
 logger = logging.getLogger(__name__)
 
 STAFF_COMMANDS: dict[StaffRole, tuple[str, ...]] = {
-    StaffRole.ADMIN: ("staff", "audit", "joinlink", "mystats", "broadcast", "moderation", "report"),
-    StaffRole.BROADCASTER: ("broadcast",),
+    StaffRole.ADMIN: (
+        "staff",
+        "audit",
+        "joinlink",
+        "mystats",
+        "broadcast",
+        "scheduled",
+        "moderation",
+        "report",
+    ),
+    StaffRole.BROADCASTER: ("broadcast", "scheduled"),
     StaffRole.MIDWIFE: ("joinlink", "mystats"),
     StaffRole.MODERATOR: ("moderation",),
 }
+# Commands staff use in group chats rather than here: listed in their /help, not their menu.
+GROUP_COMMANDS: dict[Permission, tuple[str, ...]] = {Permission.COHORTS: ("cohort",)}
 _INVITABLE = (StaffRole.MIDWIFE, StaffRole.BROADCASTER, StaffRole.MODERATOR, StaffRole.ADMIN)
 
 
@@ -60,6 +71,27 @@ async def sync_all_commands(context_bot: Bot, members: list[StaffMember]) -> Non
     """At start-up: everyone's menu matches the staff table (the CLI may have changed it)."""
     for member in members:
         await sync_commands(context_bot, member)
+
+
+def staff_help(texts: Catalogue, member: StaffMember) -> Html:
+    """Her staff commands, as her role allows them, each with what it does."""
+    names = list(STAFF_COMMANDS[member.role])
+    names += [
+        name
+        for permission, commands in GROUP_COMMANDS.items()
+        if member.role in ALLOWED[permission]
+        for name in commands
+    ]
+    lines = "\n".join(texts(f"staff.help_{name}") for name in names)
+    return texts("staff.help", role=texts(f"staff.role_{member.role.value}"), lines=Html(lines))
+
+
+async def show_staff_help(update: Update, context: BotContext) -> None:
+    """/help from current staff: their staff commands first; the usual help follows as for all."""
+    async with context.session() as session:
+        member = await staff_service.active_staff(session, sender(update).id)
+    if member is not None:
+        await reply(update, staff_help(texts_for(update), member))
 
 
 async def join_as_staff(update: Update, context: BotContext) -> None:

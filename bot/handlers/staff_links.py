@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from pathlib import Path
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -38,14 +39,22 @@ async def suggested_district(context: BotContext) -> str | None:
     return link.district_code if link else None
 
 
-def poster_text(texts: Catalogue, council: str, clinic: str) -> PosterText:
+def poster_text(
+    texts: Catalogue, council: str, clinic: str, logo: Path | None = None
+) -> PosterText:
     """The poster's words, from the catalogue (plain text: the poster is not HTML)."""
     return PosterText(
         council=council,
         title=texts.raw("joinlink.poster_title"),
         invitation=texts.raw("joinlink.poster_invitation"),
+        free_private=texts.raw("joinlink.poster_free_private"),
+        private_detail=texts.raw("joinlink.poster_private_detail"),
         scan_hint=texts.raw("joinlink.poster_scan"),
+        type_hint=texts.raw("joinlink.poster_type"),
+        search_hint=texts.raw("joinlink.poster_search"),
+        app_needed=texts.raw("joinlink.poster_app"),
         clinic=clinic,
+        logo=logo,
     )
 
 
@@ -102,7 +111,10 @@ async def district_chosen(update: Update, context: BotContext) -> int:
     if context.user_data is not None:
         context.user_data.pop(_CLINIC_KEY, None)
     url = join_links.deep_link(context.bot.username, link.code)
-    poster = render_poster(url, poster_text(texts, context.settings.council_name, link.clinic))
+    settings = context.settings
+    poster = render_poster(
+        url, poster_text(texts, settings.council_name, link.clinic, settings.council_logo_path)
+    )
     await reply(
         update,
         texts(
@@ -117,6 +129,11 @@ async def district_chosen(update: Update, context: BotContext) -> int:
     await chat.send_document(
         InputFile(poster.png, filename=f"bump-buddies-{link.code}.png"),
         caption=texts("joinlink.poster_caption", clinic=link.clinic),
+        parse_mode="HTML",
+    )
+    await chat.send_document(
+        InputFile(poster.pdf, filename=f"bump-buddies-{link.code}.pdf"),
+        caption=texts("joinlink.poster_pdf_caption", clinic=link.clinic),
         parse_mode="HTML",
     )
     return END

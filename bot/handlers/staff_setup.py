@@ -29,6 +29,15 @@ def staff_join_handler() -> CommandHandler[Any, None]:
     )
 
 
+# Runs before the usual /help (group 0), which follows it for staff and residents alike.
+STAFF_HELP_GROUP = -3
+
+
+def staff_help_handler() -> CommandHandler[Any, None]:
+    """/help from staff: their own commands, then (in group 0) what everyone gets."""
+    return CommandHandler("help", staff.show_staff_help, filters=filters.ChatType.PRIVATE)
+
+
 def staff_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Every staff command and button."""
     private = filters.ChatType.PRIVATE
@@ -37,6 +46,7 @@ def staff_handlers() -> list[BaseHandler[Any, Any, Any]]:
         broadcast.broadcast_conversation(),
         CommandHandler("staff", staff.show_staff, filters=private),
         CommandHandler("audit", staff.send_audit, filters=private),
+        CommandHandler("scheduled", broadcast.list_scheduled, filters=private),
         CommandHandler("mystats", staff_links.show_stats, filters=private),
         CommandHandler("moderation", moderation.show_reports, filters=private),
         CallbackQueryHandler(staff.invite, pattern=r"^st:inv:"),

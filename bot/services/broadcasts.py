@@ -12,6 +12,7 @@ Either way only residents who finished signing up and whom Telegram can still re
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import aliased
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
 from bot.services.staff_audit import Actor, record
+from bot.texts import Catalogue, Html
 from models import (
     Broadcast,
     BroadcastPurpose,
@@ -32,6 +34,7 @@ from models import (
     Resident,
     ResidentStatus,
     StaffMember,
+    StaffRole,
 )
 
 TEXT_MAX = 3500
@@ -46,6 +49,10 @@ _TRIMESTER_DAYS_TO_GO: dict[int, tuple[int, int]] = {
     2: (DAYS_OF_PREGNANCY - 28 * 7 + 1, DAYS_OF_PREGNANCY - 13 * 7),
     3: (0, DAYS_OF_PREGNANCY - 28 * 7),
 }
+# Links residents get must be encrypted: phones and Telegram flag plain http:// as not secure,
+# and a council message must never send her somewhere that can be tampered with on the way.
+LINK_SCHEME = "https://"
+_INSECURE_LINK = re.compile(r"http://[^\s\"'<>]*", re.IGNORECASE)
 AUDIENCE_KINDS = ("everyone", "districts", "wards", "due_dates", "trimester", "postnatal")
 
 
@@ -90,6 +97,24 @@ BATCH_PREFIX = "broadcast:"
 def batch_of(broadcast_id: int) -> str:
     """The delivery batch (and content key) of a broadcast."""
     return f"{BATCH_PREFIX}{broadcast_id}"
+
+
+def insecure_link(text: str) -> str | None:
+    """The first plain http:// link in a message or button address, if any (the rule is https)."""
+    match = _INSECURE_LINK.search(text)
+    return match.group(0) if match else None
+
+
+def resident_text(texts: Catalogue, broadcast: Broadcast, council: str) -> Html:
+    """What each resident gets: who it is from, the message, and why she gets it.
+
+    The last line is true to the consent it is sent under: local information says how to stop
+    it (/privacy); a service announcement goes to everyone signed up, so it says so and how to
+    leave altogether (/forget).
+    """
+    heading = texts("broadcast.resident_heading", council=council)
+    footer = texts(f"broadcast.resident_footer_{broadcast.purpose.value}", council=council)
+    return Html(f"{heading}\n\n{broadcast.text}\n\n{footer}")
 
 
 def _actor(member: StaffMember) -> Actor:
@@ -226,7 +251,13 @@ async def schedule(
 
 
 async def release_due(
-    session: AsyncSession, now: dt.datetime, today: dt.date, only: int | None = None
+    session: AsyncSession,
+    now: dt.datetime,
+    today: dt.date,
+    only: int | None = None,
+    *,
+    texts: Catalogue,
+    council: str,
 ) -> list[Broadcast]:
     """Queue the messages of every scheduled broadcast whose time has come.
 
@@ -251,13 +282,14 @@ async def release_due(
             .order_by(Resident.id)
         )
         batch = batch_of(broadcast.id)
+        text = resident_text(texts, broadcast, council)
         items = [
             NewDelivery(
                 resident_id,
                 batch,
                 batch,
                 "broadcast",
-                broadcast.text,
+                text,
                 now,
                 buttons=buttons_of(broadcast),
                 paid=broadcast.paid,
@@ -273,6 +305,24 @@ async def release_due(
         broadcast.updated_at = now
         record(session, now, Actor(None, "scheduler"), "broadcast.start", batch, "ok", str(queued))
     return released
+
+
+async def stoppable_broadcast(
+    session: AsyncSession, member: StaffMember, broadcast_id: int
+) -> Broadcast | None:
+    """A broadcast she may stop, locked: her own, or (for an admin) anyone's; None otherwise."""
+    statement = select(Broadcast).where(Broadcast.id == broadcast_id)
+    if member.role is not StaffRole.ADMIN:
+        statement = statement.where(Broadcast.created_by_id == member.id)
+    return await session.scalar(statement.with_for_update())
+
+
+async def scheduled_broadcasts(session: AsyncSession, member: StaffMember) -> list[Broadcast]:
+    """Broadcasts waiting for their time that she may cancel, soonest first."""
+    statement = select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED)
+    if member.role is not StaffRole.ADMIN:
+        statement = statement.where(Broadcast.created_by_id == member.id)
+    return list(await session.scalars(statement.order_by(Broadcast.send_at, Broadcast.id)))
 
 
 async def cancel(

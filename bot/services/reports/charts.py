@@ -1,63 +1,309 @@
-"""Charts of protected tables as PNG: withheld numbers are simply not drawn."""
+"""Charts of protected tables as PNG, each with alt text that says what it shows.
+
+Every column is drawn (every district, every join link), each in its own colour. A withheld
+number is never drawn as if it were zero without saying so: stacked bars show what their
+published total holds back as a grey hatched part, or are marked when even the total is
+withheld; grouped bars carry the table's own "<5" or "[c]"; lines leave a gap that the note under
+the chart explains. A table with nothing published above zero gets no chart at all.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from bot.services.reports.tables import ProtectedTable, Withheld
+from bot.services.reports.tables import ProtectedTable
 
-_MAX_SERIES = 12
-
-
-def _value(value: int | Withheld) -> float:
-    return math.nan if isinstance(value, Withheld) else float(value)
-
-
-def _series(table: ProtectedTable) -> list[str]:
-    # The busiest columns by what is published; a chart with dozens of lines helps nobody.
-    def published(column: str) -> float:
-        return sum(v for r in table.rows if not math.isnan(v := _value(table.cell(r, column))))
-
-    ranked = sorted(table.columns, key=published, reverse=True)[:_MAX_SERIES]
-    return [c for c in table.columns if c in ranked]
+WITHHELD_COLOUR = "#b8b8b8"
+WITHHELD_LABEL = "Withheld to protect residents"
+_LONG_LABEL = 14
+_HATCHES = ("", "//", "..", "xx")
 
 
-def chart_png(table: ProtectedTable) -> bytes | None:
-    """The table drawn as lines, stacked bars or grouped bars; None if there is nothing to draw."""
-    if not table.rows or not table.columns:
+@dataclass(frozen=True)
+class Chart:
+    """A chart and the words that stand in for it for anyone who can't see it."""
+
+    png: bytes
+    alt: str
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """The report's last month is still going: counted up to `as_of` (local date)."""
+
+    month: str
+    as_of: dt.date
+
+
+def month_label(key: str) -> str:
+    """ "2026-01" as people read it, "Jan 2026"; anything else unchanged."""
+    try:
+        return f"{dt.date.fromisoformat(key + '-01'):%b %Y}"
+    except ValueError:
+        return key
+
+
+def row_label(table: ProtectedTable, row: str, unfinished: Unfinished | None = None) -> str:
+    """A row's label for people: month names, and the month still going marked as such."""
+    if table.row_dim != "month":
+        return row
+    label = month_label(row)
+    if unfinished is not None and row == unfinished.month:
+        return f"{label} (to {unfinished.as_of.day} {unfinished.as_of:%b})"
+    return label
+
+
+def number(value: Any) -> float | None:
+    """A published value as a number; None if it is withheld (whatever form that takes)."""
+    if isinstance(value, bool):
         return None
-    columns = _series(table)
-    figure = Figure(figsize=(8, 3.6), dpi=96, layout="constrained")
+    if isinstance(value, int | float):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace(",", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def series_colours(count: int) -> list[Any]:
+    """`count` colours that can be told apart: tab10, then tab20 (dark ones first), then more."""
+    if count <= 10:
+        return [colormaps["tab10"](i) for i in range(count)]
+    tab20 = colormaps["tab20"]
+    palette = [tab20(i) for i in range(0, 20, 2)] + [tab20(i) for i in range(1, 20, 2)]
+    palette += [colormaps["tab20b"](i) for i in range(20)]
+    palette += [colormaps["tab20c"](i) for i in range(20)]
+    return [palette[i % len(palette)] for i in range(count)]
+
+
+def _hatch(index: int) -> str:
+    # Past the palette, colours repeat: a hatch keeps those series apart.
+    return _HATCHES[(index // 60) % len(_HATCHES)]
+
+
+def _published(table: ProtectedTable) -> list[float]:
+    return [
+        v for r in table.rows for c in table.columns if (v := number(table.cell(r, c))) is not None
+    ]
+
+
+def _any_withheld(table: ProtectedTable) -> bool:
+    return any(number(table.cell(r, c)) is None for r in table.rows for c in table.columns)
+
+
+def _row_total(table: ProtectedTable, row: str) -> float | None:
+    return number(table.row_totals[row]) if table.row_totals is not None else None
+
+
+def _stacked(axes: Axes, table: ProtectedTable, positions: list[float]) -> list[str]:
+    """Stacked bars; returns the notes they need (what is withheld, what is marked)."""
+    colours = series_colours(len(table.columns))
+    bottom = [0.0] * len(table.rows)
+    for i, column in enumerate(table.columns):
+        heights = [number(table.cell(r, column)) or 0.0 for r in table.rows]
+        axes.bar(
+            positions,
+            heights,
+            bottom=bottom,
+            label=column,
+            color=colours[i],
+            hatch=_hatch(i),
+            width=0.75,
+        )
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    notes: list[str] = []
+    hidden = []
+    unknown = []
+    for index, row in enumerate(table.rows):
+        if all(number(table.cell(row, c)) is not None for c in table.columns):
+            hidden.append(0.0)
+            continue
+        total = _row_total(table, row)
+        if total is None:
+            hidden.append(0.0)
+            unknown.append(index)
+        else:
+            hidden.append(max(total - bottom[index], 0.0))
+    if any(hidden):
+        axes.bar(
+            positions,
+            hidden,
+            bottom=bottom,
+            label=WITHHELD_LABEL,
+            color=WITHHELD_COLOUR,
+            hatch="xx",
+            edgecolor="white",
+            width=0.75,
+        )
+        notes.append("Grey hatched: numbers withheld, shown so each bar is its published total.")
+    for index in unknown:
+        axes.annotate(
+            "+?",
+            (positions[index], bottom[index]),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+        )
+    if unknown:
+        notes.append("+? : this bar leaves out withheld numbers, so the true total is higher.")
+    return notes
+
+
+def _grouped(axes: Axes, table: ProtectedTable, positions: list[float], across: bool) -> list[str]:
+    colours = series_colours(len(table.columns))
+    width = 0.8 / max(len(table.columns), 1)
+    marked = False
+    for i, column in enumerate(table.columns):
+        shifted = [p - 0.4 + width * (i + 0.5) for p in positions]
+        values = [number(table.cell(r, column)) for r in table.rows]
+        heights = [v or 0.0 for v in values]
+        draw = axes.barh if across else axes.bar
+        draw(shifted, heights, width, label=column, color=colours[i], hatch=_hatch(i))
+        for place, value, row in zip(shifted, values, table.rows, strict=True):
+            if value is None:
+                marked = True
+                cell = table.cell(row, column)
+                shown = cell if isinstance(cell, str) else table.show(cell)
+                xy = (0, place) if across else (place, 0)
+                axes.annotate(
+                    shown,
+                    xy,
+                    xytext=(3, 0) if across else (0, 2),
+                    textcoords="offset points",
+                    ha="left" if across else "center",
+                    va="center" if across else "bottom",
+                    fontsize=7,
+                    rotation=0 if across else 90,
+                )
+    return ["Bars marked <5 or [c] are withheld numbers, not zeros."] if marked else []
+
+
+def _lines(axes: Axes, table: ProtectedTable, positions: list[float]) -> list[str]:
+    colours = series_colours(len(table.columns))
+    for i, column in enumerate(table.columns):
+        values = [number(table.cell(r, column)) for r in table.rows]
+        plotted = [math.nan if v is None else v for v in values]
+        style = ("-", "--", ":", "-.")[(i // 10) % 4]
+        axes.plot(positions, plotted, marker="o", label=column, color=colours[i], linestyle=style)
+    return ["Gaps in a line are withheld numbers."] if _any_withheld(table) else []
+
+
+def chart_figure(table: ProtectedTable, unfinished: Unfinished | None = None) -> Figure | None:
+    """The table drawn; None when nothing above zero is published (an empty chart helps nobody)."""
+    if not table.rows or not table.columns or not any(v > 0 for v in _published(table)):
+        return None
+    labels = [row_label(table, r, unfinished) for r in table.rows]
+    across = table.chart == "bars" and max(len(label) for label in labels) > _LONG_LABEL
+    rows_high = max(3.6, 0.28 * len(table.rows) * max(len(table.columns), 2) / 2 + 1.5)
+    height = min(rows_high, 12.0) if across else 4.2
+    figure = Figure(figsize=(9, height), dpi=96, layout="constrained")
     axes = figure.add_subplot()
-    positions = list(range(len(table.rows)))
-    if table.chart == "lines":
-        for column in columns:
-            values = [_value(table.cell(r, column)) for r in table.rows]
-            axes.plot(positions, values, marker="o", label=column)
-    elif table.chart == "stacked":
-        bottom = [0.0] * len(table.rows)
-        for column in columns:
-            values = [_value(table.cell(r, column)) for r in table.rows]
-            heights = [0.0 if math.isnan(v) else v for v in values]
-            axes.bar(positions, heights, bottom=bottom, label=column)
-            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    positions = [float(p) for p in range(len(table.rows))]
+    if table.chart == "stacked":
+        notes = _stacked(axes, table, positions)
+    elif table.chart == "lines":
+        notes = _lines(axes, table, positions)
     else:
-        width = 0.8 / max(len(columns), 1)
-        for i, column in enumerate(columns):
-            values = [_value(table.cell(r, column)) for r in table.rows]
-            shifted = [p - 0.4 + width * (i + 0.5) for p in positions]
-            axes.bar(shifted, [0.0 if math.isnan(v) else v for v in values], width, label=column)
-    axes.set_xticks(positions, list(table.rows), rotation=30 if len(table.rows) > 6 else 0)
-    axes.set_ylabel("count")
-    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes.set_ylim(bottom=0)
+        notes = _grouped(axes, table, positions, across)
+    if across:
+        axes.set_yticks(positions, labels)
+        axes.invert_yaxis()
+        axes.set_xlabel("Number")
+        axes.set_xlim(left=0)
+    else:
+        many = len(labels) > 6
+        rotation, align = (40, "right") if many else (0, "center")
+        axes.set_xticks(positions, labels, rotation=rotation, ha=align)
+        axes.set_ylabel("Number")
+        # Headroom for the marks above the bars, so none runs into the title.
+        axes.set_ylim(bottom=0, top=axes.get_ylim()[1] * 1.08)
+    axes.set_title(table.title, fontsize=12, loc="left")
+    axes.grid(axis="x" if across else "y", alpha=0.3)
+    axes.set_axisbelow(True)
+    columns = len(table.columns) + (1 if notes and table.chart == "stacked" else 0)
+    axes.legend(
+        title=table.col_dim.replace("_", " ").capitalize(),
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=2 if columns > 16 else 1,
+    )
+    if unfinished is not None and unfinished.month in table.rows and not across:
+        # The month still going is drawn paler: its bars will grow.
+        where = positions[table.rows.index(unfinished.month)]
+        for patch in axes.patches:
+            if (
+                isinstance(patch, Rectangle)
+                and abs(patch.get_x() + patch.get_width() / 2 - where) < 0.45
+            ):
+                patch.set_alpha(0.55)
+    if unfinished is not None and unfinished.month in table.rows:
+        notes.append(
+            f"{month_label(unfinished.month)} is not over yet: counted up to "
+            f"{unfinished.as_of.day} {unfinished.as_of:%B}."
+        )
+    if notes:
+        figure.supxlabel("\n".join(notes), fontsize=8, x=0.01, ha="left", color="#444444")
+    return figure
+
+
+def alt_text(table: ProtectedTable, unfinished: Unfinished | None = None) -> str:
+    """What the chart shows, in words: kind, span, series, the biggest figure, what is withheld."""
+    kind = {"stacked": "Stacked bar chart", "lines": "Line chart"}.get(table.chart, "Bar chart")
+    labels = [row_label(table, r, unfinished) for r in table.rows]
+    if table.row_dim == "month":
+        span = f"by month, {labels[0]} to {labels[-1]}" if len(labels) > 1 else labels[0]
+    else:
+        span = f"by {table.row_dim.replace('_', ' ')}: " + ", ".join(labels)
+    names = list(table.columns)
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    parts = [
+        f"{kind}: {table.title}, {span}.",
+        f"One {'line' if table.chart == 'lines' else 'colour'} for each "
+        f"{table.col_dim.replace('_', ' ')} ({len(names)}): {shown}.",
+    ]
+    totals = [(row, _row_total(table, row)) for row in table.rows]
+    known = [(row, total) for row, total in totals if total is not None]
+    if table.chart == "stacked" and known:
+        row, total = max(known, key=lambda item: item[1])
+        parts.append(f"Highest: {row_label(table, row, unfinished)}, {total:g} in all.")
+    else:
+        cells = [
+            (r, c, v)
+            for r in table.rows
+            for c in table.columns
+            if (v := number(table.cell(r, c))) is not None
+        ]
+        row, column, value = max(cells, key=lambda item: item[2])
+        parts.append(f"Highest: {row_label(table, row, unfinished)} – {column}: {value:g}.")
+    if _any_withheld(table):
+        parts.append("Some numbers are withheld to protect residents; the table shows which.")
+    if unfinished is not None and unfinished.month in table.rows:
+        parts.append(f"{month_label(unfinished.month)} is not over yet.")
+    return " ".join(parts)
+
+
+def chart(table: ProtectedTable, unfinished: Unfinished | None = None) -> Chart | None:
+    """The chart as PNG with its alt text; None if there is nothing to draw."""
+    figure = chart_figure(table, unfinished)
+    if figure is None:
+        return None
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return Chart(buffer.getvalue(), alt_text(table, unfinished))

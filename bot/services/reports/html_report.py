@@ -1,11 +1,11 @@
-"""The report as one self-contained HTML file: tables, and charts embedded as PNG."""
+"""The report as one self-contained HTML file: a headline, then tables with charts as PNG."""
 
 from __future__ import annotations
 
 import base64
 from html import escape
 
-from bot.services.reports.charts import chart_png
+from bot.services.reports.charts import Unfinished, chart, month_label, number, row_label
 from bot.services.reports.csv_files import table_rows
 from bot.services.reports.report import Report
 from bot.services.reports.tables import PROTECTING_LABEL, ProtectedTable
@@ -18,11 +18,70 @@ th[scope=row], thead th:first-child { text-align: left; }
 tfoot, td.total { font-weight: bold; }
 .note { background: #f4f4f4; padding: 0.75rem; }
 img { max-width: 100%; }
+.headline { font-size: 1.05rem; }
+.nochart { color: #555; font-style: italic; }
 """
 
 
-def _table_html(table: ProtectedTable) -> str:
+def unfinished_month(report: Report) -> Unfinished | None:
+    """The report's last month, if it was still going when the report was made."""
+    made = report.generated_at.astimezone(report.period.zone).date()
+    last = report.period.last
+    if (made.year, made.month) == (last.year, last.month):
+        return Unfinished(f"{last:%Y-%m}", made)
+    return None
+
+
+def _shown(table: ProtectedTable, value: object) -> str:
+    return value if isinstance(value, str) else table.show(value)  # type: ignore[arg-type]
+
+
+def _find(report: Report, slug: str) -> ProtectedTable | None:
+    return next((t for t in report.tables if t.slug == slug), None)
+
+
+def headline(report: Report) -> list[str]:
+    """A few sentences a councillor reads first; withheld figures are shown as published."""
+    lines = []
+    unfinished = unfinished_month(report)
+    signups = _find(report, "signups_by_district")
+    if signups is not None and signups.grand_total is not None:
+        lines.append(f"{_shown(signups, signups.grand_total)} mums-to-be signed up.")
+        totals = signups.row_totals or {}
+        known = [(row, n) for row in signups.rows if (n := number(totals.get(row))) is not None]
+        if known and max(n for _, n in known) > 0:
+            row, most = max(known, key=lambda item: item[1])
+            month = row_label(signups, row, unfinished)
+            lines.append(f"The busiest month for sign-ups was {month}, with {most:g}.")
+    for slug, words in (
+        ("ratings_by_month", "feedback ratings were given"),
+        ("broadcast_reach_by_month", "broadcast messages were handled"),
+        ("scheduled_messages_by_month", "scheduled messages were handled"),
+    ):
+        table = _find(report, slug)
+        if table is not None and table.grand_total is not None:
+            lines.append(f"{_shown(table, table.grand_total)} {words}.")
+    if unfinished is not None:
+        lines.append(
+            f"{month_label(unfinished.month)} is not over yet: its figures run to "
+            f"{unfinished.as_of.day} {unfinished.as_of:%B}."
+        )
+    return lines
+
+
+def generated_text(report: Report) -> str:
+    """When the report was made, in the council's time (UK time for UK councils)."""
+    local = report.generated_at.astimezone(report.period.zone)
+    name = str(report.period.zone)
+    zone = "UK time" if name in ("Europe/London", "GB") else name
+    return f"{local.day} {local:%B %Y} at {local:%H:%M} ({zone})"
+
+
+def _table_html(table: ProtectedTable, unfinished: Unfinished | None) -> str:
     header, *body = table_rows(table)
+    header = [header[0].replace("_", " ").capitalize(), *header[1:]]
+    labels = {row: row_label(table, row, unfinished) for row in table.rows}
+    body = [[labels.get(row[0], row[0]), *row[1:]] for row in body]
     footer = body.pop() if table.column_totals is not None else None
     lines = [f'<table class="counts" data-slug="{escape(table.slug)}">', "<thead><tr>"]
     lines += [f'<th scope="col">{escape(cell)}</th>' for cell in header]
@@ -40,17 +99,19 @@ def _table_html(table: ProtectedTable) -> str:
     return "".join(lines)
 
 
-def _section_html(table: ProtectedTable) -> str:
+def _section_html(table: ProtectedTable, unfinished: Unfinished | None) -> str:
     parts = [
         f'<section id="{escape(table.slug)}">',
         f"<h2>{escape(table.title)}</h2>",
         f"<p>{escape(table.description)}</p>",
     ]
-    png = chart_png(table)
-    if png is not None:
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<img alt="Chart: {escape(table.title)}" src="data:image/png;base64,{data}">')
-    parts += [_table_html(table), "</section>"]
+    drawn = chart(table, unfinished)
+    if drawn is not None:
+        data = base64.b64encode(drawn.png).decode("ascii")
+        parts.append(f'<img alt="{escape(drawn.alt)}" src="data:image/png;base64,{data}">')
+    else:
+        parts.append('<p class="nochart">No chart: nothing above zero to show in this period.</p>')
+    parts += [_table_html(table, unfinished), "</section>"]
     return "\n".join(parts)
 
 
@@ -60,8 +121,10 @@ def render_html(report: Report, council_name: str) -> str:
     contents = "".join(
         f'<li><a href="#{escape(t.slug)}">{escape(t.title)}</a></li>' for t in report.tables
     )
-    sections = "\n".join(_section_html(table) for table in report.tables)
-    generated = f"{report.generated_at:%d %B %Y %H:%M} UTC"
+    unfinished = unfinished_month(report)
+    sections = "\n".join(_section_html(table, unfinished) for table in report.tables)
+    generated = generated_text(report)
+    summary = "".join(f"<li>{escape(line)}</li>" for line in headline(report))
     return f"""<!doctype html>
 <html lang="en-GB">
 <head>
@@ -72,6 +135,7 @@ def render_html(report: Report, council_name: str) -> str:
 <body>
 <h1>Bump Buddies report: {escape(report.period.label())}</h1>
 <p>{escape(council_name)}. Generated {escape(generated)}. Months are calendar months in UK time.</p>
+<section id="headline" class="headline"><h2>In short</h2><ul>{summary}</ul></section>
 <p class="note">To protect residents, a count from 1 to {threshold - 1} is shown as
 <b>&lt;{threshold}</b>, and some larger numbers are shown as <b>{escape(PROTECTING_LABEL)}</b> so
 that a small count can't be worked out by subtracting one number from another, in any table of
