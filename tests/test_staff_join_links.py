@@ -256,3 +256,18 @@ async def test_a_link_for_a_district_puts_that_district_first_when_she_picks_her
     assert districts[-1].button_texts()[0] == "⭐ Harlow"
     await bot.press(mum, "⭐ Harlow")
     assert "Which neighbourhood in Harlow?" in bot.last(mum).plain_text
+
+
+async def test_mystats_shows_small_counts_protected_so_one_sign_up_reads_like_two(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await midwife(bot, fake)
+    code = await make_link(bot, user, "Chelmsford Birth Centre", "Chelmsford")
+    await onboard(bot, fake.new_user("Amy"), start=f"/start {code}")
+    one = (await bot.send(user, "/mystats"))[0].plain_text
+
+    await onboard(bot, fake.new_user("Beth"), start=f"/start {code}")
+    two = (await bot.send(user, "/mystats"))[0].plain_text
+
+    assert "Total: 1" not in one and "Nov 1" not in one
+    assert two == one
