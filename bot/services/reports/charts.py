@@ -1,4 +1,4 @@
-"""Charts of protected tables as PNG: withheld numbers are simply not drawn."""
+"""Charts of protected tables as PNG: the rounded figures, as the tables show them."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 
-from bot.services.reports.tables import ProtectedTable, Withheld
+from bot.services.reports.tables import ProtectedTable
 
 _MAX_SERIES = 12
 
 
-def _value(value: int | Withheld) -> float:
-    return math.nan if isinstance(value, Withheld) else float(value)
+def _value(value: int) -> float:
+    return float(value)
 
 
 def _series(table: ProtectedTable) -> list[str]:

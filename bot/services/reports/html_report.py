@@ -7,8 +7,9 @@ from html import escape
 
 from bot.services.reports.charts import chart_png
 from bot.services.reports.csv_files import table_rows
+from bot.services.reports.protection import RATE_MIN_BASES, indistinguishable
 from bot.services.reports.report import Report
-from bot.services.reports.tables import PROTECTING_LABEL, ProtectedTable
+from bot.services.reports.tables import ProtectedTable
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -55,8 +56,9 @@ def _section_html(table: ProtectedTable) -> str:
 
 
 def render_html(report: Report, council_name: str) -> str:
-    """The whole report; every number in it has been through suppression."""
-    threshold = report.threshold
+    """The whole report; every number in it is a sum of rounded cells."""
+    base = report.base
+    zero, first = indistinguishable(0, base), indistinguishable(base, base)
     contents = "".join(
         f'<li><a href="#{escape(t.slug)}">{escape(t.title)}</a></li>' for t in report.tables
     )
@@ -72,11 +74,13 @@ def render_html(report: Report, council_name: str) -> str:
 <body>
 <h1>Bump Buddies report: {escape(report.period.label())}</h1>
 <p>{escape(council_name)}. Generated {escape(generated)}. Months are calendar months in UK time.</p>
-<p class="note">To protect residents, a count from 1 to {threshold - 1} is shown as
-<b>&lt;{threshold}</b>, and some larger numbers are shown as <b>{escape(PROTECTING_LABEL)}</b> so
-that a small count can't be worked out by subtracting one number from another, in any table of
-this report. Charts leave withheld numbers out. Comments residents wrote are not in this
-report.</p>
+<p class="note">To protect residents, every count is rounded to the nearest {base} month by
+month: {zero[0]} to {zero[-1]} show as 0, {first[0]} to {first[-1]} as {base}, and so on. Every
+figure for more than one month, every total and every rate is added up from those rounded
+figures, so no two reports, for any months, can be set against each other to reveal a small
+number. Totals can differ a little from the true count, and two tables of the same people (by
+district and by join link, say) may not add up to quite the same. A rate is shown only when its
+total is {RATE_MIN_BASES * base} or more. Comments residents wrote are not in this report.</p>
 <nav><h2>Contents</h2><ul>{contents}</ul></nav>
 {sections}
 </body>
