@@ -76,11 +76,12 @@ def render_html(report: Report, council_name: str) -> str:
 <p>{escape(council_name)}. Generated {escape(generated)}. Months are calendar months in UK time.</p>
 <p class="note">To protect residents, every count is rounded to the nearest {base} month by
 month: {zero[0]} to {zero[-1]} show as 0, {first[0]} to {first[-1]} as {base}, and so on. Every
-figure for more than one month, every total and every rate is added up from those rounded
-figures, so no two reports, for any months, can be set against each other to reveal a small
-number. Totals can differ a little from the true count, and two tables of the same people (by
-district and by join link, say) may not add up to quite the same. A rate is shown only when its
-total is {RATE_MIN_BASES * base} or more. Comments residents wrote are not in this report.</p>
+figure for more than one month and every total is added up from those rounded figures, and every
+rate worked out from them, so no two reports, for any months, can be set against each other to
+reveal a small number. Totals can differ a little from the true count, and two tables of the
+same people (by district and by join link, say) may not add up to quite the same. A rate is
+shown only when its total is {RATE_MIN_BASES * base} or more. Comments residents wrote are not
+in this report.</p>
 <nav><h2>Contents</h2><ul>{contents}</ul></nav>
 {sections}
 </body>
