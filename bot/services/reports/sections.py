@@ -127,8 +127,8 @@ class Section:
     query: Query
     # The cells' dimensions, month first; by default the month and the row and column dimensions.
     dims: tuple[str, ...] | None = None
-    # Fixed labels keep empty rows and columns visible; None takes them from the data, sorted
-    # (months always come from the period).
+    # Fixed labels keep empty rows and columns visible; None takes them from the data, sorted,
+    # where anything under them is published (months always come from the period).
     rows: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
     row_totals: bool = True
@@ -158,10 +158,11 @@ class Section:
         found_rows = {labels[row_at] for labels in cells} - {None}
         found_columns = {labels[column_at] for labels in cells} - {None}
         rows = period.months() if self.row_dim == "month" else self.rows
-        rows = rows or tuple(sorted(r for r in found_rows if r is not None))
-        columns = self.columns or tuple(sorted(c for c in found_columns if c is not None))
-        months = {labels[0] for labels in cells}
-        if found_rows - set(rows) or found_columns - set(columns) or months - {*period.months()}:
+        columns = self.columns
+        outside = (rows is not None and found_rows - set(rows)) or (
+            columns is not None and found_columns - set(columns)
+        )
+        if outside or {labels[0] for labels in cells} - set(period.months()):
             raise ValueError(f"section {self.slug} counted outside its rows or columns")
         return CountTable(
             slug=self.slug,
@@ -252,8 +253,8 @@ async def signups(inputs: ReportInputs) -> Rows:
         .group_by(month, Resident.district_code, JoinLink.id, JoinLink.clinic)
     )
     rows = list(result)
-    links = {(link_id, clinic) for _, _, link_id, clinic, _ in rows if link_id is not None}
-    links_per_clinic = Counter(clinic for _, clinic in links)
+    # Counted over every link, not the ones with sign-ups: a label must not depend on counts.
+    links_per_clinic = Counter(await inputs.session.scalars(select(JoinLink.clinic)))
 
     def label(link_id: int | None, clinic: str | None) -> str:
         if link_id is None or clinic is None:

@@ -29,8 +29,9 @@ class CountTable:
     dims: tuple[str, ...]
     row_dim: str
     col_dim: str
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
+    # None: the labels found in the cells, but only those with anything published (see below).
+    rows: tuple[str, ...] | None
+    columns: tuple[str, ...] | None
     cells: Mapping[Cell, int]
     row_totals: bool = True
     column_totals: bool = True
@@ -96,23 +97,24 @@ class ProtectedTable:
 def protect_table(table: CountTable, base: int = DEFAULT_BASE) -> ProtectedTable:
     """The table as it may be published: each cell rounded first, then added up."""
     row_at, column_at = table.dims.index(table.row_dim), table.dims.index(table.col_dim)
-    cells = {(r, c): 0 for r in table.rows for c in table.columns}
+    sums: dict[tuple[str, str], int] = {}
     for labels, count in table.cells.items():
         row, column = labels[row_at], labels[column_at]
         if row is None or column is None:
             continue
         # Rounded before adding: a table for several months is the sum of its months as
         # published, so subtracting one period's report from another's reveals nothing new.
-        cells[(row, column)] += protect_count(count, base)
+        sums[(row, column)] = sums.get((row, column), 0) + protect_count(count, base)
+    # A label taken from the data is shown only if something under it is: a district column of
+    # zeros would say that someone there signed up, which its rounded cells hide.
+    rows = table.rows or tuple(sorted({r for (r, _), n in sums.items() if n}))
+    columns = table.columns or tuple(sorted({c for (_, c), n in sums.items() if n}))
+    cells = {(r, c): sums.get((r, c), 0) for r in rows for c in columns}
     row_totals = (
-        {r: sum(cells[(r, c)] for c in table.columns) for r in table.rows}
-        if table.row_totals
-        else None
+        {r: sum(cells[(r, c)] for c in columns) for r in rows} if table.row_totals else None
     )
     column_totals = (
-        {c: sum(cells[(r, c)] for r in table.rows) for c in table.columns}
-        if table.column_totals
-        else None
+        {c: sum(cells[(r, c)] for r in rows) for c in columns} if table.column_totals else None
     )
     return ProtectedTable(
         slug=table.slug,
@@ -120,8 +122,8 @@ def protect_table(table: CountTable, base: int = DEFAULT_BASE) -> ProtectedTable
         description=table.description,
         row_dim=table.row_dim,
         col_dim=table.col_dim,
-        rows=table.rows,
-        columns=table.columns,
+        rows=rows,
+        columns=columns,
         base=base,
         cells=cells,
         row_totals=row_totals,
