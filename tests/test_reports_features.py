@@ -404,15 +404,15 @@ async def seed_everything(sessions: Sessions) -> None:
     await seed_scheduled_messages(sessions)
 
 
-async def test_each_new_table_counts_its_own_population_so_others_do_not_change_it(
+async def test_each_new_table_counts_only_its_own_things_so_others_do_not_change_it(
     sessions: Sessions,
 ) -> None:
     await seed_everything(sessions)
 
     report = await build(sessions)
 
-    # A table sharing a population with one that counts something else would be suppressed
-    # (or refused) differently here than on its own.
+    # A table sharing cells with one that counts something else would show other numbers here
+    # than on its own.
     for slug, expected in NEW_TABLES.items():
         assert published(report, slug) == expected, slug
 
