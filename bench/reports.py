@@ -1,12 +1,10 @@
-"""Feedback and reports benchmark: the hourly question job, the report, and suppression.
+"""Feedback and reports benchmark: the hourly question job and the report.
 
 - job: one run of the feedback question job's database work (plan "two weeks in" questions,
   retire, claim what is due) with 5,000 and then 50,000 residents; the ratio shows whether it
   stays set-based (a handful of statements whatever the size) rather than a query per resident;
 - report: counting every section over 50,000 residents and 20,000 ratings, protecting the tables
-  and drawing the HTML with its charts;
-- suppression: the sign-ups table shape that costs most (months by district with many small
-  cells), at 12 and at 24 months.
+  (rounding each month-sized cell, linear in the cells) and drawing the HTML with its charts.
 
 `python -m bench.reports` (about a minute); `--quick` uses a tenth of the residents. Results go to
 bench/results/reports.json (or reports-quick.json). SQLite in a temporary folder, a fixed clock.
@@ -38,8 +36,6 @@ from bot.services.geo import default_gazetteer
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import build_report
 from bot.services.reports.sections import Period
-from bot.services.reports.suppression import protect
-from bot.services.reports.tables import CountTable
 from models import (
     ConsentEvent,
     ConsentPurpose,
@@ -176,40 +172,6 @@ async def bench_report(folder: Path, residents: int, ratings: int) -> dict[str, 
     }
 
 
-def _sparse_table(months: int, rng: random.Random) -> CountTable:
-    districts = [d.name for d in default_gazetteer().districts()]
-    labels = tuple(f"m{i:02d}" for i in range(months))
-    cells = {(m, d): rng.choice([0, 1, 2, 3, 4, 6, 9, 15]) for m in labels for d in districts}
-    return CountTable(
-        slug="signups",
-        title="signups",
-        population="signups",
-        row_dim="month",
-        col_dim="district",
-        rows=labels,
-        columns=tuple(districts),
-        cells=cells,
-    )
-
-
-def bench_suppression() -> dict[str, Any]:
-    rng = random.Random(8)
-    results: dict[str, Any] = {}
-    for months in (12, 24):
-        table = _sparse_table(months, rng)
-        started = time.perf_counter()
-        [protected] = protect([table], 5)
-        seconds = time.perf_counter() - started
-        withheld = sum(1 for v in protected.published_numbers() if not isinstance(v, int))
-        results[str(months)] = {
-            "cells": len(table.rows) * len(table.columns),
-            "withheld": withheld,
-            "seconds": seconds,
-        }
-    results["time_ratio_24_to_12"] = results["24"]["seconds"] / results["12"]["seconds"]
-    return results
-
-
 def _machine() -> dict[str, Any]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -234,7 +196,6 @@ async def main(quick: bool) -> dict[str, Any]:
         "machine": _machine(),
         "job": job,
         "report": report,
-        "suppression": bench_suppression(),
     }
 
 

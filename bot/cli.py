@@ -136,11 +136,12 @@ def report(
     csv_dir: Annotated[
         Path | None, typer.Option(help="Folder for the CSV files (default: beside --out).")
     ] = None,
-    threshold: Annotated[
-        int | None, typer.Option(min=2, help="Counts below this show as <N (default: setting).")
+    base: Annotated[
+        int | None,
+        typer.Option(min=2, help="Round every count to a multiple of this (default: setting)."),
     ] = None,
 ) -> None:
-    """The council report: HTML with charts, and a CSV file per table; small numbers withheld."""
+    """The council report: HTML with charts, and a CSV file per table; every count rounded."""
     from bot.services.reports.files import write_report
 
     settings = _settings()
@@ -151,7 +152,7 @@ def report(
         period,
         out,
         folder,
-        threshold or settings.report_suppression_threshold,
+        base or settings.report_rounding_base,
         dt.datetime.now(dt.UTC),
     )
     typer.echo(f"Report for {period.label()}: {out} and {written.count} CSV files in {folder}.")

@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     geocoder: str = Field(default="none", pattern="^(none|nominatim)$")
     geocoder_user_agent: str = "bumpbuddies"
 
-    # Reports show any count from 1 to this minus one as "<N" (and protect it from subtraction).
-    report_suppression_threshold: int = Field(default=5, ge=2, le=100)
+    # Every count staff see (reports, CSV files, /mystats) is rounded month by month to a multiple
+    # of this: with 5, counts of 0 to 2 show as 0 and 3 to 7 as 5 (see reports/protection.py).
+    report_rounding_base: int = Field(default=5, ge=2, le=100)
 
     # Matching: who counts as near (ward centroids, geodesic) and due around the same time.
     matching_distance_km: float = Field(default=3.0, ge=0, le=50)

@@ -13,17 +13,11 @@ from matplotlib.patches import Rectangle
 
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.geo import default_gazetteer
-from bot.services.reports.charts import (
-    WITHHELD_LABEL,
-    Unfinished,
-    alt_text,
-    chart,
-    chart_figure,
-)
+from bot.services.reports.charts import Unfinished, alt_text, chart, chart_figure
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import Report
 from bot.services.reports.sections import Period
-from bot.services.reports.tables import ProtectedTable, Shown, Withheld
+from bot.services.reports.tables import ProtectedTable
 from models import StaffRole
 from tests.factories import make_staff, new_resident_user, onboard
 from tests.harness import BotHarness
@@ -34,16 +28,16 @@ DISTRICTS = tuple(d.name for d in default_gazetteer().districts())
 
 
 def protected(
-    cells: Mapping[tuple[str, str], object],
+    cells: Mapping[tuple[str, str], int],
     *,
     rows: tuple[str, ...] = MONTHS,
     columns: tuple[str, ...] = DISTRICTS,
-    row_totals: Mapping[str, object] | None = None,
+    row_totals: Mapping[str, int] | None = None,
     chart: str = "stacked",
     title: str = "Sign-ups by month and district",
     row_dim: str = "month",
-    column_totals: Mapping[str, object] | None = None,
-    grand_total: object = None,
+    column_totals: Mapping[str, int] | None = None,
+    grand_total: int | None = None,
 ) -> ProtectedTable:
     return ProtectedTable(
         slug="signups_by_district",
@@ -53,16 +47,16 @@ def protected(
         col_dim="district",
         rows=rows,
         columns=columns,
-        threshold=5,
-        cells=dict(cells),  # type: ignore[arg-type]
-        row_totals=dict(row_totals) if row_totals is not None else None,  # type: ignore[arg-type]
-        column_totals=column_totals,  # type: ignore[arg-type]
-        grand_total=grand_total,  # type: ignore[arg-type]
+        base=5,
+        cells=dict(cells),
+        row_totals=dict(row_totals) if row_totals is not None else None,
+        column_totals=column_totals,
+        grand_total=grand_total,
         chart=chart,
     )
 
 
-def busy(value: Shown = 6) -> dict[tuple[str, str], object]:
+def busy(value: int = 5) -> dict[tuple[str, str], int]:
     return {(m, d): value for m in MONTHS for d in DISTRICTS}
 
 
@@ -94,52 +88,9 @@ def test_every_district_is_in_the_chart_each_in_its_own_colour() -> None:
     assert len(set(colours.values())) == len(DISTRICTS)
 
 
-def test_a_stacked_bar_with_withheld_cells_still_reaches_its_published_total() -> None:
-    cells = busy()
-    cells[("2026-03", DISTRICTS[0])] = Withheld.SMALL
-    cells[("2026-03", DISTRICTS[1])] = Withheld.PROTECTING
-    totals = {m: 6 * len(DISTRICTS) for m in MONTHS}
-    table = protected(cells, row_totals=totals)
-
-    heights = bar_heights_by_position(table)
-
-    assert set(heights.values()) == {6.0 * len(DISTRICTS)}
-    figure = chart_figure(table)
-    assert figure is not None
-    legend = figure.axes[0].get_legend()
-    assert legend is not None
-    assert WITHHELD_LABEL in [t.get_text() for t in legend.get_texts()]
-
-
-def test_a_stacked_bar_whose_total_is_withheld_says_so_on_the_chart() -> None:
-    cells = busy()
-    cells[("2026-03", DISTRICTS[0])] = Withheld.SMALL
-    totals: dict[str, object] = {m: 6 * len(DISTRICTS) for m in MONTHS}
-    totals["2026-03"] = Withheld.PROTECTING
-    figure = chart_figure(protected(cells, row_totals=totals))
-    assert figure is not None
-
-    marks = [t.get_text() for t in figure.axes[0].texts]
-    assert marks == ["+?"]
-    assert figure._supxlabel is not None  # type: ignore[attr-defined]
-    assert "true total is higher" in figure._supxlabel.get_text()  # type: ignore[attr-defined]
-
-
-def test_grouped_bars_label_withheld_numbers_instead_of_drawing_zero() -> None:
-    rows = ("Matching", "Feedback questions")
-    cells = {(r, c): 8 for r in rows for c in ("Yes", "No")}
-    cells[("Matching", "No")] = Withheld.SMALL  # type: ignore[assignment]
-    table = protected(cells, rows=rows, columns=("Yes", "No"), chart="bars", row_dim="purpose")
-
-    figure = chart_figure(table)
-    assert figure is not None
-    assert [t.get_text() for t in figure.axes[0].texts] == ["<5"]
-
-
 def test_nothing_published_above_zero_gives_no_chart_and_the_page_says_why() -> None:
     empty = protected({(m, d): 0 for m in MONTHS for d in DISTRICTS})
-    withheld = protected({(m, d): Withheld.SMALL for m in MONTHS for d in DISTRICTS})
-    assert chart(empty) is None and chart(withheld) is None
+    assert chart(empty) is None
 
     page = render_html(_report([empty]), "Essex County Council")
     assert "<img" not in page
@@ -158,24 +109,11 @@ def test_months_are_named_and_the_unfinished_month_is_marked() -> None:
     assert "Dec 2026 is not over yet: counted up to 4 December." in note
 
 
-def test_values_published_as_text_or_rounded_numbers_are_drawn_too() -> None:
-    cells: dict[tuple[str, str], object] = {(m, d): "10" for m in MONTHS for d in DISTRICTS}
-    cells[("2026-01", DISTRICTS[0])] = "<5"
-    cells[("2026-02", DISTRICTS[0])] = 12.5
-    table = protected(cells, row_totals={m: "140" for m in MONTHS})
-
-    heights = bar_heights_by_position(table)
-
-    assert heights[0.0] == 140.0
-    assert heights[1.0] == 10.0 * (len(DISTRICTS) - 1) + 12.5
-
-
 def test_alt_text_says_what_the_chart_shows() -> None:
     cells = busy()
     cells[("2026-11", DISTRICTS[0])] = 40
-    cells[("2026-05", DISTRICTS[2])] = Withheld.SMALL
-    totals: dict[str, object] = {m: 6 * len(DISTRICTS) for m in MONTHS}
-    totals["2026-11"] = 6 * len(DISTRICTS) + 34
+    totals = {m: 5 * len(DISTRICTS) for m in MONTHS}
+    totals["2026-11"] = 5 * len(DISTRICTS) + 35
     unfinished = Unfinished("2026-12", dt.date(2026, 12, 4))
 
     alt = alt_text(protected(cells, row_totals=totals), unfinished)
@@ -184,8 +122,8 @@ def test_alt_text_says_what_the_chart_shows() -> None:
         "Stacked bar chart: Sign-ups by month and district, by month, Jan 2026 to Dec 2026"
     )
     assert f"One colour for each district ({len(DISTRICTS)}): {DISTRICTS[0]}," in alt
-    assert "Highest: Nov 2026, 118 in all." in alt
-    assert "Some numbers are withheld to protect residents" in alt
+    assert f"Highest: Nov 2026, {5 * len(DISTRICTS) + 35} in all." in alt
+    assert "Every number is rounded to protect residents." in alt
     assert alt.endswith("Dec 2026 is not over yet.")
 
 
@@ -198,9 +136,9 @@ def _report(tables: list[ProtectedTable], generated: dt.datetime | None = None) 
 def test_the_page_gives_times_in_uk_time_and_a_headline_first() -> None:
     table = protected(
         busy(),
-        row_totals={m: 6 * len(DISTRICTS) for m in MONTHS} | {"2026-07": 100},
-        column_totals={d: 72 for d in DISTRICTS},
-        grand_total=1042,
+        row_totals={m: 5 * len(DISTRICTS) for m in MONTHS} | {"2026-07": 100},
+        column_totals={d: 60 for d in DISTRICTS},
+        grand_total=1040,
     )
     summer = dt.datetime(2026, 7, 10, 11, 5, tzinfo=dt.UTC)
     period = Period(dt.date(2026, 1, 1), dt.date(2026, 7, 1), LONDON)
@@ -210,7 +148,7 @@ def test_the_page_gives_times_in_uk_time_and_a_headline_first() -> None:
     assert "Generated 10 July 2026 at 12:05 (UK time)" in page
     headline = re.search(r'<section id="headline".*?</section>', page, re.S)
     assert headline is not None and page.index(headline.group(0)) < page.index("<nav>")
-    assert "<li>1042 mums-to-be signed up.</li>" in headline.group(0)
+    assert "<li>1040 mums-to-be signed up.</li>" in headline.group(0)
     assert "The busiest month for sign-ups was Jul 2026 (to 10 Jul), with 100." in page
     assert "Jul 2026 is not over yet: its figures run to 10 July." in page
     assert '<th scope="row">Jan 2026</th>' in page
@@ -223,13 +161,13 @@ async def test_an_admins_report_has_a_headline_and_charts_with_alt_text(
     async with bot.session() as session, session.begin():
         await make_staff(session, bot.clock.now(), StaffRole.ADMIN, admin.id)
     for i in range(6):
-        await onboard(bot, new_resident_user(fake, f"Mum{i}"))
+        await onboard(bot, new_resident_user(fake, f"Mum{i}"))  # rounded, 6 reads as 5
 
     _, page, _ = await bot.send(admin, "/report")
 
     assert page.document is not None
     html = page.document[1].decode("utf-8")
-    assert "<li>6 mums-to-be signed up.</li>" in html
+    assert "<li>5 mums-to-be signed up.</li>" in html
     alts = re.findall(r'<img alt="([^"]+)"', html)
     assert alts and all(len(alt) > 80 for alt in alts)
     assert any(alt.startswith("Stacked bar chart: Sign-ups by month and district") for alt in alts)

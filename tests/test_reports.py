@@ -100,11 +100,9 @@ async def seed(sessions: Sessions) -> None:
         )
 
 
-async def _report(sessions: Sessions, threshold: int = 5) -> Report:
+async def _report(sessions: Sessions, base: int = 5) -> Report:
     async with sessions() as session, session.begin():
-        return await build_report(
-            session, PERIOD, default_gazetteer(), generated_at=DEC, threshold=threshold
-        )
+        return await build_report(session, PERIOD, default_gazetteer(), generated_at=DEC, base=base)
 
 
 class _Tables(HTMLParser):
@@ -157,8 +155,9 @@ def _as_in_csv(rows: list[list[str]]) -> list[list[str]]:
     ]
 
 
-def _small_numbers(rows: list[list[str]]) -> list[str]:
-    return [cell for row in rows[1:] for cell in row[1:] if cell in {"1", "2", "3", "4"}]
+def _unrounded(rows: list[list[str]]) -> list[str]:
+    """Counts that are not multiples of 5 (rates aside)."""
+    return [c for row in rows[1:] for c in row[1:] if c and not c.endswith("%") and int(c) % 5]
 
 
 async def test_the_report_counts_sign_ups_consent_and_feedback_and_reads_back_the_same(
@@ -173,25 +172,32 @@ async def test_the_report_counts_sign_ups_consent_and_feedback_and_reads_back_th
     assert set(parsed.tables) == {t.slug for t in report.tables}
     for table in report.tables:
         assert _as_in_csv(parsed.tables[table.slug]) == table_rows(table), table.slug
-        assert _small_numbers(parsed.tables[table.slug]) == []
+        assert _unrounded(parsed.tables[table.slug]) == []
     by_district = {row[0]: row[1:] for row in _as_in_csv(parsed.tables["signups_by_district"])}
-    assert by_district["month"] == ["Basildon", "Chelmsford", "Colchester", "Total"]
-    # Basildon's 2 is withheld, and so is Colchester's 7: otherwise 21 - 12 - 7 would give it.
-    assert by_district["2026-11"] == ["<5", "12", "[c]", "21"]
-    assert by_district["2026-12"] == ["0", "8", "0", "8"]
-    assert by_district["Total"][-1] == "29"
+    # Basildon's 2 round to 0, so it has no column: a column of zeros would say someone there
+    # signed up.
+    assert by_district["month"] == ["Chelmsford", "Colchester", "Total"]
+    # November's cells: Chelmsford 6 by the link and 6 not (5 + 5), Colchester 7 (5), Basildon 2
+    # by the link (0). Totals add the rounded cells: 15, not the true 21 rounded to 20.
+    assert by_district["2026-11"] == ["10", "5", "15"]
+    assert by_district["2026-12"] == ["10", "0", "10"]
+    assert by_district["Total"] == ["20", "5", "25"]
     by_link = {row[0]: row[1:] for row in _as_in_csv(parsed.tables["signups_by_join_link"])}
     assert by_link["month"] == ["Chelmsford Birth Centre", "No join link", "Total"]
-    assert by_link["2026-11"] == ["8", "13", "21"]
+    # The same cells added the other way: the link's 6 + 2 show as 5 + 0.
+    assert by_link["2026-11"] == ["5", "10", "15"]
+    assert by_link["Total"] == ["5", "20", "25"]
     consent = {row[0]: row[1:] for row in parsed.tables["consent_by_purpose"]}
     assert consent["Keeping pregnancy details"] == ["30", "0", "30", "100%"]
-    assert consent["Feedback questions"] == ["16", "14", "30", "53%"]
+    # 16 yes and 14 no: the rate is of the rounded figures, 15 of 30.
+    assert consent["Feedback questions"] == ["15", "15", "30", "50%"]
     withdrawals = {row[0]: row[1:] for row in _as_in_csv(parsed.tables["consent_withdrawals"])}
-    assert withdrawals["2026-12"] == ["0", "0", "6", "6"]
+    assert withdrawals["2026-12"] == ["0", "0", "5", "5"]
     ratings = {row[0]: row[1:] for row in _as_in_csv(parsed.tables["ratings_by_month"])}
-    assert ratings["2026-11"] == ["0", "<5", "0", "0", "[c]", "9"]
+    # Three 2s and six 5s.
+    assert ratings["2026-11"] == ["0", "5", "0", "0", "5", "10"]
     lonely = {row[0]: row[1:] for row in parsed.tables["loneliness_by_stage"]}
-    assert lonely["Total"] == ["<5", "0", "0", "[c]", "0", "9"]
+    assert lonely["Total"] == ["5", "0", "0", "5", "0", "10"]
 
 
 async def test_the_report_embeds_charts_and_leaves_comments_out(sessions: Sessions) -> None:
@@ -209,10 +215,12 @@ async def test_the_report_embeds_charts_and_leaves_comments_out(sessions: Sessio
     assert "lovely group" not in page
 
 
-async def test_a_higher_threshold_withholds_more(sessions: Sessions) -> None:
+async def test_a_larger_rounding_base_hides_more(sessions: Sessions) -> None:
     await seed(sessions)
-    table = (await _report(sessions, threshold=10)).table("signups_by_district")
-    assert table.show(table.cell("2026-11", "Colchester")) == "<10"
+    table = (await _report(sessions, base=10)).table("signups_by_district")
+    # Colchester's 7 is the nearest 10; Chelmsford's 6 and 6 are 10 each.
+    assert table.cell("2026-11", "Colchester") == 10
+    assert table.cell("2026-11", "Chelmsford") == 20
 
 
 def test_report_periods_are_whole_uk_calendar_months() -> None:
@@ -463,12 +471,13 @@ async def test_an_admin_gets_the_summary_the_html_report_and_the_csv_files(
     summary, page, tables = await bot.send(admin, "/report")
 
     assert "Bump Buddies report: December 2025 to November 2026" in summary.plain_text
-    assert "Sign-ups by month and district: 6" in summary.plain_text
-    assert "&lt;" not in summary.plain_text and "<5" in summary.plain_text
+    # Six sign-ups, rounded to the nearest 5 like every count.
+    assert "Sign-ups by month and district: 5" in summary.plain_text
+    assert "rounded to the nearest 5" in summary.plain_text
     assert page.document is not None and page.document[0].endswith(".html")
     parsed = _Tables()
     parsed.feed(page.document[1].decode("utf-8"))
-    assert parsed.tables["signups_by_district"][-1][-1] == "6"
+    assert parsed.tables["signups_by_district"][-1][-1] == "5"
     assert tables.document is not None
     with zipfile.ZipFile(io.BytesIO(tables.document[1])) as archive:
         assert {

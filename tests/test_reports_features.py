@@ -24,9 +24,9 @@ from bot.services.matching import suggest
 from bot.services.matching_introductions import answer_request, expire_requests, say_hello
 from bot.services.reports.csv_files import table_csv
 from bot.services.reports.html_report import render_html
+from bot.services.reports.protection import protect_count
 from bot.services.reports.report import Report, build_report
-from bot.services.reports.sections import Period, count_sections, within
-from bot.services.reports.suppression import withheld_numbers
+from bot.services.reports.sections import Period, within
 from bot.services.residents import set_consent
 from bot.texts import catalogue
 from models import (
@@ -41,7 +41,6 @@ from models import (
 )
 from tests.factories import consent_evidence, make_resident, make_staff
 from tests.test_matching_support import CENTRAL, RULES, mum, neighbours
-from tests.test_reports_suppression import recoverable_by_subtraction
 
 Sessions = async_sessionmaker[AsyncSession]
 LONDON = ZoneInfo("Europe/London")
@@ -127,9 +126,10 @@ async def test_sign_ups_count_for_a_join_link_only_while_it_was_live(sessions: S
         "No join link",
         "Total",
     ]
-    assert table["2026-11"] == ["5", "6", "0", "8", "19"]
-    assert table["2026-12"] == ["0", "0", "6", "5", "11"]
-    assert table["Total"] == ["5", "6", "6", "13", "30"]
+    # Each month's cell rounded to the nearest 5 (6 shows as 5, 8 as 10), then added up.
+    assert table["2026-11"] == ["5", "5", "0", "10", "20"]
+    assert table["2026-12"] == ["0", "0", "5", "5", "10"]
+    assert table["Total"] == ["5", "5", "5", "15", "30"]
 
 
 async def test_the_reports_sign_ups_by_link_agree_with_the_join_links_own_count(
@@ -149,10 +149,13 @@ async def test_the_reports_sign_ups_by_link_agree_with_the_join_links_own_count(
         links["second"].code: f"Chelmsford Birth Centre (link {links['second'].id})",
     }
     assert table.column_totals is not None
-    assert finished == {code: table.column_totals[label] for code, label in by_code.items()}
+    # Each link's sign-ups fall in one month here, so its total is that month's rounded count.
+    assert {code: protect_count(n) for code, n in finished.items()} == {
+        code: table.column_totals[label] for code, label in by_code.items()
+    }
     # /mystats also counts the mum who started through a link and has not finished yet.
     assert started[links["birth_centre"].code] == finished[links["birth_centre"].code] + 1
-    # The sign-ups split by link are the sign-ups split by district, month by month.
+    # Everyone lives in one district, so both tables add up the same rounded cells by month.
     district = report.table("signups_by_district")
     assert district.row_totals == table.row_totals
 
@@ -243,11 +246,12 @@ MATCHES = {
         "Not answered in time",
         "Ended early",
     ],
-    # The request that ran out was asked in November and ended in December.
-    "2026-11": ["9", "9", "6", "<5", "0", "0"],
-    "2026-12": ["7", "6", "5", "0", "<5", "<5"],
-    # Rows have no totals (the steps are not added across), so these are the only sums.
-    "Total": ["16", "15", "11", "<5", "<5", "<5"],
+    # The request that ran out was asked in November and ended in December. Exactly: 9, 9, 6, 2
+    # in November; 7, 6, 5, 0, 1, 1 in December; each rounded to the nearest 5.
+    "2026-11": ["10", "10", "5", "0", "0", "0"],
+    "2026-12": ["5", "5", "5", "0", "0", "0"],
+    # Rows have no totals (the steps are not added across); columns add the rounded months.
+    "Total": ["15", "15", "10", "0", "0", "0"],
 }
 
 
@@ -327,12 +331,11 @@ async def test_scheduled_messages_sent_failed_and_blocked_by_month(sessions: Ses
 OUTCOMES = ["Sent", "Failed", "Blocked or left Telegram", "Cancelled", "Not sent yet", "Total"]
 SCHEDULED = {
     "month": OUTCOMES,
-    # 1 failed and 2 blocked show as "<5": 18 - 15 leaves 3 between them, 1 and 2 either way.
-    "2026-11": ["15", "<5", "<5", "0", "0", "18"],
-    # The 2 still waiting would be 19 - 11 - 6, so the 6 cancelled are withheld too ("[c]"),
-    # and so is their column's total, which would give them away in turn.
-    "2026-12": ["11", "0", "0", "[c]", "<5", "19"],
-    "Total": ["26", "<5", "<5", "[c]", "<5", "37"],
+    # Exactly 15 sent, 1 failed and 2 blocked: the total adds the rounded cells, 15 + 0 + 0.
+    "2026-11": ["15", "0", "0", "0", "0", "15"],
+    # 11 sent, 6 cancelled, 2 still waiting.
+    "2026-12": ["10", "0", "0", "5", "0", "15"],
+    "Total": ["25", "0", "0", "5", "0", "30"],
 }
 
 
@@ -379,11 +382,12 @@ async def test_broadcast_reach_by_month(sessions: Sessions) -> None:
 
 
 BROADCASTS = {
-    # The rate is the share sent, of everyone in the audience when it went.
+    # The rate is the share sent, of everyone in the audience when it went: of rounded figures,
+    # and only of a total of 25 or more, so these months of 23 and 21 messages have none.
     "month": [*OUTCOMES, "Rate"],
-    "2026-11": ["20", "<5", "<5", "0", "0", "23", "87%"],
-    "2026-12": ["15", "0", "0", "6", "0", "21", "71%"],
-    "Total": ["35", "<5", "<5", "6", "0", "44"],
+    "2026-11": ["20", "0", "0", "0", "0", "20", ""],
+    "2026-12": ["15", "0", "0", "5", "0", "20", ""],
+    "Total": ["35", "0", "0", "5", "0", "40"],
 }
 
 
@@ -403,30 +407,35 @@ async def seed_everything(sessions: Sessions) -> None:
     await seed_scheduled_messages(sessions)
 
 
-async def test_each_new_table_counts_its_own_population_so_others_do_not_change_it(
+async def test_each_new_table_counts_only_its_own_things_so_others_do_not_change_it(
     sessions: Sessions,
 ) -> None:
     await seed_everything(sessions)
 
     report = await build(sessions)
 
-    # A table sharing a population with one that counts something else would be suppressed
-    # (or refused) differently here than on its own.
+    # A table sharing cells with one that counts something else would show other numbers here
+    # than on its own.
     for slug, expected in NEW_TABLES.items():
         assert published(report, slug) == expected, slug
 
 
-async def test_nothing_withheld_anywhere_in_the_report_can_be_worked_out_by_subtraction(
+async def test_every_count_in_the_whole_report_is_rounded_and_every_total_adds_up_its_cells(
     sessions: Sessions,
 ) -> None:
     await seed_everything(sessions)
-    async with sessions() as session:
-        tables = await count_sections(session, PERIOD, default_gazetteer())
 
-    withheld = withheld_numbers(tables, 5)
+    report = await build(sessions)
 
-    assert set(NEW_TABLES) <= {t.slug for t in tables}
-    assert recoverable_by_subtraction(tables, withheld) == set()
+    assert set(NEW_TABLES) <= {t.slug for t in report.tables}
+    for table in report.tables:
+        assert all(n % 5 == 0 for n in table.published_numbers()), table.slug
+        for row in table.rows:
+            if table.row_totals is not None:
+                assert table.row_totals[row] == sum(table.cell(row, c) for c in table.columns)
+        for column in table.columns:
+            if table.column_totals is not None:
+                assert table.column_totals[column] == sum(table.cell(r, column) for r in table.rows)
 
 
 async def test_the_new_sections_have_charts_and_tables_in_the_html_report(

@@ -14,6 +14,7 @@ from bot.handlers.common import guard, reply, texts_for
 from bot.services.reports.csv_files import rate_text, table_csv
 from bot.services.reports.exports import comments_csv
 from bot.services.reports.html_report import render_html
+from bot.services.reports.protection import indistinguishable
 from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period
 from bot.services.staff import Permission
@@ -90,14 +91,14 @@ async def send_report(update: Update, context: BotContext) -> None:
             parse_mode=ParseMode.HTML,
         )
         return
-    threshold = context.settings.report_suppression_threshold
+    base = context.settings.report_rounding_base
     async with context.session() as session, session.begin():
         report = await build_report(
             session,
             period,
             context.gazetteer,
             generated_at=context.now(),
-            threshold=threshold,
+            base=base,
         )
     # Charts take a moment to draw; the bot keeps answering others meanwhile.
     page = await asyncio.to_thread(render_html, report, context.settings.council_name)
@@ -107,8 +108,8 @@ async def send_report(update: Update, context: BotContext) -> None:
             "report.summary",
             period=period.label(),
             lines=_summary_lines(texts, report),
-            below=threshold - 1,
-            threshold=threshold,
+            base=base,
+            zero_up_to=indistinguishable(0, base)[-1],
         ),
     )
     await chat.send_document(

@@ -20,6 +20,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import join_links
+from bot.services.reports.protection import indistinguishable
 from bot.services.staff import Permission
 from bot.services.staff_poster import PosterText, render_poster
 from bot.texts import Catalogue, Html, long_date
@@ -193,10 +194,11 @@ async def show_stats(update: Update, context: BotContext) -> None:
     if member is None:
         return
     texts = texts_for(update)
+    base = context.settings.report_rounding_base
     async with context.session() as session:
         links = await join_links.visible_links(session, member)
         counts = await join_links.link_counts(
-            session, links, context.today(), context.settings.zone
+            session, links, context.today(), context.settings.zone, base
         )
     if not counts:
         await reply(update, texts("joinlink.no_links"))
@@ -214,7 +216,12 @@ async def show_stats(update: Update, context: BotContext) -> None:
     ]
     await reply(
         update,
-        texts("joinlink.stats", lines=Html("\n\n".join(lines))),
+        texts(
+            "joinlink.stats",
+            lines=Html("\n\n".join(lines)),
+            base=base,
+            zero_up_to=indistinguishable(0, base)[-1],
+        ),
         reply_markup=InlineKeyboardMarkup(rows) if rows else None,
     )
 

@@ -6,11 +6,13 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.reports.protection import protect_count, protected_total
 from bot.services.staff_audit import Actor, record
 from models import JoinLink, Resident, StaffMember, StaffRole
 
@@ -23,7 +25,8 @@ _MONTHS_SHOWN = 6
 
 @dataclass(frozen=True)
 class LinkCounts:
-    """Sign-ups attributed to one link: numbers only, never who."""
+    """Sign-ups attributed to one link: numbers only, never who, rounded like every count staff
+    see (`reports.protection`): each month's count is rounded and the total adds up all of them."""
 
     link: JoinLink
     total: int
@@ -140,29 +143,29 @@ def attributed() -> ColumnElement[bool]:
 
 
 async def link_counts(
-    session: AsyncSession, links: list[JoinLink], today: dt.date, zone: dt.tzinfo
+    session: AsyncSession, links: list[JoinLink], today: dt.date, zone: dt.tzinfo, base: int
 ) -> list[LinkCounts]:
     """Sign-ups per link, in total and for each of the last six months (local calendar)."""
     if not links:
         return []
-    first_month = _month_start(today, _MONTHS_SHOWN - 1)
-    since = dt.datetime.combine(first_month, dt.time(), tzinfo=zone)
     rows = await session.execute(
         select(JoinLink.id, Resident.created_at)
         .join(Resident, attributed())
         .where(JoinLink.id.in_([link.id for link in links]))
     )
-    months = [_month_start(today, back) for back in reversed(range(_MONTHS_SHOWN))]
-    counts = {link.id: LinkCounts(link, 0, {f"{m:%Y-%m}": 0 for m in months}) for link in links}
-    totals: dict[int, int] = dict.fromkeys(counts, 0)
+    by_month: dict[int, Counter[str]] = {link.id: Counter() for link in links}
     for link_id, created_at in rows:
-        totals[link_id] += 1
-        if created_at >= since:
-            key = f"{created_at.astimezone(zone):%Y-%m}"
-            if key in counts[link_id].by_month:
-                counts[link_id].by_month[key] += 1
+        by_month[link_id][f"{created_at.astimezone(zone):%Y-%m}"] += 1
+    shown = [f"{_month_start(today, back):%Y-%m}" for back in reversed(range(_MONTHS_SHOWN))]
+    # The total is the sum of every month's rounded count, never the exact total: otherwise
+    # the total asked before a sign-up and after it would give her away.
     return [
-        LinkCounts(item.link, totals[link_id], item.by_month) for link_id, item in counts.items()
+        LinkCounts(
+            link,
+            protected_total(by_month[link.id].values(), base),
+            {m: protect_count(by_month[link.id][m], base) for m in shown},
+        )
+        for link in links
     ]
 
 

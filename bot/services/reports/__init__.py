@@ -1,1 +1,1 @@
-"""Council reports: counts by section, small-number suppression, HTML with charts, and CSV."""
+"""Council reports: counts by section, protected by rounding (protection.py), HTML and CSV."""

@@ -1,9 +1,9 @@
 """Report sections for what the service did: matches, scheduled messages and broadcasts.
 
-They join the report through `sections.register`, so they are counted and protected with every
-other table. Each counts something no other table counts (steps of matching; messages rather
-than people; broadcast messages apart from the planned ones), so each has a population of its
-own: "2026-11" in two of them is two different numbers, and suppression must not equate them.
+They join the report through `sections.register`, so they are counted and protected like every
+other table: by month and one category, each cell rounded. Each counts something no other table
+counts (steps of matching; messages rather than people; broadcast messages apart from the planned
+ones), so each has a query of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bot.services.reports.sections import (
     register,
     within,
 )
+from bot.services.reports.tables import Cell
 from models import (
     Broadcast,
     Delivery,
@@ -54,11 +55,11 @@ async def _count_by_month(inputs: ReportInputs, column: Any, *where: Any) -> lis
 
 async def matches_by_month(inputs: ReportInputs) -> Rows:
     """Each step of matching, counted in the month it happened."""
-    rows: list[tuple[str, str, int]] = []
+    rows: list[tuple[Cell, int]] = []
     for m, n in await _count_by_month(inputs, MatchSuggestion.created_at):
-        rows.append((m, SUGGESTED, n))
+        rows.append(((m, SUGGESTED), n))
     for m, n in await _count_by_month(inputs, MatchIntroduction.created_at):
-        rows.append((m, ASKED, n))
+        rows.append(((m, ASKED), n))
     # A request is decided once (a cancelled one asked again starts over, undecided), so each
     # outcome is counted in the month of its decision.
     decided = month_of(MatchIntroduction.decided_at, inputs.period)
@@ -70,7 +71,7 @@ async def matches_by_month(inputs: ReportInputs) -> Rows:
         )
         .group_by(decided, MatchIntroduction.status)
     )
-    rows += [(m, DECISION_LABELS[IntroductionStatus(status)], n) for m, status, n in result]
+    rows += [((m, DECISION_LABELS[IntroductionStatus(status)]), n) for m, status, n in result]
     return rows
 
 
@@ -107,7 +108,7 @@ async def scheduled_by_month(inputs: ReportInputs) -> Rows:
         )
         .group_by(month, Delivery.status)
     )
-    return [(m, _outcome(status), n) for m, status, n in result]
+    return [((m, _outcome(status)), n) for m, status, n in result]
 
 
 def _broadcast_batch() -> ColumnElement[str]:
@@ -125,7 +126,7 @@ async def broadcast_reach_by_month(inputs: ReportInputs) -> Rows:
         .where(within(Broadcast.started_at, inputs.period))
         .group_by(month, Delivery.status)
     )
-    return [(m, _outcome(status), n) for m, status, n in result]
+    return [((m, _outcome(status)), n) for m, status, n in result]
 
 
 SECTIONS = [
@@ -139,7 +140,6 @@ SECTIONS = [
             "ended early (one of them withdrew, blocked or reported). The steps count different "
             "things, and a request may end the month after it was made, so rows have no total. "
             "Residents who asked us to delete their data are not counted.",
-            population="matching_steps",
             row_dim="month",
             col_dim="step",
             query=matches_by_month,
@@ -156,7 +156,6 @@ SECTIONS = [
             "services, check-ins, notices), by the month they were due to go. Blocked means "
             "Telegram would not deliver it because she blocked the bot or left Telegram. "
             "Broadcasts are counted separately below.",
-            population="scheduled_messages",
             row_dim="month",
             col_dim="outcome",
             query=scheduled_by_month,
@@ -170,7 +169,6 @@ SECTIONS = [
             title="Broadcast reach by month",
             description="Council broadcasts: one message per resident in the audience, by the "
             "month the broadcast went out and what became of it. The rate is the share sent.",
-            population="broadcast_messages",
             row_dim="month",
             col_dim="outcome",
             query=broadcast_reach_by_month,

@@ -1,17 +1,13 @@
 """Charts of protected tables as PNG, each with alt text that says what it shows.
 
-Every column is drawn (every district, every join link), each in its own colour. A withheld
-number is never drawn as if it were zero without saying so: stacked bars show what their
-published total holds back as a grey hatched part, or are marked when even the total is
-withheld; grouped bars carry the table's own "<5" or "[c]"; lines leave a gap that the note under
-the chart explains. A table with nothing published above zero gets no chart at all.
+Every column is drawn (every district, every join link), each in its own colour, from the rounded
+figures exactly as the tables show them. A table with nothing above zero gets no chart at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +22,6 @@ from matplotlib.patches import Rectangle
 
 from bot.services.reports.tables import ProtectedTable
 
-WITHHELD_COLOUR = "#b8b8b8"
-WITHHELD_LABEL = "Withheld to protect residents"
 _LONG_LABEL = 14
 _HATCHES = ("", "//", "..", "xx")
 
@@ -66,20 +60,6 @@ def row_label(table: ProtectedTable, row: str, unfinished: Unfinished | None = N
     return label
 
 
-def number(value: Any) -> float | None:
-    """A published value as a number; None if it is withheld (whatever form that takes)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace(",", ""))
-        except ValueError:
-            return None
-    return None
-
-
 def series_colours(count: int) -> list[Any]:
     """`count` colours that can be told apart: tab10, then tab20 (dark ones first), then more."""
     if count <= 10:
@@ -96,26 +76,11 @@ def _hatch(index: int) -> str:
     return _HATCHES[(index // 60) % len(_HATCHES)]
 
 
-def _published(table: ProtectedTable) -> list[float]:
-    return [
-        v for r in table.rows for c in table.columns if (v := number(table.cell(r, c))) is not None
-    ]
-
-
-def _any_withheld(table: ProtectedTable) -> bool:
-    return any(number(table.cell(r, c)) is None for r in table.rows for c in table.columns)
-
-
-def _row_total(table: ProtectedTable, row: str) -> float | None:
-    return number(table.row_totals[row]) if table.row_totals is not None else None
-
-
-def _stacked(axes: Axes, table: ProtectedTable, positions: list[float]) -> list[str]:
-    """Stacked bars; returns the notes they need (what is withheld, what is marked)."""
+def _stacked(axes: Axes, table: ProtectedTable, positions: list[float]) -> None:
     colours = series_colours(len(table.columns))
     bottom = [0.0] * len(table.rows)
     for i, column in enumerate(table.columns):
-        heights = [number(table.cell(r, column)) or 0.0 for r in table.rows]
+        heights = [float(table.cell(r, column)) for r in table.rows]
         axes.bar(
             positions,
             heights,
@@ -126,87 +91,29 @@ def _stacked(axes: Axes, table: ProtectedTable, positions: list[float]) -> list[
             width=0.75,
         )
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    notes: list[str] = []
-    hidden = []
-    unknown = []
-    for index, row in enumerate(table.rows):
-        if all(number(table.cell(row, c)) is not None for c in table.columns):
-            hidden.append(0.0)
-            continue
-        total = _row_total(table, row)
-        if total is None:
-            hidden.append(0.0)
-            unknown.append(index)
-        else:
-            hidden.append(max(total - bottom[index], 0.0))
-    if any(hidden):
-        axes.bar(
-            positions,
-            hidden,
-            bottom=bottom,
-            label=WITHHELD_LABEL,
-            color=WITHHELD_COLOUR,
-            hatch="xx",
-            edgecolor="white",
-            width=0.75,
-        )
-        notes.append("Grey hatched: numbers withheld, shown so each bar is its published total.")
-    for index in unknown:
-        axes.annotate(
-            "+?",
-            (positions[index], bottom[index]),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            fontsize=9,
-        )
-    if unknown:
-        notes.append("+? : this bar leaves out withheld numbers, so the true total is higher.")
-    return notes
 
 
-def _grouped(axes: Axes, table: ProtectedTable, positions: list[float], across: bool) -> list[str]:
+def _grouped(axes: Axes, table: ProtectedTable, positions: list[float], across: bool) -> None:
     colours = series_colours(len(table.columns))
     width = 0.8 / max(len(table.columns), 1)
-    marked = False
     for i, column in enumerate(table.columns):
         shifted = [p - 0.4 + width * (i + 0.5) for p in positions]
-        values = [number(table.cell(r, column)) for r in table.rows]
-        heights = [v or 0.0 for v in values]
+        heights = [float(table.cell(r, column)) for r in table.rows]
         draw = axes.barh if across else axes.bar
         draw(shifted, heights, width, label=column, color=colours[i], hatch=_hatch(i))
-        for place, value, row in zip(shifted, values, table.rows, strict=True):
-            if value is None:
-                marked = True
-                cell = table.cell(row, column)
-                shown = cell if isinstance(cell, str) else table.show(cell)
-                xy = (0, place) if across else (place, 0)
-                axes.annotate(
-                    shown,
-                    xy,
-                    xytext=(3, 0) if across else (0, 2),
-                    textcoords="offset points",
-                    ha="left" if across else "center",
-                    va="center" if across else "bottom",
-                    fontsize=7,
-                    rotation=0 if across else 90,
-                )
-    return ["Bars marked <5 or [c] are withheld numbers, not zeros."] if marked else []
 
 
-def _lines(axes: Axes, table: ProtectedTable, positions: list[float]) -> list[str]:
+def _lines(axes: Axes, table: ProtectedTable, positions: list[float]) -> None:
     colours = series_colours(len(table.columns))
     for i, column in enumerate(table.columns):
-        values = [number(table.cell(r, column)) for r in table.rows]
-        plotted = [math.nan if v is None else v for v in values]
+        values = [float(table.cell(r, column)) for r in table.rows]
         style = ("-", "--", ":", "-.")[(i // 10) % 4]
-        axes.plot(positions, plotted, marker="o", label=column, color=colours[i], linestyle=style)
-    return ["Gaps in a line are withheld numbers."] if _any_withheld(table) else []
+        axes.plot(positions, values, marker="o", label=column, color=colours[i], linestyle=style)
 
 
 def chart_figure(table: ProtectedTable, unfinished: Unfinished | None = None) -> Figure | None:
     """The table drawn; None when nothing above zero is published (an empty chart helps nobody)."""
-    if not table.rows or not table.columns or not any(v > 0 for v in _published(table)):
+    if not table.rows or not table.columns or not any(table.published_numbers()):
         return None
     labels = [row_label(table, r, unfinished) for r in table.rows]
     across = table.chart == "bars" and max(len(label) for label in labels) > _LONG_LABEL
@@ -215,12 +122,13 @@ def chart_figure(table: ProtectedTable, unfinished: Unfinished | None = None) ->
     figure = Figure(figsize=(9, height), dpi=96, layout="constrained")
     axes = figure.add_subplot()
     positions = [float(p) for p in range(len(table.rows))]
+    notes: list[str] = []
     if table.chart == "stacked":
-        notes = _stacked(axes, table, positions)
+        _stacked(axes, table, positions)
     elif table.chart == "lines":
-        notes = _lines(axes, table, positions)
+        _lines(axes, table, positions)
     else:
-        notes = _grouped(axes, table, positions, across)
+        _grouped(axes, table, positions, across)
     if across:
         axes.set_yticks(positions, labels)
         axes.invert_yaxis()
@@ -236,7 +144,7 @@ def chart_figure(table: ProtectedTable, unfinished: Unfinished | None = None) ->
     axes.set_title(table.title, fontsize=12, loc="left")
     axes.grid(axis="x" if across else "y", alpha=0.3)
     axes.set_axisbelow(True)
-    columns = len(table.columns) + (1 if notes and table.chart == "stacked" else 0)
+    columns = len(table.columns)
     axes.legend(
         title=table.col_dim.replace("_", " ").capitalize(),
         fontsize="small",
@@ -264,7 +172,7 @@ def chart_figure(table: ProtectedTable, unfinished: Unfinished | None = None) ->
 
 
 def alt_text(table: ProtectedTable, unfinished: Unfinished | None = None) -> str:
-    """What the chart shows, in words: kind, span, series, the biggest figure, what is withheld."""
+    """What the chart shows, in words: kind, span, series, the biggest figure."""
     kind = {"stacked": "Stacked bar chart", "lines": "Line chart"}.get(table.chart, "Bar chart")
     labels = [row_label(table, r, unfinished) for r in table.rows]
     if table.row_dim == "month":
@@ -278,22 +186,16 @@ def alt_text(table: ProtectedTable, unfinished: Unfinished | None = None) -> str
         f"One {'line' if table.chart == 'lines' else 'colour'} for each "
         f"{table.col_dim.replace('_', ' ')} ({len(names)}): {shown}.",
     ]
-    totals = [(row, _row_total(table, row)) for row in table.rows]
-    known = [(row, total) for row, total in totals if total is not None]
-    if table.chart == "stacked" and known:
-        row, total = max(known, key=lambda item: item[1])
-        parts.append(f"Highest: {row_label(table, row, unfinished)}, {total:g} in all.")
+    if table.chart == "stacked" and table.row_totals is not None:
+        row, total = max(table.row_totals.items(), key=lambda item: item[1])
+        parts.append(f"Highest: {row_label(table, row, unfinished)}, {total} in all.")
     else:
-        cells = [
-            (r, c, v)
-            for r in table.rows
-            for c in table.columns
-            if (v := number(table.cell(r, c))) is not None
-        ]
-        row, column, value = max(cells, key=lambda item: item[2])
-        parts.append(f"Highest: {row_label(table, row, unfinished)} – {column}: {value:g}.")
-    if _any_withheld(table):
-        parts.append("Some numbers are withheld to protect residents; the table shows which.")
+        row, column, value = max(
+            ((r, c, table.cell(r, c)) for r in table.rows for c in table.columns),
+            key=lambda item: item[2],
+        )
+        parts.append(f"Highest: {row_label(table, row, unfinished)} – {column}: {value}.")
+    parts.append("Every number is rounded to protect residents.")
     if unfinished is not None and unfinished.month in table.rows:
         parts.append(f"{month_label(unfinished.month)} is not over yet.")
     return " ".join(parts)

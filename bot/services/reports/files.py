@@ -25,12 +25,12 @@ class Written:
     count: int
 
 
-async def _report(settings: Settings, period: Period, threshold: int, now: dt.datetime) -> Report:
+async def _report(settings: Settings, period: Period, base: int, now: dt.datetime) -> Report:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await build_report(
-                session, period, default_gazetteer(), generated_at=now, threshold=threshold
+                session, period, default_gazetteer(), generated_at=now, base=base
             )
     finally:
         await engine.dispose()
@@ -41,11 +41,11 @@ def write_report(
     period: Period,
     out: Path,
     csv_dir: Path,
-    threshold: int,
+    base: int,
     now: dt.datetime,
 ) -> Written:
     """The HTML report at `out` and one CSV per table in `csv_dir`."""
-    report = asyncio.run(_report(settings, period, threshold, now))
+    report = asyncio.run(_report(settings, period, base, now))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(report, settings.council_name), encoding="utf-8")
     csv_dir.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from bot.services.reports.charts import Unfinished, chart, month_label, number, row_label
+from bot.services.reports.charts import Unfinished, chart, month_label, row_label
 from bot.services.reports.csv_files import table_rows
+from bot.services.reports.protection import RATE_MIN_BASES, indistinguishable
 from bot.services.reports.report import Report
-from bot.services.reports.tables import PROTECTING_LABEL, ProtectedTable
+from bot.services.reports.tables import ProtectedTable
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -32,27 +33,22 @@ def unfinished_month(report: Report) -> Unfinished | None:
     return None
 
 
-def _shown(table: ProtectedTable, value: object) -> str:
-    return value if isinstance(value, str) else table.show(value)  # type: ignore[arg-type]
-
-
 def _find(report: Report, slug: str) -> ProtectedTable | None:
     return next((t for t in report.tables if t.slug == slug), None)
 
 
 def headline(report: Report) -> list[str]:
-    """A few sentences a councillor reads first; withheld figures are shown as published."""
+    """A few sentences a councillor reads first, in the same rounded figures as the tables."""
     lines = []
     unfinished = unfinished_month(report)
     signups = _find(report, "signups_by_district")
     if signups is not None and signups.grand_total is not None:
-        lines.append(f"{_shown(signups, signups.grand_total)} mums-to-be signed up.")
+        lines.append(f"{signups.show(signups.grand_total)} mums-to-be signed up.")
         totals = signups.row_totals or {}
-        known = [(row, n) for row in signups.rows if (n := number(totals.get(row))) is not None]
-        if known and max(n for _, n in known) > 0:
-            row, most = max(known, key=lambda item: item[1])
+        if totals and max(totals.values()) > 0:
+            row, most = max(totals.items(), key=lambda item: item[1])
             month = row_label(signups, row, unfinished)
-            lines.append(f"The busiest month for sign-ups was {month}, with {most:g}.")
+            lines.append(f"The busiest month for sign-ups was {month}, with {signups.show(most)}.")
     for slug, words in (
         ("ratings_by_month", "feedback ratings were given"),
         ("broadcast_reach_by_month", "broadcast messages were handled"),
@@ -60,7 +56,7 @@ def headline(report: Report) -> list[str]:
     ):
         table = _find(report, slug)
         if table is not None and table.grand_total is not None:
-            lines.append(f"{_shown(table, table.grand_total)} {words}.")
+            lines.append(f"{table.show(table.grand_total)} {words}.")
     if unfinished is not None:
         lines.append(
             f"{month_label(unfinished.month)} is not over yet: its figures run to "
@@ -116,8 +112,9 @@ def _section_html(table: ProtectedTable, unfinished: Unfinished | None) -> str:
 
 
 def render_html(report: Report, council_name: str) -> str:
-    """The whole report; every number in it has been through suppression."""
-    threshold = report.threshold
+    """The whole report; every number in it is a sum of rounded cells."""
+    base = report.base
+    zero, first = indistinguishable(0, base), indistinguishable(base, base)
     contents = "".join(
         f'<li><a href="#{escape(t.slug)}">{escape(t.title)}</a></li>' for t in report.tables
     )
@@ -136,11 +133,14 @@ def render_html(report: Report, council_name: str) -> str:
 <h1>Bump Buddies report: {escape(report.period.label())}</h1>
 <p>{escape(council_name)}. Generated {escape(generated)}. Months are calendar months in UK time.</p>
 <section id="headline" class="headline"><h2>In short</h2><ul>{summary}</ul></section>
-<p class="note">To protect residents, a count from 1 to {threshold - 1} is shown as
-<b>&lt;{threshold}</b>, and some larger numbers are shown as <b>{escape(PROTECTING_LABEL)}</b> so
-that a small count can't be worked out by subtracting one number from another, in any table of
-this report. Charts leave withheld numbers out. Comments residents wrote are not in this
-report.</p>
+<p class="note">To protect residents, every count is rounded to the nearest {base} month by
+month: {zero[0]} to {zero[-1]} show as 0, {first[0]} to {first[-1]} as {base}, and so on. Every
+figure for more than one month and every total is added up from those rounded figures, and every
+rate worked out from them, so no two reports, for any months, can be set against each other to
+reveal a small number. Totals can differ a little from the true count, and two tables of the
+same people (by district and by join link, say) may not add up to quite the same. A rate is
+shown only when its total is {RATE_MIN_BASES * base} or more. Comments residents wrote are not
+in this report.</p>
 <nav><h2>Contents</h2><ul>{contents}</ul></nav>
 {sections}
 </body>

@@ -1,8 +1,7 @@
-"""A whole report: every section counted, then protected together."""
+"""A whole report: every section counted, then protected cell by cell."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ from bot.services.geo import Gazetteer
 
 # Imported for its registrations: matching, scheduled messages and broadcasts join every report.
 from bot.services.reports import activity  # noqa: F401
+from bot.services.reports.protection import DEFAULT_BASE
 from bot.services.reports.sections import Period, Section, count_sections
-from bot.services.reports.suppression import protect
-from bot.services.reports.tables import DEFAULT_THRESHOLD, ProtectedTable
+from bot.services.reports.tables import ProtectedTable, protect_table
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,8 @@ class Report:
 
     period: Period
     generated_at: dt.datetime
-    threshold: int
+    # Every count is rounded to a multiple of this (see `protection`).
+    base: int
     tables: list[ProtectedTable]
 
     def table(self, slug: str) -> ProtectedTable:
@@ -41,11 +41,10 @@ async def build_report(
     gazetteer: Gazetteer,
     *,
     generated_at: dt.datetime,
-    threshold: int = DEFAULT_THRESHOLD,
+    base: int = DEFAULT_BASE,
     sections: Sequence[Section] | None = None,
 ) -> Report:
-    """Count every section and protect all tables at once, so no two can be combined."""
+    """Count every section, then publish each table as sums of its rounded cells."""
     counts = await count_sections(session, period, gazetteer, sections)
-    # Suppression solves small linear programmes; off the event loop, the bot stays responsive.
-    tables = await asyncio.to_thread(protect, counts, threshold)
-    return Report(period, generated_at, threshold, tables)
+    tables = [protect_table(table, base) for table in counts]
+    return Report(period, generated_at, base, tables)

@@ -1,8 +1,9 @@
 """The report's sections: a small registry that later features add their own tables to.
 
-A section is a title, a query returning (row, column, count) rows, and its columns. Sections that
-count the same people (or events) share a `population` and dimension names, so suppression can
-follow a total from one table into another; a section counting something else takes its own.
+A section is a title, a query of exact counts by month-sized cells, and which two of the cells'
+dimensions make its rows and columns. Sections that split the same people (or events) share one
+query and its cells, with every dimension any of them needs, so each of their tables is a sum
+of the same rounded cells (see `protection`); a section counting something else has its own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.services.geo import Gazetteer
 from bot.services.join_links import attributed
-from bot.services.reports.tables import CountTable
+from bot.services.reports.tables import Cell, CountTable
 from models import (
     ConsentEvent,
     ConsentPurpose,
@@ -108,7 +109,7 @@ class ReportInputs:
     gazetteer: Gazetteer
 
 
-Rows = Iterable[tuple[str, str, int]]
+Rows = Iterable[tuple[Cell, int]]
 Query = Callable[[ReportInputs], Awaitable[Rows]]
 Chart = Literal["lines", "stacked", "bars"]
 
@@ -120,38 +121,53 @@ class Section:
     slug: str
     title: str
     description: str
-    population: str
     row_dim: str
     col_dim: str
+    # Returns each cell's labels, one per dimension in `dims`, with its exact count.
     query: Query
-    # Fixed labels keep empty rows and columns visible; None takes them from the data, sorted
-    # (months always come from the period).
+    # The cells' dimensions, month first; by default the month and the row and column dimensions.
+    dims: tuple[str, ...] | None = None
+    # Fixed labels keep empty rows and columns visible; None takes them from the data, sorted,
+    # where anything under them is published (months always come from the period).
     rows: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
     row_totals: bool = True
     column_totals: bool = True
     chart: Chart = "lines"
-    # Show each row's first column as a share of its total ("rate"), where both are published.
+    # Show each row's first column as a share of its total ("rate"), where it means something.
     share_of_first_column: bool = False
 
-    async def count(self, inputs: ReportInputs) -> CountTable:
-        """Run the query and shape its rows into a table."""
-        cells: dict[tuple[str, str], int] = {}
-        for row, column, n in await self.query(inputs):
-            cells[(row, column)] = cells.get((row, column), 0) + int(n)
-        rows = self.rows
+    @property
+    def cell_dims(self) -> tuple[str, ...]:
+        """The dimensions of the cells the query counts."""
+        if self.dims is not None:
+            return self.dims
         if self.row_dim == "month":
-            rows = inputs.period.months()
-        elif rows is None:
-            rows = tuple(sorted({r for r, _ in cells}))
-        columns = self.columns or tuple(sorted({c for _, c in cells}))
-        unknown = {r for r, _ in cells} - set(rows) or {c for _, c in cells} - set(columns)
-        if unknown:
+            return ("month", self.col_dim)
+        return ("month", self.row_dim, self.col_dim)
+
+    def table(self, period: Period, counted: Iterable[tuple[Cell, int]]) -> CountTable:
+        """The query's cells shaped into this section's table."""
+        dims = self.cell_dims
+        cells: dict[Cell, int] = {}
+        for labels, n in counted:
+            if len(labels) != len(dims):
+                raise ValueError(f"section {self.slug} counted cells of another shape")
+            cells[labels] = cells.get(labels, 0) + int(n)
+        row_at, column_at = dims.index(self.row_dim), dims.index(self.col_dim)
+        found_rows = {labels[row_at] for labels in cells} - {None}
+        found_columns = {labels[column_at] for labels in cells} - {None}
+        rows = period.months() if self.row_dim == "month" else self.rows
+        columns = self.columns
+        outside = (rows is not None and found_rows - set(rows)) or (
+            columns is not None and found_columns - set(columns)
+        )
+        if outside or {labels[0] for labels in cells} - set(period.months()):
             raise ValueError(f"section {self.slug} counted outside its rows or columns")
         return CountTable(
             slug=self.slug,
             title=self.title,
-            population=self.population,
+            dims=dims,
             row_dim=self.row_dim,
             col_dim=self.col_dim,
             rows=rows,
@@ -214,42 +230,31 @@ MOMENT_LABELS = {
 RATINGS = ("1", "2", "3", "4", "5")
 
 
-async def _signups(inputs: ReportInputs, column: Any) -> list[tuple[str, str | None, int]]:
-    month = month_of(Resident.onboarded_at, inputs.period)
-    result = await inputs.session.execute(
-        select(month, column, func.count())
-        .where(within(Resident.onboarded_at, inputs.period))
-        .group_by(month, column)
-    )
-    return [(m, value, n) for m, value, n in result]
+SIGNUP_DIMS = ("month", "district", "join_link")
 
 
-async def signups_by_district(inputs: ReportInputs) -> Rows:
-    """Completed sign-ups by month and district."""
-    names = {d.code: d.name for d in inputs.gazetteer.districts()}
-    rows = await _signups(inputs, Resident.district_code)
-    return [(m, names.get(code or "", NOT_RECORDED), n) for m, code, n in rows]
+async def signups(inputs: ReportInputs) -> Rows:
+    """Completed sign-ups by month, district and the join link they count for.
 
-
-async def signups_by_link(inputs: ReportInputs) -> Rows:
-    """Completed sign-ups by month and the join link they count for.
-
-    Attribution is join_links' own rule (started while the link was live), so for finished
-    sign-ups this agrees with /mystats, which also counts mums still signing up. A payload that
-    names no link, or a link used after it was stopped, counts as "No join link".
+    Both sign-up tables take these cells, so the district table and the join-link table are sums
+    of the same rounded cells. Attribution is join_links' own rule (started while the link was
+    live), so for finished sign-ups this agrees with /mystats, which also counts mums still
+    signing up. A payload that names no link, or a link used after it was stopped, counts as
+    "No join link".
     """
+    names = {d.code: d.name for d in inputs.gazetteer.districts()}
     month = month_of(Resident.onboarded_at, inputs.period)
     # Codes are unique, so the outer join finds at most one link and counts no one twice.
     result = await inputs.session.execute(
-        select(month, JoinLink.id, JoinLink.clinic, func.count())
+        select(month, Resident.district_code, JoinLink.id, JoinLink.clinic, func.count())
         .select_from(Resident)
         .outerjoin(JoinLink, attributed())
         .where(within(Resident.onboarded_at, inputs.period))
-        .group_by(month, JoinLink.id, JoinLink.clinic)
+        .group_by(month, Resident.district_code, JoinLink.id, JoinLink.clinic)
     )
     rows = list(result)
-    links = {(link_id, clinic) for _, link_id, clinic, _ in rows if link_id is not None}
-    links_per_clinic = Counter(clinic for _, clinic in links)
+    # Counted over every link, not the ones with sign-ups: a label must not depend on counts.
+    links_per_clinic = Counter(await inputs.session.scalars(select(JoinLink.clinic)))
 
     def label(link_id: int | None, clinic: str | None) -> str:
         if link_id is None or clinic is None:
@@ -259,11 +264,14 @@ async def signups_by_link(inputs: ReportInputs) -> Rows:
         # let anyone reading it sign up in that clinic's name.
         return clinic if links_per_clinic[clinic] == 1 else f"{clinic} (link {link_id})"
 
-    return [(m, label(link_id, clinic), n) for m, link_id, clinic, n in rows]
+    return [
+        ((m, names.get(code or "", NOT_RECORDED), label(link_id, clinic)), n)
+        for m, code, link_id, clinic, n in rows
+    ]
 
 
 async def consent_by_purpose(inputs: ReportInputs) -> Rows:
-    """Everyone's latest choice per purpose as the period ended."""
+    """Everyone's latest choice per purpose as the period ended, in the cell of its last month."""
     latest = (
         select(func.max(ConsentEvent.id).label("id"))
         .where(ConsentEvent.created_at < literal(inputs.period.end, UTCDateTime()))
@@ -275,7 +283,9 @@ async def consent_by_purpose(inputs: ReportInputs) -> Rows:
         .join(latest, latest.c.id == ConsentEvent.id)
         .group_by(ConsentEvent.purpose, ConsentEvent.granted)
     )
-    return [(PURPOSE_LABELS[p], "Yes" if granted else "No", n) for p, granted, n in result]
+    # A count at the end of a month: every report ending that month shows the same cell.
+    last = inputs.period.months()[-1]
+    return [((last, PURPOSE_LABELS[p], "Yes" if granted else "No"), n) for p, granted, n in result]
 
 
 async def consent_withdrawals(inputs: ReportInputs) -> Rows:
@@ -301,60 +311,48 @@ async def consent_withdrawals(inputs: ReportInputs) -> Rows:
         )
         .group_by(month, history.c.purpose)
     )
-    return [(m, PURPOSE_LABELS[ConsentPurpose(p)], n) for m, p, n in result]
+    return [((m, PURPOSE_LABELS[ConsentPurpose(p)]), n) for m, p, n in result]
 
 
-async def _responses(inputs: ReportInputs, row: Any, column: Any, *where: Any) -> list[Any]:
+RATING_DIMS = ("month", "moment", "service", "rating")
+
+
+async def ratings(inputs: ReportInputs) -> Rows:
+    """Ratings from 1 to 5 by month, what prompted them and the service they are about (if any).
+
+    The three ratings tables take these cells, so none can be set against another.
+    """
+    month = month_of(FeedbackResponse.created_at, inputs.period)
+    columns = (month, FeedbackResponse.moment, FeedbackResponse.service_ref)
     result = await inputs.session.execute(
-        select(row, column, func.count())
-        .where(within(FeedbackResponse.created_at, inputs.period), *where)
-        .group_by(row, column)
+        select(*columns, FeedbackResponse.rating, func.count())
+        .where(within(FeedbackResponse.created_at, inputs.period))
+        .group_by(*columns, FeedbackResponse.rating)
     )
-    return list(result)
+    return [((m, MOMENT_LABELS[moment], service, str(r)), n) for m, moment, service, r, n in result]
 
 
-async def ratings_by_month(inputs: ReportInputs) -> Rows:
-    """Ratings from 1 to 5, by month."""
+LONELINESS_DIMS = ("month", "stage", "loneliness")
+
+
+async def loneliness(inputs: ReportInputs) -> Rows:
+    """Answers to "How often do you feel lonely?", by month and pregnancy stage."""
     month = month_of(FeedbackResponse.created_at, inputs.period)
-    rows = await _responses(inputs, month, FeedbackResponse.rating)
-    return [(m, str(r), n) for m, r, n in rows]
-
-
-async def ratings_by_moment(inputs: ReportInputs) -> Rows:
-    """Ratings by what prompted them."""
-    rows = await _responses(inputs, FeedbackResponse.moment, FeedbackResponse.rating)
-    return [(MOMENT_LABELS[moment], str(r), n) for moment, r, n in rows]
-
-
-async def ratings_by_service(inputs: ReportInputs) -> Rows:
-    """Ratings of services in the local directory."""
-    rows = await _responses(
-        inputs,
-        FeedbackResponse.service_ref,
-        FeedbackResponse.rating,
-        FeedbackResponse.service_ref.is_not(None),
+    columns = (month, FeedbackResponse.stage_band, FeedbackResponse.loneliness)
+    result = await inputs.session.execute(
+        select(*columns, func.count())
+        .where(
+            within(FeedbackResponse.created_at, inputs.period),
+            FeedbackResponse.loneliness.is_not(None),
+        )
+        .group_by(*columns)
     )
-    return [(service, str(r), n) for service, r, n in rows]
-
-
-async def loneliness_by_month(inputs: ReportInputs) -> Rows:
-    """Answers to "How often do you feel lonely?", by month."""
-    month = month_of(FeedbackResponse.created_at, inputs.period)
-    rows = await _responses(
-        inputs, month, FeedbackResponse.loneliness, FeedbackResponse.loneliness.is_not(None)
-    )
-    return [(m, LONELINESS_LABELS[answer], n) for m, answer, n in rows]
-
-
-async def loneliness_by_stage(inputs: ReportInputs) -> Rows:
-    """Answers to "How often do you feel lonely?", by pregnancy stage."""
-    rows = await _responses(
-        inputs,
-        FeedbackResponse.stage_band,
-        FeedbackResponse.loneliness,
-        FeedbackResponse.loneliness.is_not(None),
-    )
-    return [(STAGE_LABELS[band], LONELINESS_LABELS[answer], n) for band, answer, n in rows]
+    return [
+        ((m, STAGE_LABELS[band], LONELINESS_LABELS[answer]), n)
+        for m, band, answer, n in result
+        # Never None here (the query leaves those out); the check is for the type.
+        if answer is not None
+    ]
 
 
 SECTIONS: list[Section] = [
@@ -364,11 +362,11 @@ SECTIONS: list[Section] = [
         description="Residents who finished signing up, by the month they finished and the "
         "district they live in. Residents who later asked us to delete their data are not "
         "counted.",
-        population="signups",
         row_dim="month",
         col_dim="district",
         # Columns come from the data: a district with no sign-ups would only add width.
-        query=signups_by_district,
+        query=signups,
+        dims=SIGNUP_DIMS,
         chart="stacked",
     ),
     Section(
@@ -377,10 +375,10 @@ SECTIONS: list[Section] = [
         description="The same sign-ups by the midwife's join link (QR code or web link) they "
         "count for: one used while the link was live. A link stopped by its midwife still "
         "works, but sign-ups through it afterwards are counted under no join link.",
-        population="signups",
         row_dim="month",
         col_dim="join_link",
-        query=signups_by_link,
+        query=signups,
+        dims=SIGNUP_DIMS,
         chart="stacked",
     ),
     Section(
@@ -388,7 +386,6 @@ SECTIONS: list[Section] = [
         title="Consent choices at the end of the period",
         description="Everyone's latest choice for each purpose, including people who said no "
         "at the start and people who have since left. The rate is the share who said yes.",
-        population="consent_state",
         row_dim="purpose",
         col_dim="choice",
         query=consent_by_purpose,
@@ -403,7 +400,6 @@ SECTIONS: list[Section] = [
         title="Consent withdrawn, by month and purpose",
         description="Times someone turned off a purpose she had agreed to. Keeping pregnancy "
         "details is withdrawn by deleting her data, so it is not listed.",
-        population="withdrawals",
         row_dim="month",
         col_dim="purpose",
         query=consent_withdrawals,
@@ -413,10 +409,10 @@ SECTIONS: list[Section] = [
         slug="ratings_by_month",
         title="Feedback ratings by month",
         description="Ratings from 1 (poor) to 5 (excellent).",
-        population="ratings",
         row_dim="month",
         col_dim="rating",
-        query=ratings_by_month,
+        query=ratings,
+        dims=RATING_DIMS,
         columns=RATINGS,
         chart="stacked",
     ),
@@ -424,10 +420,10 @@ SECTIONS: list[Section] = [
         slug="ratings_by_moment",
         title="Feedback ratings by what prompted them",
         description="Whether she sent feedback herself or answered a question we asked.",
-        population="ratings",
         row_dim="moment",
         col_dim="rating",
-        query=ratings_by_moment,
+        query=ratings,
+        dims=RATING_DIMS,
         rows=tuple(MOMENT_LABELS.values()),
         columns=RATINGS,
         chart="bars",
@@ -436,10 +432,10 @@ SECTIONS: list[Section] = [
         slug="ratings_by_service",
         title="Ratings of local services",
         description="Ratings given about a service in the local directory.",
-        population="service_ratings",
         row_dim="service",
         col_dim="rating",
-        query=ratings_by_service,
+        query=ratings,
+        dims=RATING_DIMS,
         columns=RATINGS,
         chart="bars",
     ),
@@ -447,10 +443,10 @@ SECTIONS: list[Section] = [
         slug="loneliness_by_month",
         title="How often do you feel lonely? By month",
         description="The ONS direct measure of loneliness, from those who chose to answer it.",
-        population="loneliness",
         row_dim="month",
         col_dim="loneliness",
-        query=loneliness_by_month,
+        query=loneliness,
+        dims=LONELINESS_DIMS,
         columns=tuple(LONELINESS_LABELS.values()),
         chart="stacked",
     ),
@@ -458,10 +454,10 @@ SECTIONS: list[Section] = [
         slug="loneliness_by_stage",
         title="How often do you feel lonely? By pregnancy stage",
         description="The same answers by how far along she was when she answered.",
-        population="loneliness",
         row_dim="stage",
         col_dim="loneliness",
-        query=loneliness_by_stage,
+        query=loneliness,
+        dims=LONELINESS_DIMS,
         rows=tuple(STAGE_LABELS.values()),
         columns=tuple(LONELINESS_LABELS.values()),
         chart="bars",
@@ -483,6 +479,13 @@ async def count_sections(
     gazetteer: Gazetteer,
     sections: Sequence[Section] | None = None,
 ) -> list[CountTable]:
-    """Every section's raw counts; only `suppression.protect` may turn them into output."""
+    """Every section's exact counts; only `protect_table` may turn them into output."""
     inputs = ReportInputs(session, period, gazetteer)
-    return [await section.count(inputs) for section in (sections or SECTIONS)]
+    # Sections sharing a query share its cells: counted once.
+    counted: dict[Query, list[tuple[Cell, int]]] = {}
+    tables = []
+    for section in sections or SECTIONS:
+        if section.query not in counted:
+            counted[section.query] = list(await section.query(inputs))
+        tables.append(section.table(period, counted[section.query]))
+    return tables
