@@ -29,8 +29,8 @@ from tests.harness import BotHarness
         ("I'm leaking fluid, is that normal at 30 weeks", "waters"),
         ("sometimes I want to die", "self_harm"),
         ("I keep thinking about hurting myself", "self_harm"),
-        ("I don't feel safe at home", "unsafe_at_home"),
-        ("I'm scared of my partner", "unsafe_at_home"),
+        ("I don't feel safe at home", "domestic_abuse"),
+        ("I'm scared of my partner", "domestic_abuse"),
     ],
 )
 def test_urgent_phrasings_are_recognised(text: str, group: str) -> None:
@@ -70,7 +70,7 @@ async def test_an_urgent_message_gets_her_own_triage_line_at_once(
 
     first, *_ = await bot.send(user, "I'm worried, baby isn't moving today")
 
-    assert "call your maternity triage line now" in first.plain_text
+    assert "call your maternity unit now" in first.plain_text
     assert CHELMSFORD_TRIAGE in first.plain_text
     assert "999" in first.plain_text
     assert "Colchester Hospital" not in first.plain_text
@@ -100,7 +100,7 @@ async def test_someone_not_signed_up_still_gets_the_numbers(
     await load_sample_into_bot(bot)
     user = new_resident_user(fake)
 
-    urgent, _ = await bot.send(user, "I want to end my life")
+    [urgent] = await bot.send(user, "I want to end my life")
 
     assert "Samaritans" in urgent.plain_text and "116 123" in urgent.plain_text
 
