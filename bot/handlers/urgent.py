@@ -66,11 +66,13 @@ class UrgentSpotter:
     async def __call__(self, update: Update, context: BotContext) -> None:
         """Reply with who to call; the message is then handled: no fallback, no flow step."""
         message = update.effective_message
-        if message is None or not message.text:
+        # A photo's caption counts too: "is this normal?" under a picture of blood.
+        text = message.text or message.caption if message is not None else None
+        if not text:
             return
         rules = rules_for(context.content)
         # Her words are only matched, never logged or stored.
-        groups = rules.matcher.groups_in(message.text)
+        groups = rules.matcher.groups_in(text)
         if not groups:
             return
         texts = texts_for(update)
@@ -106,7 +108,8 @@ def register(application: BotApplication, pending: Sequence[PendingQuestion]) ->
     """The urgent-message check, ahead of every flow; `pending` are the flows it asks again for."""
     application.add_handler(
         MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, UrgentSpotter(pending)
+            filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+            UrgentSpotter(pending),
         ),
         group=URGENT_GROUP,
     )
