@@ -51,8 +51,14 @@ def _stem(word: str) -> str:
 class _Group:
     group: UrgentGroup
     phrases: tuple[re.Pattern[str], ...]
-    not_if: tuple[re.Pattern[str], ...]
+    # All phrases in one pattern: most clauses match none, and one search says so.
+    any_phrase: re.Pattern[str]
+    not_if: re.Pattern[str] | None
     not_after: frozenset[str]
+
+
+def _either(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
 
 
 @dataclass
@@ -83,11 +89,14 @@ class Matcher:
         for group in matcher.groups:
             texts = (*group.phrases, *group.not_if)
             vocabulary.update(w for t in texts for w in matcher._spelled(t) if w != WILDCARD)
+            phrases = tuple(matcher._pattern(p) for p in group.phrases)
+            not_if = [matcher._pattern(p) for p in group.not_if]
             compiled.append(
                 _Group(
                     group,
-                    tuple(matcher._pattern(p) for p in group.phrases),
-                    tuple(matcher._pattern(p) for p in group.not_if),
+                    phrases,
+                    _either(phrases),
+                    _either(not_if) if not_if else None,
                     frozenset(_stem(w) for a in group.not_after for w in matcher._spelled(a)),
                 )
             )
@@ -131,19 +140,26 @@ class Matcher:
 
     def groups_in(self, text: str) -> list[UrgentGroup]:
         """The groups a message mentions, in the order they are listed."""
-        clauses = [self.words(c) for c in _CLAUSE.split(text[:_MAX_TEXT])]
+        clauses = []
+        for part in _CLAUSE.split(text[:_MAX_TEXT]):
+            words = self.words(part)
+            if words:
+                stems = [_stem(w) for w in words]
+                clauses.append((words, stems, " ".join(stems)))
         found: dict[str, UrgentGroup] = {}
         for compiled in self._compiled:
             if compiled.group.id in found:
                 continue
-            if any(self._clause_matches(compiled, words) for words in clauses if words):
+            if any(self._clause_matches(compiled, *clause) for clause in clauses):
                 found[compiled.group.id] = compiled.group
         return list(found.values())
 
-    def _clause_matches(self, compiled: _Group, words: list[str]) -> bool:
-        stems = [_stem(w) for w in words]
-        line = " ".join(stems)
-        if any(p.search(line) for p in compiled.not_if):
+    def _clause_matches(
+        self, compiled: _Group, words: list[str], stems: list[str], line: str
+    ) -> bool:
+        if not compiled.any_phrase.search(line):
+            return False
+        if compiled.not_if is not None and compiled.not_if.search(line):
             return False
         for pattern in compiled.phrases:
             for found in pattern.finditer(line):
