@@ -34,6 +34,7 @@ from bot.handlers import (
     feedback,
     life_events,
     matching,
+    onboarding,
     privacy,
     reports,
     services_browse,
@@ -159,22 +160,28 @@ def build_application(
     private = filters.ChatType.PRIVATE
     # Group -1 runs before everything: a button pressed outside her own chat never acts.
     application.add_handler(TypeHandler(Update, common.guard_button_owner), group=-1)
-    # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up,
-    # and then handled as usual by whatever was waiting for it.
-    application.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, urgent.spot_urgent), group=-2
+    sign_up = onboarding_conversation()
+    feedback_flow = feedback.feedback_conversation()
+    # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up; then
+    # the question a flow was waiting for is asked again and nothing else handles the message.
+    urgent.register(
+        application,
+        pending=[
+            common.PendingQuestion(sign_up, onboarding.ask_again),
+            common.PendingQuestion(feedback_flow, feedback.ask_again),
+        ],
     )
 
     application.add_handler(staff_setup.staff_join_handler())
     application.add_handler(staff_setup.staff_help_handler(), group=staff_setup.STAFF_HELP_GROUP)
-    application.add_handler(onboarding_conversation())
+    application.add_handler(sign_up)
     application.add_handler(CommandHandler("privacy", privacy.show_privacy, filters=private))
     application.add_handler(CallbackQueryHandler(privacy.change_choice, pattern=r"^pv:"))
     application.add_handler(CallbackQueryHandler(privacy.show_privacy, pattern=r"^ob:sum:choices$"))
     application.add_handler(CommandHandler("mydata", data_rights.send_my_data, filters=private))
     application.add_handler(CommandHandler("forget", data_rights.ask_forget, filters=private))
     application.add_handler(CallbackQueryHandler(data_rights.confirm_forget, pattern=r"^fg:"))
-    application.add_handler(feedback.feedback_conversation())
+    application.add_handler(feedback_flow)
     application.add_handlers(feedback.prompt_handlers())
     application.add_handler(CommandHandler("report", reports.send_report, filters=private))
     feedback.schedule_feedback_prompts(application)
@@ -195,6 +202,7 @@ def build_application(
     application.add_handler(matching.bot_rights_handler(), group=1)
     matching.schedule_matching_jobs(application)
     jobs.schedule_daily(application)
+    jobs.schedule_content_watch(application)
     application.add_handlers(staff_setup.staff_handlers())
     application.add_handler(staff_setup.reachability_handler(), group=2)
     staff_setup.schedule_staff_jobs(application)

@@ -37,6 +37,8 @@ class BotData:
         self.sleep: Callable[[float], Awaitable[None]] | None = None
         # The council's content (content/), read from the database; None until it is loaded.
         self.content: ContentSet | None = None
+        # The database's content fingerprint when `content` was read: a new load changes it.
+        self.content_digest: str | None = None
 
 
 T = TypeVar("T")

@@ -8,25 +8,61 @@ did happen and is repeated queues nothing new.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import cast
 
 from bot.context import BotApplication, BotContext
 from bot.delivery.quiet_hours import next_send_time
 from bot.services import planning, retention
-from bot.services.content import load_content
+from bot.services.content import load_content, loaded_digest
 
 logger = logging.getLogger(__name__)
 
 JOB_NAME = "local_information_daily"
+CONTENT_WATCH_JOB = "content_watch"
+# Well inside the minute in which a `content load` must reach every running bot.
+CONTENT_WATCH_INTERVAL = dt.timedelta(seconds=30)
 
 
 async def refresh_content(application: BotApplication) -> None:
-    """Read the loaded content into memory (after `bumpbuddies content load`, at the next run)."""
+    """Read the loaded content into memory."""
+    data = application.bot_data
+    assert data.sessionmaker is not None
+    async with data.sessionmaker() as session, session.begin():
+        data.content_digest = await loaded_digest(session)
+        data.content = await load_content(session)
+
+
+async def reload_if_changed(application: BotApplication) -> bool:
+    """Re-read the content if `bumpbuddies content load` stored a new version since."""
     data = application.bot_data
     assert data.sessionmaker is not None
     async with data.sessionmaker() as session:
-        data.content = await load_content(session)
+        digest = await loaded_digest(session)
+    if digest == data.content_digest:
+        return False
+    await refresh_content(application)
+    logger.info("content reloaded: a new version was loaded")
+    return True
+
+
+async def content_watch_job(context: BotContext) -> None:
+    """The JobQueue callback: every process checks for itself, so every worker catches up."""
+    await reload_if_changed(cast(BotApplication, context.application))
+
+
+def schedule_content_watch(application: BotApplication) -> None:
+    """Check for newly loaded content every 30 seconds."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    job_queue.run_repeating(
+        content_watch_job,
+        interval=CONTENT_WATCH_INTERVAL,
+        first=CONTENT_WATCH_INTERVAL,
+        name=CONTENT_WATCH_JOB,
+    )
 
 
 async def run_daily(application: BotApplication) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from telegram import Update
 
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services.content import UrgentGroup
 from bot.services.urgent_help import urgent_groups
 from tests.content_support import CHELMSFORD_TRIAGE, load_sample_into_bot, sample_content
 from tests.factories import COLCHESTER_POSTCODE, new_resident_user, onboard
@@ -29,8 +31,8 @@ from tests.harness import BotHarness
         ("I'm leaking fluid, is that normal at 30 weeks", "waters"),
         ("sometimes I want to die", "self_harm"),
         ("I keep thinking about hurting myself", "self_harm"),
-        ("I don't feel safe at home", "unsafe_at_home"),
-        ("I'm scared of my partner", "unsafe_at_home"),
+        ("I don't feel safe at home", "domestic_abuse"),
+        ("I'm scared of my partner", "domestic_abuse"),
     ],
 )
 def test_urgent_phrasings_are_recognised(text: str, group: str) -> None:
@@ -56,6 +58,29 @@ def test_everyday_messages_are_not_mistaken_for_urgent_ones(text: str) -> None:
     assert urgent_groups(sample_content(), text) == []
 
 
+def test_a_double_negative_does_not_hide_a_symptom() -> None:
+    for text in ("I can't stop bleeding", "the bleeding won't stop", "it hasn't stopped bleeding"):
+        assert [g.id for g in urgent_groups(None, text)] == ["bleeding"], text
+    assert urgent_groups(None, "I haven't had any bleeding") == []
+
+
+def test_council_exclusions_cannot_switch_off_a_built_in_phrase() -> None:
+    council = sample_content().model_copy(
+        update={"urgent": (UrgentGroup(id="bleeding", phrases=("red show",), not_if=("wipe",)),)}
+    )
+
+    assert [g.id for g in urgent_groups(council, "there is blood when I wipe")] == ["bleeding"]
+    assert [g.id for g in urgent_groups(council, "a red show this morning")] == ["bleeding"]
+    assert urgent_groups(council, "a red show when I wipe") == []
+
+
+def test_council_phrases_add_to_the_built_in_ones() -> None:
+    text = "my baby is quieter than usual"
+
+    assert urgent_groups(None, text) == []
+    assert [g.id for g in urgent_groups(sample_content(), text)] == ["reduced_movements"]
+
+
 def test_a_negation_in_another_part_of_the_sentence_does_not_hide_a_symptom() -> None:
     found = urgent_groups(sample_content(), "No bleeding, but my baby isn't moving")
     assert [g.id for g in found] == ["reduced_movements"]
@@ -70,7 +95,8 @@ async def test_an_urgent_message_gets_her_own_triage_line_at_once(
 
     first, *_ = await bot.send(user, "I'm worried, baby isn't moving today")
 
-    assert "call your maternity triage line now" in first.plain_text
+    assert "call your maternity unit now" in first.plain_text
+    assert "I'm an automated service, so I can't give medical advice" in first.plain_text
     assert CHELMSFORD_TRIAGE in first.plain_text
     assert "999" in first.plain_text
     assert "Colchester Hospital" not in first.plain_text
@@ -100,7 +126,7 @@ async def test_someone_not_signed_up_still_gets_the_numbers(
     await load_sample_into_bot(bot)
     user = new_resident_user(fake)
 
-    urgent, _ = await bot.send(user, "I want to end my life")
+    [urgent] = await bot.send(user, "I want to end my life")
 
     assert "Samaritans" in urgent.plain_text and "116 123" in urgent.plain_text
 
@@ -157,3 +183,21 @@ async def test_the_words_of_an_urgent_message_are_never_logged(
     await bot.send(user, "Zanzibar-bleeding-7731 since this morning")
 
     assert "Zanzibar" not in caplog.text
+
+
+async def test_a_photo_caption_mentioning_a_symptom_gets_the_numbers(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+    update = fake.send_message(user, "placeholder")
+    message = update["message"]
+    del message["text"]
+    message["photo"] = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    message["caption"] = "is this normal? there is blood when I wipe"
+    before = len(fake.messages(user.id))
+
+    await bot.app.process_update(Update.de_json(update, bot.app.bot))
+
+    [urgent] = fake.messages(user.id)[before:]
+    assert "Bleeding in pregnancy needs checking" in urgent.plain_text

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from bot.context import BotContext
 from bot.services import staff
@@ -71,6 +74,42 @@ async def guard_button_owner(update: Update, context: BotContext) -> None:
     if message is None or message.chat.id != query.from_user.id:
         await answer(query, texts_for(update)("general.not_your_button"), alert=True)
         raise ApplicationHandlerStop
+
+
+AskAgain = Callable[[Update, BotContext, object], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class PendingQuestion:
+    """A conversation, and how it asks the question it is waiting for in a given state."""
+
+    conversation: ConversationHandler[Any]
+    ask_again: AskAgain
+
+
+def conversation_state(conversation: ConversationHandler[Any], update: Update) -> object | None:
+    """The state this person's conversation is in, or None when it isn't running."""
+    # PTB offers no public getter for a conversation's state: this is the one place that reads
+    # it, so a change in PTB breaks here (and in tests/test_urgent_flows.py), not in every flow.
+    try:
+        key = conversation._get_key(update)
+    except RuntimeError:
+        return None
+    state = conversation._conversations.get(key)
+    return state if isinstance(state, int | str) else None
+
+
+async def ask_pending_again(
+    update: Update, context: BotContext, pending: Sequence[PendingQuestion]
+) -> bool:
+    """Ask the question a running conversation is waiting for once more (e.g. after an
+    interruption); False when she is in no conversation."""
+    for question in pending:
+        state = conversation_state(question.conversation, update)
+        if state is not None:
+            await question.ask_again(update, context, state)
+            return True
+    return False
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

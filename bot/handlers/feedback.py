@@ -121,6 +121,12 @@ async def _begin(update: Update, context: BotContext, service: str | None) -> in
         await reply(update, texts("feedback.not_signed_up"))
         return END
     nonce = _new_draft(context, service, None)
+    await _ask_rating(update, service, nonce)
+    return RATING
+
+
+async def _ask_rating(update: Update, service: str | None, nonce: str) -> None:
+    texts = texts_for(update)
     question = (
         texts("feedback.ask_rating_service", service=service)
         if service
@@ -133,7 +139,22 @@ async def _begin(update: Update, context: BotContext, service: str | None) -> in
         ]
     )
     await reply(update, question, reply_markup=markup)
-    return RATING
+
+
+async def ask_again(update: Update, context: BotContext, state: object) -> None:
+    """The question this conversation is waiting for, once more (after an urgent reply)."""
+    texts = texts_for(update)
+    draft = _draft(context)
+    # The current nonce: the buttons sent earlier stay valid as well.
+    nonce = str(draft.get("nonce", ""))
+    if state == RATING:
+        await _ask_rating(update, draft.get("service"), nonce)
+    elif state == LONELINESS:
+        await reply(
+            update, texts("feedback.ask_loneliness"), reply_markup=_loneliness_markup(texts, nonce)
+        )
+    elif state == COMMENT:
+        await reply(update, texts("feedback.ask_comment"), reply_markup=_skip_markup(texts, nonce))
 
 
 async def start_feedback(update: Update, context: BotContext) -> int:

@@ -233,6 +233,25 @@ async def start(update: Update, context: BotContext) -> int:
     return await _prompt(update, context, profile)
 
 
+async def ask_again(update: Update, context: BotContext, state: object) -> None:
+    """The question sign-up or /profile is waiting for, once more (after an urgent reply)."""
+    texts = texts_for(update)
+    if state == CONSENT_HEALTH:
+        await reply(
+            update,
+            texts("consent.health"),
+            reply_markup=_yes_no(texts, "ob:health", yes_key="button.agree"),
+        )
+    elif state == DUE_DATE:
+        await reply(update, texts("due.ask"))
+    elif state == AREA:
+        await _ask_area(update, texts)
+    elif state == NAME:
+        await _ask_name(update, texts)
+    else:
+        await _advance(update, context)
+
+
 async def show_profile(update: Update, context: BotContext) -> int:
     """/profile: her details with buttons to change them."""
     return await _advance(update, context)

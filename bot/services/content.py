@@ -110,13 +110,19 @@ class TriageUnit(_Frozen):
 
 
 class UrgentGroup(_Frozen):
-    """Phrases that mean she may need help now, and who to call."""
+    """Phrases that mean she may need help now, and who to call.
+
+    A council group with a built-in group's id adds to it: its phrases count as well, and a
+    message or call list given here replaces the built-in one. A new group needs both.
+    """
 
     id: str = Field(pattern=r"^[a-z0-9_]{1,30}$")
-    message: str = Field(min_length=1)
-    call: tuple[str, ...] = Field(min_length=1)
+    message: str = ""
+    call: tuple[str, ...] = ()
     phrases: tuple[str, ...] = Field(min_length=1)
     not_if: tuple[str, ...] = ()
+    # Words that, just before a phrase, say it is about someone else ("my friend's waters").
+    not_after: tuple[str, ...] = ()
 
 
 class SupportOrganisation(_Frozen):
@@ -152,16 +158,6 @@ class ContentSet(_Frozen):
     def category(self, code: str) -> Category | None:
         """The category with this code."""
         return next((c for c in self.categories if c.code == code), None)
-
-    def helpline(self, helpline_id: str) -> Helpline | None:
-        """The helpline with this id."""
-        return next((h for h in self.helplines if h.id == helpline_id), None)
-
-    def triage_for(self, district_code: str | None) -> TriageUnit | None:
-        """The maternity triage line serving this district."""
-        if district_code is None:
-            return None
-        return next((u for u in self.triage if district_code in u.districts), None)
 
 
 @dataclass(frozen=True)
@@ -308,6 +304,12 @@ async def store_content(
     )
     await session.flush()
     return len(digests)
+
+
+async def loaded_digest(session: AsyncSession) -> str | None:
+    """The fingerprint of the content in the database (None before the first load): cheap to
+    compare, so every running bot can notice a new `content load` quickly."""
+    return await session.scalar(select(ContentLibrary.digest).where(ContentLibrary.id == 1))
 
 
 async def load_content(session: AsyncSession) -> ContentSet | None:

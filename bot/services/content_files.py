@@ -32,6 +32,7 @@ from bot.services.content import (
     render_week,
 )
 from bot.services.geo import Gazetteer, Ward, WardFound
+from bot.services.urgent_defaults import built_in_group_ids, built_in_helpline_ids
 
 WEEKS_FILE = "weeks.yaml"
 CATEGORIES_FILE = "categories.yaml"
@@ -442,12 +443,17 @@ def _urgent_groups(
     negations = reader.strings(
         URGENT_WORDS_FILE, int(data.get(_LINE, 1)), data.get("negations"), "negations"
     )
-    callable_ids = {h.id for h in helplines} | {TRIAGE}
+    callable_ids = {h.id for h in helplines} | {TRIAGE} | built_in_helpline_ids()
     groups: list[UrgentGroup] = []
     for entry in reader.entries(URGENT_WORDS_FILE, data, "groups"):
         at = int(entry[_LINE])
         group = reader.model(URGENT_WORDS_FILE, at, UrgentGroup, entry)
         if group is None:
+            continue
+        if group.id not in built_in_group_ids() and not (group.message and group.call):
+            reader.problem(
+                URGENT_WORDS_FILE, at, f"new group '{group.id}' needs a message and a call list"
+            )
             continue
         unknown = [c for c in group.call if c not in callable_ids]
         if unknown:

@@ -1,0 +1,159 @@
+"""The urgent-message corpus: the right number for ≥ 95% of urgent messages, ≤ 1% false alarms.
+
+Figures are measured on the tuning part and on the held-out part, with the built-in lists alone
+(no content loaded) and with the council's sample content on top. The README quotes them; a test
+keeps the quote true. `python -m tests.test_urgent_corpus` prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.services.content import ContentSet
+from bot.services.urgent_help import rules_for, who_to_call
+from tests.content_support import sample_content
+
+CORPUS = Path(__file__).parent / "urgent_corpus"
+README = Path(__file__).resolve().parents[1] / "README.md"
+PARTS = ("tune", "holdout")
+MIN_RECALL = 0.95
+MAX_FALSE_ALARMS = 0.01
+
+
+def _lines(name: str) -> list[str]:
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def urgent_messages(part: str) -> list[tuple[str, str]]:
+    """(category, message) pairs of one part."""
+    pairs = [line.split(" | ", 1) for line in _lines(f"{part}_urgent.txt")]
+    return [(category.strip(), message.strip()) for category, message in pairs]
+
+
+def ordinary_messages(part: str) -> list[str]:
+    """Everyday messages of one part."""
+    return [line.strip() for line in _lines(f"{part}_ordinary.txt")]
+
+
+@cache
+def right_answers() -> dict[str, str]:
+    """The fixed table: category → the number its reply must give."""
+    table: dict[str, str] = yaml.safe_load((CORPUS / "answers.yaml").read_text(encoding="utf-8"))
+    return table
+
+
+@dataclass(frozen=True)
+class Figures:
+    """How one part of the corpus fares."""
+
+    answered: int
+    urgent: int
+    false_alarms: int
+    ordinary: int
+    missed: tuple[str, ...]
+    alarmed: tuple[str, ...]
+
+    @property
+    def recall(self) -> float:
+        """Share of urgent messages answered with the right number."""
+        return self.answered / self.urgent
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """Share of ordinary messages that got an urgent reply."""
+        return self.false_alarms / self.ordinary
+
+    def summary(self) -> str:
+        """As the README quotes it."""
+        return (
+            f"{self.recall:.1%} ({self.answered}/{self.urgent}) right number, "
+            f"{self.false_alarm_rate:.1%} ({self.false_alarms}/{self.ordinary}) false alarms"
+        )
+
+
+def measure(content: ContentSet | None, part: str) -> Figures:
+    """Run one part of the corpus through the matcher."""
+    rules = rules_for(content)
+    missed = []
+    for category, message in urgent_messages(part):
+        calls = who_to_call(rules, rules.matcher.groups_in(message), None)
+        if right_answers()[category] not in calls.ids:
+            missed.append(f"{category}: {message}")
+    ordinary = ordinary_messages(part)
+    alarmed = [m for m in ordinary if rules.matcher.groups_in(m)]
+    urgent = len(urgent_messages(part))
+    return Figures(
+        urgent - len(missed), urgent, len(alarmed), len(ordinary), tuple(missed), tuple(alarmed)
+    )
+
+
+def _no_content() -> ContentSet | None:
+    return None
+
+
+CONTENTS: dict[str, Callable[[], ContentSet | None]] = {
+    "built-in lists": _no_content,
+    "with the sample content": sample_content,
+}
+
+
+def test_the_corpus_is_big_enough_and_every_category_has_a_right_answer() -> None:
+    urgent = [pair for part in PARTS for pair in urgent_messages(part)]
+    ordinary = [m for part in PARTS for m in ordinary_messages(part)]
+
+    assert len(urgent) >= 150 and len(ordinary) >= 300
+    assert {category for category, _ in urgent} == set(right_answers())
+    # A third held out, in every category.
+    for category in right_answers():
+        held = [c for c, _ in urgent_messages("holdout") if c == category]
+        assert held and len(held) * 3 >= len([c for c, _ in urgent if c == category]) - 2
+    assert len(ordinary_messages("holdout")) * 3 >= len(ordinary) - 2
+
+
+def test_the_issue_examples_are_in_the_corpus() -> None:
+    messages = {m for part in PARTS for _, m in urgent_messages(part)}
+
+    assert {
+        "can't feel the baby kick since yesterday",
+        "baby hasn't kicked all day",
+        "there is blood when I wipe",
+        "contractions every 5 minutes",
+        "he hurts me",
+        "I want to end it all",
+    } <= messages
+    assert "my sister's baby is moving house" in {
+        m for part in PARTS for m in ordinary_messages(part)
+    }
+
+
+@pytest.mark.parametrize("part", PARTS)
+@pytest.mark.parametrize("content", list(CONTENTS))
+def test_urgent_messages_get_the_right_number_and_ordinary_ones_no_alarm(
+    part: str, content: str
+) -> None:
+    figures = measure(CONTENTS[content](), part)
+    print(f"{part} ({content}): {figures.summary()}")
+
+    assert figures.recall >= MIN_RECALL, figures.missed
+    assert figures.false_alarm_rate <= MAX_FALSE_ALARMS, figures.alarmed
+
+
+def test_the_readme_quotes_the_measured_figures() -> None:
+    readme = README.read_text(encoding="utf-8")
+
+    for part in PARTS:
+        figures = measure(None, part)
+        assert f"| {part} | {figures.summary()} |" in readme, figures.summary()
+
+
+if __name__ == "__main__":
+    for name, make in CONTENTS.items():
+        for part in PARTS:
+            print(f"| {part} | {measure(make(), part).summary()} | ({name})")
