@@ -29,7 +29,14 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import answer, reply, sender, texts_for
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox, staff
+from bot.services import (
+    matching,
+    matching_cohorts,
+    matching_news,
+    matching_outbox,
+    residents,
+    staff,
+)
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
@@ -196,10 +203,13 @@ async def show_matches(update: Update, context: BotContext) -> None:
         await answer(update.callback_query)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, user.id)
+        ended = await residents.pregnancy_ended_on(session, me.id) if me else None
     if me is None:
         await reply(update, texts("general.not_signed_up"))
     elif me.status is not ResidentStatus.ACTIVE:
         await reply(update, texts("match.finish_signup"))
+    elif ended is not None:
+        await reply(update, texts("life.match_after_loss"))
     elif not me.matching_consent:
         await reply(update, texts("match.consent_off"))
     else:
@@ -287,6 +297,16 @@ async def _introduce(context: BotContext, intro: Introduction) -> None:
         await intros.record_introduction_messages(session, intro.id, sent[0], sent[1])
 
 
+async def _refusal(context: BotContext, telegram_user_id: int, key: str) -> str:
+    """Why a button no longer works; after a loss, not "turn it back on in /privacy"."""
+    if key != "match.not_in_pool":
+        return key
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, telegram_user_id)
+        ended = await residents.pregnancy_ended_on(session, me.id) if me else None
+    return "life.matching_closed" if ended else key
+
+
 async def say_hello(update: Update, context: BotContext) -> None:
     """She tapped 'Say hello' on a card: ask the other person, or introduce if she asked too."""
     query = update.callback_query
@@ -303,7 +323,8 @@ async def say_hello(update: Update, context: BotContext) -> None:
             _neighbours(context, rules),
         )
     if hello.result not in (HelloResult.REQUESTED, HelloResult.INTRODUCED):
-        await answer(query, texts(_HELLO_REFUSALS[hello.result]), alert=True)
+        key = await _refusal(context, sender(update).id, _HELLO_REFUSALS[hello.result])
+        await answer(query, texts(key), alert=True)
         return
     intro = hello.introduction
     assert intro is not None
@@ -332,7 +353,8 @@ async def answer_request(update: Update, context: BotContext) -> None:
             session, sender(update).id, int(context.matches[0][2]), accept, context.now()
         )
     if result.result not in (AnswerResult.INTRODUCED, AnswerResult.DECLINED):
-        await answer(query, texts(_ANSWER_REFUSALS[result.result]), alert=True)
+        key = await _refusal(context, sender(update).id, _ANSWER_REFUSALS[result.result])
+        await answer(query, texts(key), alert=True)
         return
     intro = result.introduction
     assert intro is not None
