@@ -696,18 +696,22 @@ async def send_newcomer_digests(context: BotContext) -> None:
     if in_quiet_hours(now, context.settings.zone):
         return
     today = now.astimezone(context.settings.zone).date()
+    rules = _rules(context)
+    neighbours = _neighbours(context, rules)
     async with context.session() as session, session.begin():
         due = await matching_news.digests_due(session, today)
     for digest in due:
+        # Only newcomers her /match would show her now are news: never "see your suggestions?"
+        # followed by suggestions without them.
         async with context.session() as session, session.begin():
-            claimed = await matching_news.claim_digest(session, digest.resident_id, today)
-        if not claimed:
+            told = await matching_news.take_digest(
+                session, digest.resident_id, today, now, rules, neighbours
+            )
+        if not told:
             continue
         texts = catalogue(digest.language_code)
         text = (
-            texts("match.newcomer_one")
-            if digest.newcomers == 1
-            else texts("match.newcomers_many", count=digest.newcomers)
+            texts("match.newcomer_one") if told == 1 else texts("match.newcomers_many", count=told)
         )
         await _send(context, digest.telegram_user_id, text, _find_button(texts))
 
