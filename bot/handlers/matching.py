@@ -41,7 +41,13 @@ from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
 from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
-from bot.services.matching_safety import Subject, add_report_reason, block, report
+from bot.services.matching_safety import (
+    Subject,
+    add_report_reason,
+    block,
+    report,
+    subject_name,
+)
 from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
@@ -459,8 +465,50 @@ async def block_person(update: Update, context: BotContext) -> None:
     await deliver_owed(context)
 
 
+async def _clear_markup(query_message: Any) -> None:
+    if isinstance(query_message, Message):
+        try:
+            await query_message.edit_reply_markup(None)
+        except TelegramError:
+            logger.debug("a matching message could not be edited")
+
+
+async def ask_report(update: Update, context: BotContext) -> None:
+    """She tapped Report: nothing happens until she confirms who and what."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    subject, subject_id = _subject(context)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        name = await subject_name(session, me.id, subject, subject_id) if me else None
+    if name is None:
+        await answer(query, texts("match.not_yours"), alert=True)
+        return
+    await answer(query)
+    data = f"{subject.value}{subject_id}"
+    buttons = [
+        InlineKeyboardButton(texts(f"match.report.{key}"), callback_data=f"mt:rep{key[0]}:{data}")
+        for key in ("yes", "no")
+    ]
+    await reply(
+        update,
+        texts("match.report.confirm", name=name),
+        reply_markup=InlineKeyboardMarkup([buttons]),
+    )
+
+
+async def cancel_report(update: Update, context: BotContext) -> None:
+    """She thought better of reporting: nothing was filed or blocked."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_markup(query.message)
+    await reply(update, texts_for(update)("match.report.cancelled"))
+
+
 async def report_person(update: Update, context: BotContext) -> int:
-    """She reported someone: kept for the moderators at once; a reason is optional."""
+    """She confirmed a report: kept for the moderators at once; a reason is optional."""
     query = update.callback_query
     assert query is not None
     texts = texts_for(update)
@@ -471,12 +519,12 @@ async def report_person(update: Update, context: BotContext) -> int:
     if filed is None or filed.report_id is None:
         await answer(query, texts("match.not_yours"), alert=True)
         return END
+    if filed.already:
+        await answer(query, texts("match.report.already"), alert=True)
+        await _clear_markup(query.message)
+        return END
     await answer(query)
-    if isinstance(query.message, Message):
-        try:
-            await query.message.edit_reply_markup(None)
-        except TelegramError:
-            logger.debug("a matching message could not be edited")
+    await _clear_markup(query.message)
     if context.user_data is not None:
         context.user_data["match_report"] = filed.report_id
     await reply(
@@ -741,7 +789,7 @@ def _report_conversation() -> ConversationHandler[Any]:
         return ConversationHandler(
             name="matching_report",
             entry_points=[
-                CallbackQueryHandler(report_person, pattern=r"^mt:rep:([si])(\d{1,12})$")
+                CallbackQueryHandler(report_person, pattern=r"^mt:repy:([si])(\d{1,12})$")
             ],
             states={
                 REPORT_REASON: [
@@ -768,6 +816,8 @@ def matching_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
         CallbackQueryHandler(say_hello, pattern=r"^mt:hi:(\d{1,12})$"),
         CallbackQueryHandler(answer_request, pattern=r"^mt:(yes|no):(\d{1,12})$"),
         CallbackQueryHandler(block_person, pattern=r"^mt:blk:([si])(\d{1,12})$"),
+        CallbackQueryHandler(ask_report, pattern=r"^mt:rep:([si])(\d{1,12})$"),
+        CallbackQueryHandler(cancel_report, pattern=r"^mt:repn:([si])(\d{1,12})$"),
         _report_conversation(),
         CallbackQueryHandler(group_invite, pattern=r"^mt:grp:(\d{1,12})$"),
         CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
