@@ -17,7 +17,7 @@ from tests.harness import BotHarness
 from tests.test_life_events import _resident, _sessions
 
 
-async def _kept_for_local_info(
+async def kept_for_local_info(
     bot: BotHarness, fake: FakeTelegram, *, local_info: bool = False
 ) -> FakeUser:
     """She signed up (local information as given), then told us her pregnancy ended, and kept
@@ -38,7 +38,7 @@ def _choices(messages: list[SentMessage]) -> SentMessage:
 async def test_keeping_her_account_turns_local_information_on_as_promised(
     bot: BotHarness, fake: FakeTelegram, clock: FixedClock
 ) -> None:
-    user = await _kept_for_local_info(bot, fake, local_info=False)
+    user = await kept_for_local_info(bot, fake, local_info=False)
 
     choices = _choices(await bot.send(user, "/privacy"))
     await load_sample_into_bot(bot)
@@ -63,7 +63,7 @@ async def test_keeping_her_account_turns_local_information_on_as_promised(
 async def test_after_a_loss_privacy_does_not_offer_meeting_other_mums(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _kept_for_local_info(bot, fake, local_info=True)
+    user = await kept_for_local_info(bot, fake, local_info=True)
 
     choices = _choices(await bot.send(user, "/privacy"))
     await bot.forge(user, choices, "pv:matching:on")
@@ -79,7 +79,7 @@ async def test_after_a_loss_privacy_does_not_offer_meeting_other_mums(
 async def test_after_a_loss_profile_shows_no_due_date_or_weeks(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _kept_for_local_info(bot, fake)
+    user = await kept_for_local_info(bot, fake)
 
     [profile] = await bot.send(user, "/profile")
 
@@ -110,7 +110,7 @@ async def test_an_old_profile_button_cannot_set_a_due_date_after_a_loss(
 async def test_after_a_loss_match_explains_kindly_instead_of_offering_to_turn_it_on(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _kept_for_local_info(bot, fake)
+    user = await kept_for_local_info(bot, fake)
 
     [reply] = await bot.send(user, "/match")
 
@@ -121,7 +121,7 @@ async def test_after_a_loss_match_explains_kindly_instead_of_offering_to_turn_it
 async def test_after_keeping_her_account_baby_says_what_she_gets_and_asks_nothing_again(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    user = await _kept_for_local_info(bot, fake)
+    user = await kept_for_local_info(bot, fake)
 
     sent = await bot.send(user, "/baby")
 
