@@ -94,3 +94,17 @@ async def test_the_summary_names_only_mums_she_was_introduced_to(
 
     assert "Introduced to: Bea" in summary.plain_text
     assert "Cat" not in summary.plain_text
+
+
+async def test_the_summary_midway_through_sign_up_says_what_is_not_given_yet(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+
+    summary, _ = await _mydata(bot, user)
+
+    assert "Due date: not given" in summary.plain_text
+    assert "still signing up" in summary.plain_text
+    assert "Meeting other mums: not asked yet" in summary.plain_text
