@@ -15,6 +15,7 @@ from tests.content_support import load_sample_into_bot, queued
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness
 from tests.test_life_events import _resident, _sessions
+from tests.test_matching_support import card_for, join
 
 
 async def kept_for_local_info(
@@ -171,3 +172,18 @@ async def test_turning_local_information_on_in_privacy_after_a_loss_is_keeping_h
 
     keys = await queued(_sessions(bot), (await _resident(bot)).id)
     assert keys == ["services:perinatal_mental_health"]
+
+
+async def test_her_card_leaves_other_mums_chats_as_soon_as_she_tells_us(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    amira = await join(bot, fake, "Amira")
+    bea = await join(bot, fake, "Bea")
+    await bot.send(bea, "/match")
+    card = card_for(fake, bea, "Amira")
+
+    await bot.send(amira, "/baby")
+    await bot.press(amira, "I'm no longer pregnant")
+    await bot.press(amira, "Yes, please stop them")
+
+    assert card.plain_text == "This suggestion is no longer available."

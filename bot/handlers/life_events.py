@@ -22,6 +22,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.handlers import data_rights
 from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.matching import deliver_owed
 from bot.services import life_events
 from bot.services.consent import ConsentContext
 from bot.services.life_events import BirthDateProblem, Outcome
@@ -272,6 +273,8 @@ async def confirm_ended(update: Update, context: BotContext) -> int:
         return END
     if outcome is not Outcome.SAVED:
         return await _refuse(update, texts, outcome)
+    # Her cards and requests leave other mums' chats now, not at the next job run.
+    await deliver_owed(context)
     support = _support(texts, context)
     await reply(update, support or texts("life.support_fallback"))
     await _offer_keep_or_delete(update, texts)
