@@ -16,11 +16,12 @@ from models import NewcomerDigest, NewcomerNews, Resident
 
 @dataclass(frozen=True)
 class Digest:
-    """One 'new mums near you' message owed to one member."""
+    """A member with news noted; take_digest decides what, if anything, she is told."""
 
     resident_id: int
     telegram_user_id: int
     language_code: str
+    # Newcomers noted for her; fewer may be told (only those /match would show her then).
     newcomers: int
 
 
