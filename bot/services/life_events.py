@@ -1,4 +1,11 @@
-"""Life events: her baby has arrived, or her pregnancy has ended; what we send follows."""
+"""Life events: her baby has arrived, or her pregnancy has ended; what we send follows.
+
+After a loss there is one state and every screen reads it: the consent record says matching and
+local information are off (her "stop them" answer); "keep my account" (or turning local
+information on in /privacy) turns local information on and sends only what the content marks as
+suitable after a loss; matching is never offered again (residents.set_consent refuses it); no
+screen shows her due date or weeks.
+"""
 
 from __future__ import annotations
 
