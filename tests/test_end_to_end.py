@@ -110,7 +110,7 @@ async def test_real_process_signs_a_resident_up_over_http(
     await running_bot.say(user, "CO1 1AA", expect="What name would you like")
     await running_bot.press(user, 0, expect="Here's what you've told me")
     await running_bot.press(user, "✅ That's right", expect="You're all set, Harriet")
-    export = await running_bot.say(user, "/mydata", expect="")
+    export = await running_bot.say(user, "/mydata", expect="Here's a copy of everything")
     assert export.document is not None and b"Harriet" in export.document[1]
 
     running_bot.process.send_signal(signal.SIGTERM)

@@ -370,7 +370,7 @@ async def test_mydata_includes_her_feedback(bot: BotHarness, fake: FakeTelegram)
     await bot.press(user, "Occasionally")
     await bot.send(user, "Thank you all")
 
-    [sent] = await bot.send(user, "/mydata")
+    *_, sent = await bot.send(user, "/mydata")
 
     assert sent.document is not None
     data = json.loads(sent.document[1])

@@ -263,7 +263,7 @@ async def test_mydata_includes_what_she_told_us_and_forget_erases_it(
     await bot.press(user, "🍼 My baby has arrived")
     await bot.send(user, "29/11/2026")
 
-    [document] = await bot.send(user, "/mydata")
+    *_, document = await bot.send(user, "/mydata")
     await bot.send(user, "/forget")
     await bot.press(user, "Yes, delete everything")
 

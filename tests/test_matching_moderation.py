@@ -14,7 +14,7 @@ from models import (
     ModerationAction,
     StaffRole,
 )
-from tests.factories import make_staff
+from tests.factories import consent_evidence, make_staff
 from tests.test_matching_support import RULES, Sessions, mum, neighbours
 
 
@@ -81,7 +81,7 @@ async def test_a_mum_whose_pregnancy_has_ended_is_never_proposed(
     ana, bea = await mum(sessions, clock.now()), await mum(sessions, clock.now())
     async with sessions() as session, session.begin():
         await life_events.record_pregnancy_ended(
-            session, bea.telegram_user_id, clock.now().date(), clock.now()
+            session, bea.telegram_user_id, clock.now().date(), consent_evidence(clock.now())
         )
 
     assert await _candidate_ids(sessions, clock, ana.id) == []

@@ -6,7 +6,7 @@ import datetime as dt
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from tests.harness import BotHarness
-from tests.test_matching_support import join, run_matching_job
+from tests.test_matching_support import card_for, join, run_matching_job
 
 # December: UK time is UTC.
 MONDAY = dt.date(2026, 11, 30)
@@ -87,6 +87,40 @@ async def test_a_newcomer_who_leaves_matching_before_the_message_is_not_announce
     amira = await join(bot, fake, "Amira")
     await bot.send(amira, "/privacy")
     await bot.press(amira, "Turn off: meeting other mums")
+
+    bot.clock.set(_at(MONDAY + dt.timedelta(days=1), 9))
+    await run_matching_job(bot)
+
+    assert _news(fake, bea) == []
+
+
+async def test_no_news_when_match_would_not_show_the_newcomer_among_her_suggestions(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    for name in ("Cat", "Dee", "Eve"):
+        await join(bot, fake, name)
+    await run_matching_job(bot)
+    told_before = len(_news(fake, bea))
+    bot.clock.set(_at(MONDAY + dt.timedelta(days=1), 10))
+    # Due a fortnight after Bea: near enough to be noted, but Cat, Dee and Eve suit Bea better.
+    await join(bot, fake, "Amira", due="28/03/2027")
+
+    await run_matching_job(bot)
+    shown = await bot.send(bea, "/match")
+
+    assert not any(m.plain_text.startswith("👤 Amira") for m in shown)
+    assert len(_news(fake, bea)) == told_before
+
+
+async def test_no_news_about_a_newcomer_who_has_since_blocked_her(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    bot.clock.set(_at(MONDAY, 22))
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    await bot.press(amira, "🚫 Block", card_for(fake, amira, "Bea"))
 
     bot.clock.set(_at(MONDAY + dt.timedelta(days=1), 9))
     await run_matching_job(bot)

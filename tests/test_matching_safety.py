@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from models import IntroductionStatus, MatchBlock, MatchReport, MatchSuggestion
 from tests.harness import BotHarness
 from tests.test_matching_support import (
@@ -76,7 +76,8 @@ async def test_a_report_is_kept_for_the_moderators_with_her_reason(
     amira = await join(bot, fake, "Amira")
     await _hello(bot, fake, amira, "Bea")
 
-    asked = await bot.press(bea, "⚠️ Report", message=requests(fake, bea)[-1])
+    await bot.press(bea, "⚠️ Report", message=requests(fake, bea)[-1])
+    asked = await bot.press(bea, "⚠️ Yes, report")
     assert "only the council's moderators will see it" in asked[-1].plain_text
     assert asked[-1].button_texts() == ["Skip"]
     thanked = await bot.send(bea, "  She asked for my\u0007 address  ")
@@ -99,6 +100,7 @@ async def test_the_reason_is_optional_and_a_later_message_is_not_taken_as_one(
     amira = await join(bot, fake, "Amira")
     await _hello(bot, fake, amira, "Bea")
     await bot.press(bea, "⚠️ Report", message=requests(fake, bea)[-1])
+    await bot.press(bea, "⚠️ Yes, report")
 
     skipped = await bot.press(bea, "Skip")
     await bot.send(bea, "hello there")
@@ -199,3 +201,72 @@ async def test_mydata_includes_her_matching_data_but_not_other_peoples(
     assert len(data["suggestions_shown_to_you"]) == 2
     assert len(data["people_you_blocked"]) == 1
     assert "Cat" not in json.dumps(data)
+
+
+def _suggestion_data(card: SentMessage, action: str) -> str:
+    """The callback data a card's button would carry for `action` (e.g. "repy")."""
+    hello = next(d for d in card.callback_data() if d.startswith("mt:hi:"))
+    return f"mt:{action}:s{hello.removeprefix('mt:hi:')}"
+
+
+async def test_report_asks_before_it_blocks_and_cancel_changes_nothing(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await _hello(bot, fake, amira, "Bea")
+
+    [question] = await bot.press(bea, "⚠️ Report", message=requests(fake, bea)[-1])
+    offered = question.button_texts()
+    async with bot.session() as session:
+        nothing_yet = (
+            await session.scalar(select(MatchReport)),
+            await session.scalar(select(MatchBlock)),
+        )
+    [cancelled] = await bot.press(bea, "Cancel", message=question)
+    await bot.press(bea, "✅ Yes, introduce us", message=requests(fake, bea)[-1])
+
+    assert "Report and block Amira?" in question.plain_text
+    assert offered == ["⚠️ Yes, report", "Cancel"]
+    assert nothing_yet == (None, None)
+    assert "Nothing was reported" in cancelled.plain_text
+    assert question.button_texts() == []
+    assert knows_contact_of(fake, bea, amira)
+
+
+async def test_report_confirmation_for_someone_else_s_card_is_refused(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    await join(bot, fake, "Bea")
+    cat = await join(bot, fake, "Cat")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(cat, "/match")
+    cats_card = card_for(fake, cat, "Bea")
+
+    for action in ("rep", "repy"):
+        await bot.forge(amira, bot.last(amira), _suggestion_data(cats_card, action))
+        assert bot.last_answer() == "Sorry, that button doesn't work any more."
+    await bot.forge(amira, bot.last(amira), "mt:repy:s<b>1</b>")
+
+    assert "Sorry" in str(bot.last_answer())
+    async with bot.session() as session:
+        assert await session.scalar(select(MatchReport)) is None
+        assert await session.scalar(select(MatchBlock)) is None
+
+
+async def test_a_second_press_of_yes_report_files_one_report_and_says_so(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    await bot.press(amira, "⚠️ Report", message=card_for(fake, amira, "Bea"))
+    question = bot.last_with_buttons(amira)
+    yes = question.callback_data()[0]
+    await bot.press(amira, "⚠️ Yes, report", message=question)
+
+    await bot.forge(amira, question, yes)
+
+    assert "already" in str(bot.last_answer())
+    async with bot.session() as session:
+        assert len(list(await session.scalars(select(MatchReport)))) == 1

@@ -109,7 +109,7 @@ async def test_mydata_sends_a_json_document_with_her_profile_and_consent_history
     user = new_resident_user(fake, "Amira")
     await onboard(bot, user, start=f"/start {link.code}")
 
-    [sent] = await bot.send(user, "/mydata")
+    *_, sent = await bot.send(user, "/mydata")
 
     assert sent.document is not None
     filename, content = sent.document

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import select
 
-from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.staff_moderation import is_suspended_from_matching, not_suspended_from_matching
+from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from bot.services.staff_moderation import (
+    NOTICE_GAP,
+    is_suspended_from_matching,
+    not_suspended_from_matching,
+)
 from models import AuditEvent, MatchReport, ModerationDecision, Resident, StaffRole
 from tests.factories import make_resident, make_staff
 from tests.harness import BotHarness
@@ -41,6 +47,17 @@ async def reported_pair(
         return reported, her.id, report.id
 
 
+async def notices_after_the_wait(
+    bot: BotHarness, fake: FakeTelegram, reported: FakeUser
+) -> list[SentMessage]:
+    """What reaches her once the notice's wait is over (sent in the daytime, by the engine)."""
+    bot.clock.advance(NOTICE_GAP + dt.timedelta(hours=1))
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    await engine.run_until_idle()
+    return fake.messages(reported.id)
+
+
 async def test_a_moderator_sees_open_reports_with_their_reason_escaped(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
@@ -65,7 +82,7 @@ async def test_a_warning_reaches_her_kindly_and_is_logged(
 
     await bot.press(mo, "Warn")
 
-    notice = fake.messages(reported.id)[-1].plain_text
+    notice = (await notices_after_the_wait(bot, fake, reported))[-1].plain_text
     assert "friendly, respectful support" in notice
     assert "bumpbuddies@essex.gov.uk" in notice
     async with bot.session() as session:
@@ -90,7 +107,8 @@ async def test_a_suspension_keeps_her_out_of_matching(bot: BotHarness, fake: Fak
 
     await bot.press(mo, "Suspend from matching")
 
-    assert "paused introductions" in fake.messages(reported.id)[-1].plain_text
+    notices = await notices_after_the_wait(bot, fake, reported)
+    assert "paused introductions" in notices[-1].plain_text
     async with bot.session() as session:
         assert await is_suspended_from_matching(session, her_id)
         allowed = set(
@@ -150,3 +168,47 @@ async def test_decisions_about_her_are_in_her_data_and_erased_with_it(
     await bot.press(reported, "Yes, delete everything")
     async with bot.session() as session:
         assert await session.scalar(select(ModerationDecision)) is None
+
+
+@pytest.mark.parametrize("decision", ["Warn", "Suspend from matching"])
+async def test_a_notice_does_not_point_at_who_reported_her_by_words_or_timing(
+    bot: BotHarness, fake: FakeTelegram, decision: str
+) -> None:
+    mo = await moderator(bot, fake)
+    reported, _, _ = await reported_pair(bot, fake)
+    await bot.send(mo, "/moderation")
+
+    told_mo = await bot.press(mo, decision)
+    straight_away = list(fake.messages(reported.id))
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    bot.clock.advance(NOTICE_GAP - dt.timedelta(hours=1))
+    await engine.run_until_idle()
+    still_nothing = list(fake.messages(reported.id))
+    notice = (await notices_after_the_wait(bot, fake, reported))[-1].plain_text
+
+    assert straight_away == [] and still_nothing == []
+    assert "no sooner than three days after the report" in told_mo[-1].plain_text
+    for telling in ("introduced", "someone", "Pat", "report"):
+        assert telling.lower() not in notice.lower()
+    assert "friendly, respectful support" in notice
+
+
+async def test_a_notice_waits_for_daytime(bot: BotHarness, fake: FakeTelegram) -> None:
+    mo = await moderator(bot, fake)
+    # Reported at 10:00; the gap ends in the evening, in quiet hours.
+    reported, _, _ = await reported_pair(bot, fake)
+    bot.clock.advance(dt.timedelta(hours=12))
+    await bot.send(mo, "/moderation")
+    await bot.press(mo, "Warn")
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+
+    bot.clock.advance(NOTICE_GAP)
+    await engine.run_until_idle()
+    at_night = list(fake.messages(reported.id))
+    bot.clock.advance(dt.timedelta(hours=11))
+    await engine.run_until_idle()
+
+    assert at_night == []
+    assert "friendly, respectful support" in fake.messages(reported.id)[-1].plain_text

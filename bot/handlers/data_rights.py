@@ -12,12 +12,13 @@ from bot.handlers.common import answer, clear_buttons, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import data_rights
 from bot.services.data_rights import export_personal_data
+from bot.services.data_summary import code_meanings, summarise
 
 _ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 
 
 async def send_my_data(update: Update, context: BotContext) -> None:
-    """/mydata: everything held about her, as a JSON document."""
+    """/mydata: everything held about her, in words in the chat and as a JSON document."""
     texts = texts_for(update)
     async with context.session() as session, session.begin():
         document = await export_personal_data(session, sender(update).id, context.now())
@@ -30,6 +31,11 @@ async def send_my_data(update: Update, context: BotContext) -> None:
     if ward is not None:
         profile["ward_name"] = ward.name
         profile["district_name"] = ward.district_name
+    area = f"{ward.name}, {ward.district_name}" if ward else None
+    document["what_the_codes_mean"] = code_meanings(
+        texts, profile, ward.name if ward else None, ward.district_name if ward else None
+    )
+    await reply(update, summarise(document, texts, area))
     payload = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
     await chat.send_document(
         InputFile(payload, filename=texts.raw("mydata.filename")),

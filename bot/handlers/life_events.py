@@ -7,7 +7,7 @@ import logging
 import warnings
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
@@ -22,7 +22,9 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.handlers import data_rights
 from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.matching import deliver_owed
 from bot.services import life_events
+from bot.services.consent import ConsentContext
 from bot.services.life_events import BirthDateProblem, Outcome
 from bot.texts import Catalogue, Html, long_date
 from models import LifeStage
@@ -42,6 +44,19 @@ async def _clear_buttons(update: Update) -> None:
     except BadRequest:
         # A double tap: the buttons are already gone.
         logger.debug("buttons were already removed")
+
+
+def _evidence(update: Update, context: BotContext) -> ConsentContext:
+    """Her answer changes her consent choices: the question she answered is the evidence."""
+    query = update.callback_query
+    message = query.message if query else None
+    return ConsentContext(
+        notice_version=context.settings.privacy_notice_version,
+        shown_text=message.text or "" if isinstance(message, Message) else "",
+        method=f"button:{query.data if query else ''}",
+        source="life_events",
+        now=context.now(),
+    )
 
 
 async def _stage(update: Update, context: BotContext) -> Outcome | LifeStage:
@@ -74,8 +89,7 @@ async def show_menu(update: Update, context: BotContext) -> int:
     if stage is LifeStage.BABY:
         return await _refuse(update, texts, Outcome.ALREADY)
     if stage is LifeStage.ENDED:
-        await reply(update, texts("life.already_ended"))
-        await _offer_keep_or_delete(update, texts)
+        await _after_loss(update, context, texts)
         return END
     await reply(
         update,
@@ -227,6 +241,18 @@ async def _offer_keep_or_delete(update: Update, texts: Catalogue) -> None:
     )
 
 
+async def _after_loss(update: Update, context: BotContext, texts: Catalogue) -> None:
+    """/baby once she has told us: what she gets now, or the choice she hasn't made yet."""
+    async with context.session() as session, session.begin():
+        state = await life_events.after_loss(session, sender(update).id)
+    if state is not None and state.kept:
+        key = "life.after_loss_local_info" if state.local_info else "life.after_loss_nothing"
+        await reply(update, texts(key))
+        return
+    await reply(update, texts("life.already_ended"))
+    await _offer_keep_or_delete(update, texts)
+
+
 async def confirm_ended(update: Update, context: BotContext) -> int:
     """She confirmed (or not) that pregnancy messages should stop."""
     query = update.callback_query
@@ -239,15 +265,18 @@ async def confirm_ended(update: Update, context: BotContext) -> int:
         return END
     async with context.session() as session, session.begin():
         outcome = await life_events.record_pregnancy_ended(
-            session, sender(update).id, context.today(), context.now()
+            session, sender(update).id, context.today(), _evidence(update, context)
         )
     if outcome is Outcome.ALREADY:
-        await reply(update, texts("life.already_ended"))
-    elif outcome is not Outcome.SAVED:
+        # A second tap on an old confirmation: say where she stands, ask nothing twice.
+        await _after_loss(update, context, texts)
+        return END
+    if outcome is not Outcome.SAVED:
         return await _refuse(update, texts, outcome)
-    else:
-        support = _support(texts, context)
-        await reply(update, support or texts("life.support_fallback"))
+    # Her cards and requests leave other mums' chats now, not at the next job run.
+    await deliver_owed(context)
+    support = _support(texts, context)
+    await reply(update, support or texts("life.support_fallback"))
     await _offer_keep_or_delete(update, texts)
     return END
 
@@ -258,7 +287,9 @@ async def keep_local_info(update: Update, context: BotContext) -> None:
     assert query is not None
     texts = texts_for(update)
     async with context.session() as session, session.begin():
-        outcome = await life_events.keep_for_local_info(session, sender(update).id, context.now())
+        outcome = await life_events.keep_for_local_info(
+            session, sender(update).id, _evidence(update, context)
+        )
     if outcome not in (Outcome.SAVED, Outcome.ALREADY):
         await _refuse(update, texts, outcome)
         return

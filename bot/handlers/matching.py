@@ -29,12 +29,24 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import answer, guard, reply, sender, texts_for
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox
+from bot.services import (
+    matching,
+    matching_cohorts,
+    matching_news,
+    matching_outbox,
+    residents,
+)
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
 from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
-from bot.services.matching_safety import Subject, add_report_reason, block, report
+from bot.services.matching_safety import (
+    Subject,
+    add_report_reason,
+    block,
+    report,
+    subject_name,
+)
 from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
@@ -196,10 +208,13 @@ async def show_matches(update: Update, context: BotContext) -> None:
         await answer(update.callback_query)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, user.id)
+        ended = await residents.pregnancy_ended_on(session, me.id) if me else None
     if me is None:
         await reply(update, texts("general.not_signed_up"))
     elif me.status is not ResidentStatus.ACTIVE:
         await reply(update, texts("match.finish_signup"))
+    elif ended is not None:
+        await reply(update, texts("life.match_after_loss"))
     elif not me.matching_consent:
         await reply(update, texts("match.consent_off"))
     else:
@@ -287,6 +302,16 @@ async def _introduce(context: BotContext, intro: Introduction) -> None:
         await intros.record_introduction_messages(session, intro.id, sent[0], sent[1])
 
 
+async def _refusal(context: BotContext, telegram_user_id: int, key: str) -> str:
+    """Why a button no longer works; after a loss, not "turn it back on in /privacy"."""
+    if key != "match.not_in_pool":
+        return key
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, telegram_user_id)
+        ended = await residents.pregnancy_ended_on(session, me.id) if me else None
+    return "life.matching_closed" if ended else key
+
+
 async def say_hello(update: Update, context: BotContext) -> None:
     """She tapped 'Say hello' on a card: ask the other person, or introduce if she asked too."""
     query = update.callback_query
@@ -303,7 +328,8 @@ async def say_hello(update: Update, context: BotContext) -> None:
             _neighbours(context, rules),
         )
     if hello.result not in (HelloResult.REQUESTED, HelloResult.INTRODUCED):
-        await answer(query, texts(_HELLO_REFUSALS[hello.result]), alert=True)
+        key = await _refusal(context, sender(update).id, _HELLO_REFUSALS[hello.result])
+        await answer(query, texts(key), alert=True)
         return
     intro = hello.introduction
     assert intro is not None
@@ -332,7 +358,8 @@ async def answer_request(update: Update, context: BotContext) -> None:
             session, sender(update).id, int(context.matches[0][2]), accept, context.now()
         )
     if result.result not in (AnswerResult.INTRODUCED, AnswerResult.DECLINED):
-        await answer(query, texts(_ANSWER_REFUSALS[result.result]), alert=True)
+        key = await _refusal(context, sender(update).id, _ANSWER_REFUSALS[result.result])
+        await answer(query, texts(key), alert=True)
         return
     intro = result.introduction
     assert intro is not None
@@ -437,8 +464,50 @@ async def block_person(update: Update, context: BotContext) -> None:
     await deliver_owed(context)
 
 
+async def _clear_markup(query_message: Any) -> None:
+    if isinstance(query_message, Message):
+        try:
+            await query_message.edit_reply_markup(None)
+        except TelegramError:
+            logger.debug("a matching message could not be edited")
+
+
+async def ask_report(update: Update, context: BotContext) -> None:
+    """She tapped Report: nothing happens until she confirms who and what."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    subject, subject_id = _subject(context)
+    async with context.session() as session, session.begin():
+        me = await intros.by_telegram(session, sender(update).id)
+        name = await subject_name(session, me.id, subject, subject_id) if me else None
+    if name is None:
+        await answer(query, texts("match.not_yours"), alert=True)
+        return
+    await answer(query)
+    data = f"{subject.value}{subject_id}"
+    buttons = [
+        InlineKeyboardButton(texts(f"match.report.{key}"), callback_data=f"mt:rep{key[0]}:{data}")
+        for key in ("yes", "no")
+    ]
+    await reply(
+        update,
+        texts("match.report.confirm", name=name),
+        reply_markup=InlineKeyboardMarkup([buttons]),
+    )
+
+
+async def cancel_report(update: Update, context: BotContext) -> None:
+    """She thought better of reporting: nothing was filed or blocked."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_markup(query.message)
+    await reply(update, texts_for(update)("match.report.cancelled"))
+
+
 async def report_person(update: Update, context: BotContext) -> int:
-    """She reported someone: kept for the moderators at once; a reason is optional."""
+    """She confirmed a report: kept for the moderators at once; a reason is optional."""
     query = update.callback_query
     assert query is not None
     texts = texts_for(update)
@@ -449,12 +518,12 @@ async def report_person(update: Update, context: BotContext) -> int:
     if filed is None or filed.report_id is None:
         await answer(query, texts("match.not_yours"), alert=True)
         return END
+    if filed.already:
+        await answer(query, texts("match.report.already"), alert=True)
+        await _clear_markup(query.message)
+        return END
     await answer(query)
-    if isinstance(query.message, Message):
-        try:
-            await query.message.edit_reply_markup(None)
-        except TelegramError:
-            logger.debug("a matching message could not be edited")
+    await _clear_markup(query.message)
     if context.user_data is not None:
         context.user_data["match_report"] = filed.report_id
     await reply(
@@ -671,18 +740,22 @@ async def send_newcomer_digests(context: BotContext) -> None:
     if in_quiet_hours(now, context.settings.zone):
         return
     today = now.astimezone(context.settings.zone).date()
+    rules = _rules(context)
+    neighbours = _neighbours(context, rules)
     async with context.session() as session, session.begin():
         due = await matching_news.digests_due(session, today)
     for digest in due:
+        # Only newcomers her /match would show her now are news: never "see your suggestions?"
+        # followed by suggestions without them.
         async with context.session() as session, session.begin():
-            claimed = await matching_news.claim_digest(session, digest.resident_id, today)
-        if not claimed:
+            told = await matching_news.take_digest(
+                session, digest.resident_id, today, now, rules, neighbours
+            )
+        if not told:
             continue
         texts = catalogue(digest.language_code)
         text = (
-            texts("match.newcomer_one")
-            if digest.newcomers == 1
-            else texts("match.newcomers_many", count=digest.newcomers)
+            texts("match.newcomer_one") if told == 1 else texts("match.newcomers_many", count=told)
         )
         await _send(context, digest.telegram_user_id, text, _find_button(texts))
 
@@ -712,7 +785,7 @@ def _report_conversation() -> ConversationHandler[Any]:
         return ConversationHandler(
             name="matching_report",
             entry_points=[
-                CallbackQueryHandler(report_person, pattern=r"^mt:rep:([si])(\d{1,12})$")
+                CallbackQueryHandler(report_person, pattern=r"^mt:repy:([si])(\d{1,12})$")
             ],
             states={
                 REPORT_REASON: [
@@ -739,6 +812,8 @@ def matching_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
         CallbackQueryHandler(say_hello, pattern=r"^mt:hi:(\d{1,12})$"),
         CallbackQueryHandler(answer_request, pattern=r"^mt:(yes|no):(\d{1,12})$"),
         CallbackQueryHandler(block_person, pattern=r"^mt:blk:([si])(\d{1,12})$"),
+        CallbackQueryHandler(ask_report, pattern=r"^mt:rep:([si])(\d{1,12})$"),
+        CallbackQueryHandler(cancel_report, pattern=r"^mt:repn:([si])(\d{1,12})$"),
         _report_conversation(),
         CallbackQueryHandler(group_invite, pattern=r"^mt:grp:(\d{1,12})$"),
         CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),

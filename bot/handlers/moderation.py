@@ -6,7 +6,6 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.handlers.common import answer, clear_buttons, guard, reply, texts_for
@@ -76,24 +75,18 @@ async def decide(update: Update, context: BotContext) -> None:
     report_id, action = int(match[1]), ModerationAction(match[2])
     async with context.session() as session, session.begin():
         decided = await staff_moderation.decide(session, member, report_id, action, context.now())
+        if decided is not None and action in (ModerationAction.WARN, ModerationAction.SUSPEND):
+            # Queued, not sent now: the delivery engine sends it by day, days after the report.
+            notice = catalogue(decided.language_code)(
+                f"moderation.notice_{action.value}",
+                email=context.settings.council_contact_email,
+                phone=context.settings.council_contact_phone,
+            )
+            await staff_moderation.queue_notice(session, decided, notice, context.now())
     if decided is None:
         await answer(query, texts("moderation.already"), alert=True)
         return
     await answer(query, texts(f"moderation.done_{action.value}"))
     await clear_buttons(query)
-    if action in (ModerationAction.WARN, ModerationAction.SUSPEND):
-        her_texts = catalogue(decided.language_code)
-        try:
-            await context.bot.send_message(
-                decided.telegram_user_id,
-                her_texts(
-                    f"moderation.notice_{action.value}",
-                    email=context.settings.council_contact_email,
-                    phone=context.settings.council_contact_phone,
-                ),
-                parse_mode="HTML",
-            )
-        except TelegramError:
-            # She may have blocked the bot; the decision stands and is recorded either way.
-            logger.info("moderation notice could not be delivered")
+    context.delivery.wake()
     await reply(update, texts(f"moderation.done_{action.value}"))

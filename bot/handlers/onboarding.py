@@ -136,6 +136,29 @@ def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     )
 
 
+def _after_loss_profile(
+    context: BotContext, profile: Profile, texts: Catalogue
+) -> tuple[Html, InlineKeyboardMarkup]:
+    """/profile once her pregnancy ended: no due date, weeks or name for other mums."""
+    assert profile.pregnancy_ended_on is not None
+    yes, no = texts("summary.yes"), texts("summary.no")
+    text = texts(
+        "life.profile_after_loss",
+        ended=long_date(profile.pregnancy_ended_on),
+        area=_area_label(context, profile, texts),
+        local_info=yes if profile.consents.get(ConsentPurpose.LOCAL_INFO) else no,
+        feedback=yes if profile.consents.get(ConsentPurpose.FEEDBACK) else no,
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts("summary.done"), callback_data="ob:sum:done")],
+            [InlineKeyboardButton(texts("summary.change_area"), callback_data="ob:sum:area")],
+            [InlineKeyboardButton(texts("summary.change_choices"), callback_data="ob:sum:choices")],
+        ]
+    )
+    return text, markup
+
+
 def _edit_buttons(texts: Catalogue, last: tuple[str, str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -174,6 +197,10 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
     if step is Step.WAITING_FOR_AREA:
         await reply(update, texts("welcome.waiting"), reply_markup=_area_keyboard(texts))
         return AREA
+    if step is Step.DONE and profile.pregnancy_ended_on is not None:
+        text, markup = _after_loss_profile(context, profile, texts)
+        await reply(update, text, reply_markup=markup)
+        return END
     details = _details(context, profile, texts)
     if step is Step.SUMMARY:
         await reply(
@@ -655,6 +682,10 @@ async def summary_change(update: Update, context: BotContext) -> int:
     if profile is None or profile.step not in (Step.SUMMARY, Step.DONE):
         await answer(query, texts("general.stale_button"), alert=True)
         return END if profile is None else await _prompt(update, context, profile)
+    if profile.pregnancy_ended_on is not None and item in ("due", "name"):
+        # An old /profile message: there is no due date or name for other mums to change now.
+        await answer(query, texts("life.profile_button_after_loss"), alert=True)
+        return END
     await answer(query)
     await _clear_buttons(update)
     if item == "due":

@@ -13,7 +13,7 @@ from bot.handlers.common import answer, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import residents
 from bot.services.consent import ConsentContext
-from bot.services.residents import NotSignedUp, Profile
+from bot.services.residents import NotOffered, NotSignedUp, Profile
 from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
 
@@ -37,13 +37,15 @@ def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMa
     def state(purpose: ConsentPurpose) -> str:
         return texts("privacy.on") if profile.consents.get(purpose) else texts("privacy.off")
 
-    text = texts(
-        "privacy.choices",
-        health_data=texts("privacy.required_note"),
-        **{p.value: state(p) for p in OPTIONAL_PURPOSES},
-    )
+    states = {p.value: state(p) for p in OPTIONAL_PURPOSES}
+    offered = list(OPTIONAL_PURPOSES)
+    if profile.pregnancy_ended_on is not None:
+        # Other mums would be told she is due: say why instead of offering a switch.
+        states[ConsentPurpose.MATCHING.value] = texts("life.matching_row_after_loss")
+        offered.remove(ConsentPurpose.MATCHING)
+    text = texts("privacy.choices", health_data=texts("privacy.required_note"), **states)
     rows = []
-    for purpose in OPTIONAL_PURPOSES:
+    for purpose in offered:
         on = bool(profile.consents.get(purpose))
         key, flip = ("privacy.turn_off", "off") if on else ("privacy.turn_on", "on")
         label = texts(key, purpose=texts(f"purpose.{purpose.value}"))
@@ -97,6 +99,9 @@ async def change_choice(update: Update, context: BotContext) -> None:
             profile = await residents.profile(session, sender(update).id)
     except NotSignedUp:
         await answer(query, texts("privacy.not_signed_up"), alert=True)
+        return
+    except NotOffered:
+        await answer(query, texts("life.matching_closed"), alert=True)
         return
     if changed and purpose is ConsentPurpose.MATCHING and flip == "off":
         # Take her cards and requests out of other mums' chats now, not at the next job run.

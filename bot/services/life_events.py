@@ -1,21 +1,37 @@
-"""Life events: her baby has arrived, or her pregnancy has ended; what we send follows."""
+"""Life events: her baby has arrived, or her pregnancy has ended; what we send follows.
+
+After a loss there is one state and every screen reads it: the consent record says matching and
+local information are off (her "stop them" answer); "keep my account" (or turning local
+information on in /privacy) turns local information on and sends only what the content marks as
+suitable after a loss; matching is never offered again (residents.set_consent refuses it); no
+screen shows her due date or weeks.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import queue
+from bot.services.consent import ConsentContext
 from bot.services.feedback import note_feedback_moment
 from bot.services.matching import pause_matching
 from bot.services.planning import PREGNANCY_KINDS
-from bot.services.residents import find_resident
-from models import FeedbackMoment, LifeEvent, LifeStage, Resident, ResidentStatus
+from bot.services.residents import find_resident, set_consent
+from models import (
+    ConsentPurpose,
+    FeedbackMoment,
+    LifeEvent,
+    LifeStage,
+    Resident,
+    ResidentStatus,
+)
 
 MAX_BIRTH_AGE_DAYS = 366
 _NUMERIC = re.compile(r"(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2}|\d{4}))?")
@@ -52,6 +68,16 @@ class Outcome(enum.StrEnum):
     ONBOARDING = "onboarding"
     # The button no longer fits what we know (e.g. "baby arrived" after a pregnancy ended).
     STALE = "stale"
+
+
+@dataclass(frozen=True)
+class AfterLoss:
+    """Where she stands after telling us her pregnancy ended."""
+
+    ended_on: dt.date | None
+    # She answered "keep my account" (or turned local information on herself since).
+    kept: bool
+    local_info: bool
 
 
 class BirthDateProblem(enum.StrEnum):
@@ -157,9 +183,17 @@ async def record_birth(
 
 
 async def record_pregnancy_ended(
-    session: AsyncSession, telegram_user_id: int, today: dt.date, now: dt.datetime
+    session: AsyncSession,
+    telegram_user_id: int,
+    today: dt.date,
+    evidence: ConsentContext,
 ) -> Outcome:
-    """She is no longer pregnant: everything about pregnancy and babies stops at once."""
+    """She is no longer pregnant: everything about pregnancy and babies stops at once.
+
+    Her answer withdraws matching and local information in the consent record (with the
+    question she answered as evidence), so /privacy, /profile and what we send all agree.
+    Local information comes back only if she chooses to keep her account for it.
+    """
     found = await _resident(session, telegram_user_id)
     if isinstance(found, Outcome):
         return found
@@ -172,30 +206,48 @@ async def record_pregnancy_ended(
     event.stage = LifeStage.ENDED
     event.ended_on = today
     event.baby_born_on = None
-    # Until she chooses to keep local information, nothing more is sent.
     event.keep_local_info = False
-    event.updated_at = now
+    event.updated_at = evidence.now
+    await session.flush()
     await queue.cancel_open(session, resident_id=found.id, kinds=PREGNANCY_KINDS)
-    # Never offered to other mums as "due in March" again.
-    await pause_matching(session, found.id, now)
+    for purpose in (ConsentPurpose.MATCHING, ConsentPurpose.LOCAL_INFO):
+        await set_consent(session, telegram_user_id, purpose, False, evidence)
+    # Never offered to other mums as "due in March" again, whatever is chosen later.
+    await pause_matching(session, found.id, evidence.now)
     return Outcome.SAVED
 
 
 async def keep_for_local_info(
-    session: AsyncSession, telegram_user_id: int, now: dt.datetime
+    session: AsyncSession, telegram_user_id: int, evidence: ConsentContext
 ) -> Outcome:
-    """After a pregnancy ended, she keeps her account for general local information only."""
+    """After a pregnancy ended, she keeps her account for general local information only.
+
+    That is a choice to receive local information, recorded as such.
+    """
     found = await _resident(session, telegram_user_id)
     if isinstance(found, Outcome):
         return found
     event = await current_event(session, found.id)
     if event is None or event.stage is not LifeStage.ENDED:
         return Outcome.STALE
-    if event.keep_local_info:
-        return Outcome.ALREADY
+    kept_before = event.keep_local_info
+    granted = await set_consent(
+        session, telegram_user_id, ConsentPurpose.LOCAL_INFO, True, evidence
+    )
     event.keep_local_info = True
-    event.updated_at = now
-    return Outcome.SAVED
+    event.updated_at = evidence.now
+    return Outcome.SAVED if granted or not kept_before else Outcome.ALREADY
+
+
+async def after_loss(session: AsyncSession, telegram_user_id: int) -> AfterLoss | None:
+    """What she chose after telling us her pregnancy ended; None if it hasn't."""
+    found = await find_resident(session, telegram_user_id)
+    if found is None:
+        return None
+    event = await current_event(session, found.id)
+    if event is None or event.stage is not LifeStage.ENDED:
+        return None
+    return AfterLoss(event.ended_on, event.keep_local_info, found.local_info_consent)
 
 
 async def export_life_events(session: AsyncSession, resident_id: int) -> dict[str, Any] | None:

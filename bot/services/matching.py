@@ -309,6 +309,17 @@ async def touch(session: AsyncSession, resident_id: int, now: dt.datetime) -> No
     )
 
 
+async def shown_now(
+    session: AsyncSession,
+    resident_id: int,
+    now: dt.datetime,
+    rules: MatchRules,
+    neighbours: WardNeighbours,
+) -> list[Candidate]:
+    """Who /match would show her right now: the one rule for "she will see them"."""
+    return await find_candidates(session, resident_id, now, rules, neighbours, limit=rules.shown)
+
+
 async def suggest(
     session: AsyncSession,
     resident_id: int,
@@ -326,9 +337,7 @@ async def suggest(
         .values(status=SuggestionStatus.LAPSED)
     )
     await touch(session, resident_id, now)
-    candidates = await find_candidates(
-        session, resident_id, now, rules, neighbours, limit=rules.shown
-    )
+    candidates = await shown_now(session, resident_id, now, rules, neighbours)
     rows = [
         MatchSuggestion(
             viewer_id=resident_id,

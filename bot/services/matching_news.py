@@ -9,18 +9,19 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services.matching import find_candidates, in_pool_clause
+from bot.services.matching import find_candidates, in_pool_clause, shown_now
 from bot.services.matching_rules import MatchRules, WardNeighbours
 from models import NewcomerDigest, NewcomerNews, Resident
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One 'new mums near you' message owed to one member."""
+    """A member with news noted; take_digest decides what, if anything, she is told."""
 
     resident_id: int
     telegram_user_id: int
     language_code: str
+    # Newcomers noted for her; fewer may be told (only those /match would show her then).
     newcomers: int
 
 
@@ -80,15 +81,38 @@ async def digests_due(session: AsyncSession, today: dt.date, limit: int = 200) -
     return [Digest(*row) for row in rows]
 
 
-async def claim_digest(session: AsyncSession, resident_id: int, today: dt.date) -> bool:
-    """Take today's digest for her (news cleared); False if she already had one today."""
+async def take_digest(
+    session: AsyncSession,
+    resident_id: int,
+    today: dt.date,
+    now: dt.datetime,
+    rules: MatchRules,
+    neighbours: WardNeighbours,
+) -> int:
+    """How many newcomers to tell her about today: only those /match would show her now.
+
+    Her news is cleared either way (a newcomer she would not be shown now is not news later).
+    Today counts as her digest day only when there is something to tell; 0 means send nothing.
+    """
     sent = await session.get(NewcomerDigest, resident_id, populate_existing=True)
     if sent is not None and sent.sent_on >= today:
-        return False
-    if sent is None:
-        session.add(NewcomerDigest(resident_id=resident_id, sent_on=today))
-    else:
-        sent.sent_on = today
-    await session.execute(delete(NewcomerNews).where(NewcomerNews.recipient_id == resident_id))
+        return 0
+    # Deleting is the claim: a second drain at the same moment waits here, then finds nothing.
+    noted = set(
+        await session.scalars(
+            delete(NewcomerNews)
+            .where(NewcomerNews.recipient_id == resident_id)
+            .returning(NewcomerNews.newcomer_id)
+        )
+    )
+    if not noted:
+        return 0
+    visible = {c.resident_id for c in await shown_now(session, resident_id, now, rules, neighbours)}
+    told = len(noted & visible)
+    if told:
+        if sent is None:
+            session.add(NewcomerDigest(resident_id=resident_id, sent_on=today))
+        else:
+            sent.sent_on = today
     await session.flush()
-    return True
+    return told

@@ -40,6 +40,8 @@ class SafetyOutcome:
 
     other_id: int
     report_id: int | None = None
+    # She had just reported this person: no second report was filed.
+    already: bool = False
 
 
 async def _end_suggestions_of(session: AsyncSession, resident_id: int) -> None:
@@ -162,6 +164,15 @@ async def _other_party(
     return intro.recipient_id if intro.requester_id == resident_id else intro.requester_id
 
 
+async def subject_name(
+    session: AsyncSession, resident_id: int, subject: Subject, subject_id: int
+) -> str | None:
+    """The name on a block or report button she pressed; None if the button was not hers."""
+    other = await _other_party(session, resident_id, subject, subject_id)
+    found = await session.get(Resident, other) if other is not None else None
+    return (found.display_name or "") if found is not None else None
+
+
 async def _part_ways(session: AsyncSession, me: int, other: int, now: dt.datetime) -> None:
     """End what is open between two people without telling the other anything new.
 
@@ -212,10 +223,25 @@ async def block(
 async def report(
     session: AsyncSession, resident_id: int, subject: Subject, subject_id: int, now: dt.datetime
 ) -> SafetyOutcome | None:
-    """Keep a report for the moderators (and block); None if the button was not hers."""
+    """Keep a report for the moderators (and block); None if the button was not hers.
+
+    A second press within the hour (a double tap, an old confirmation) files nothing new.
+    """
     blocked = await block(session, resident_id, subject, subject_id, now)
     if blocked is None:
         return None
+    recent = await session.scalar(
+        select(MatchReport.id)
+        .where(
+            MatchReport.reporter_id == resident_id,
+            MatchReport.reported_id == blocked.other_id,
+            MatchReport.created_at > now - REASON_WINDOW,
+        )
+        .order_by(MatchReport.id.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        return SafetyOutcome(other_id=blocked.other_id, report_id=recent, already=True)
     filed = MatchReport(reporter_id=resident_id, reported_id=blocked.other_id, created_at=now)
     session.add(filed)
     await session.flush()

@@ -19,7 +19,7 @@ from bot.services.consent import (
 )
 from bot.services.matching import set_matching_consent
 from bot.services.planning import cancel_local_info
-from models import ConsentPurpose, Resident, ResidentStatus
+from models import ConsentPurpose, LifeEvent, LifeStage, Resident, ResidentStatus
 
 DISPLAY_NAME_MAX = 64
 SOURCE_MAX = 64
@@ -51,6 +51,10 @@ class NotSignedUp(Exception):
     """She has no record (never signed up, declined, or asked us to forget her)."""
 
 
+class NotOffered(Exception):
+    """A choice that is no longer offered to her: meeting other mums after a pregnancy ended."""
+
+
 @dataclass(frozen=True)
 class Profile:
     """What we hold about her, for the summary and /profile."""
@@ -63,6 +67,8 @@ class Profile:
     status: ResidentStatus
     consents: dict[ConsentPurpose, bool]
     step: Step
+    # Set once she has told us her pregnancy ended: no due date, weeks or matching are shown.
+    pregnancy_ended_on: dt.date | None = None
 
 
 def clean_source(payload: str | None) -> str | None:
@@ -114,6 +120,14 @@ def _next_step(resident: Resident, consents: dict[ConsentPurpose, bool]) -> Step
     return Step.DONE
 
 
+async def pregnancy_ended_on(session: AsyncSession, resident_id: int) -> dt.date | None:
+    """The day she told us her pregnancy ended, or None; after it, matching is not offered."""
+    event = await session.get(LifeEvent, resident_id)
+    if event is None or event.stage is not LifeStage.ENDED:
+        return None
+    return event.ended_on
+
+
 async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | None:
     """Her profile and where onboarding stands, or None if she has no record."""
     resident = await find_resident(session, telegram_user_id)
@@ -129,6 +143,7 @@ async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | Non
         status=resident.status,
         consents=consents,
         step=_next_step(resident, consents),
+        pregnancy_ended_on=await pregnancy_ended_on(session, resident.id),
     )
 
 
@@ -167,10 +182,23 @@ async def set_consent(
     granted: bool,
     context: ConsentContext,
 ) -> bool:
-    """Record a choice about an optional purpose; False when it was already her choice."""
+    """Record a choice about an optional purpose; False when it was already her choice.
+
+    Raises NotOffered for turning matching on after her pregnancy ended: other mums would be
+    told she is due when she is not.
+    """
     if purpose is ConsentPurpose.HEALTH_DATA:
         raise ValueError("health data consent is given at sign-up and withdrawn by erasure")
     resident = await _require(session, telegram_user_id)
+    ended = await session.get(LifeEvent, resident.id)
+    if ended is not None and ended.stage is not LifeStage.ENDED:
+        ended = None
+    if purpose is ConsentPurpose.MATCHING and granted and ended is not None:
+        raise NotOffered
+    if purpose is ConsentPurpose.LOCAL_INFO and granted and ended is not None:
+        # After a loss, choosing local information is keeping her account for it.
+        ended.keep_local_info = True
+        ended.updated_at = context.now
     consents = await current_consents(session, resident.person_ref)
     if consents.get(purpose) is granted:
         return False

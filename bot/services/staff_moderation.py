@@ -15,12 +15,19 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.delivery import queue
+from bot.delivery.queue import NewDelivery
 from bot.services.matching import pause_matching
 from bot.services.staff_audit import Actor, record
 from models import MatchReport, ModerationAction, ModerationDecision, Resident, StaffMember
 
 DECISIONS = (ModerationAction.WARN, ModerationAction.SUSPEND, ModerationAction.DISMISS)
 PAGE = 5
+# A notice that follows a report within minutes of a conversation tells her who reported her,
+# when she has talked to only one person. So it is sent no sooner than this after the report
+# (and by day, through the delivery engine), and its words name no one and no report.
+NOTICE_GAP = dt.timedelta(days=3)
+NOTICE = "moderation"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class Decided:
     action: ModerationAction
     telegram_user_id: int
     language_code: str
+    resident_id: int
+    decision_id: int
+    reported_at: dt.datetime
 
 
 def _decided(report_id: object) -> ColumnElement[bool]:
@@ -135,15 +145,15 @@ async def decide(
         return None
     reported = await session.get(Resident, report.reported_id)
     assert reported is not None  # the report cascades with her row
-    session.add(
-        ModerationDecision(
-            resident_id=reported.id,
-            report_id=report_id,
-            action=action,
-            staff_id=member.id,
-            at=now,
-        )
+    decision = ModerationDecision(
+        resident_id=reported.id,
+        report_id=report_id,
+        action=action,
+        staff_id=member.id,
+        at=now,
     )
+    session.add(decision)
+    await session.flush()
     if action is ModerationAction.SUSPEND:
         await pause_matching(session, reported.id, now)
     record(
@@ -155,7 +165,28 @@ async def decide(
         f"report:{report_id} person:{reported.person_ref}",
         "ok",
     )
-    return Decided(action, reported.telegram_user_id, reported.language_code)
+    return Decided(
+        action,
+        reported.telegram_user_id,
+        reported.language_code,
+        reported.id,
+        decision.id,
+        report.created_at,
+    )
+
+
+async def queue_notice(
+    session: AsyncSession, decided: Decided, text: str, now: dt.datetime
+) -> dt.datetime:
+    """Queue her notice of a warning or suspension; returns the earliest it may go out."""
+    not_before = max(now, decided.reported_at + NOTICE_GAP)
+    key = f"{NOTICE}:{decided.decision_id}"
+    await queue.enqueue(
+        session,
+        [NewDelivery(decided.resident_id, key, key, NOTICE, text, not_before)],
+        now,
+    )
+    return not_before
 
 
 async def decisions_about(session: AsyncSession, resident_id: int) -> list[ModerationDecision]:
