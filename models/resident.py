@@ -64,6 +64,9 @@ class Resident(Base):
     # Set when something takes her out of matching whatever her consent says: a moderator's
     # suspension, or her pregnancy ending. A column, not a join, so the search stays index-only.
     matching_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Her keyed hash (as in safeguarding_records), set once a record names her as the one who
+    # blocked or reported someone, so signing-up again can find her and restore the block.
+    safeguarding_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (
         Index("ix_residents_ward_due", "ward_code", "due_date"),

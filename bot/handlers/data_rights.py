@@ -66,7 +66,9 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         await reply(update, texts("forget.kept"))
         return
     async with context.session() as session, session.begin():
-        erased = await forget_resident(session, sender(update).id)
+        erased = await forget_resident(
+            session, sender(update).id, context.safeguarding_key, context.now()
+        )
     if context.user_data is not None:
         context.user_data.clear()
     if erased:

@@ -14,6 +14,7 @@ from bot.services.life_events import export_life_events
 from bot.services.matching_rights import export_matching
 from bot.services.matching_safety import prepare_erasure
 from bot.services.residents import find_resident
+from bot.services.safeguarding import SafeguardingKey, forget_her_side, keep_record
 from bot.services.staff_moderation import export_moderation
 from models import Resident
 
@@ -65,12 +66,20 @@ async def export_personal_data(
     }
 
 
-async def forget_resident(session: AsyncSession, telegram_user_id: int) -> bool:
-    """Erase her personal data; her consent history stays, pseudonymous, for accountability."""
+async def forget_resident(
+    session: AsyncSession, telegram_user_id: int, key: SafeguardingKey, now: dt.datetime
+) -> bool:
+    """Erase her personal data; her consent history stays, pseudonymous, for accountability.
+
+    A suspension, blocks and reports about her stay as a safeguarding record under keyed
+    hashes; the blocks and reports she made about others go with her.
+    """
     resident = await find_resident(session, telegram_user_id)
     if resident is not None:
         # Other residents' chats are tidied of her once this commits; her rows go with hers.
         await prepare_erasure(session, resident.id)
+        await keep_record(session, resident, key, now)
+    await forget_her_side(session, telegram_user_id, key)
     result = await session.execute(
         delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
     )

@@ -79,6 +79,21 @@ async def is_suspended_from_matching(session: AsyncSession, resident_id: int) ->
     return allowed is False
 
 
+async def current_suspension(session: AsyncSession, resident_id: int) -> ModerationDecision | None:
+    """The suspension in force on her (the latest, not lifted since), if there is one."""
+    if not await is_suspended_from_matching(session, resident_id):
+        return None
+    return await session.scalar(
+        select(ModerationDecision)
+        .where(
+            ModerationDecision.resident_id == resident_id,
+            ModerationDecision.action == ModerationAction.SUSPEND,
+        )
+        .order_by(ModerationDecision.id.desc())
+        .limit(1)
+    )
+
+
 async def open_reports(session: AsyncSession) -> list[OpenReport]:
     """The oldest reports still waiting for a decision."""
     counted = aliased(MatchReport)
