@@ -192,3 +192,17 @@ async def test_the_daily_job_purges_records_past_the_retention_limit(bot: BotHar
 
     [kept] = await _records(bot)
     assert kept.subject_key == key.of(2)
+
+
+async def test_the_privacy_notice_says_what_is_kept_after_erasure_why_and_for_how_long(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Amira")
+
+    notice = (await bot.send(user, "/privacy"))[0].plain_text
+    confirm = (await bot.send(user, "/forget"))[-1].plain_text
+
+    assert "safeguarding" in notice
+    assert "24 months" in notice
+    assert "legitimate interest" in notice
+    assert "safeguarding" in confirm

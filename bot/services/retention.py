@@ -1,7 +1,9 @@
 """Retention: personal data goes a set time after the due date or birth, with a week's notice.
 
 Erasure is the very same as /forget (data_rights.forget_resident), so the consent history stays,
-pseudonymised, and everything linked to her goes with her row.
+pseudonymised, a safeguarding record is kept if she was suspended, blocked or reported, and
+everything else linked to her goes with her row. (Safeguarding records have their own limit,
+purged by the daily job: safeguarding.purge_expired.)
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Moderation: residents' reports about matches, and what moderators decide (warn, suspend).
 
 Reports are stored by matching (match_reports); decisions are stored here, against the reported
-resident, and cascade with her row. A suspension keeps her out of matching until lifted:
-a suspension also pauses her matching (residents.matching_paused_at), which the search reads.
+resident, and cascade with her row (a suspension in force is kept apart first, as a safeguarding
+record, so erasing herself does not lift it: see safeguarding.py). A suspension keeps her out
+of matching until lifted: it also pauses her matching (residents.matching_paused_at), which the
+search reads.
 """
 
 from __future__ import annotations
