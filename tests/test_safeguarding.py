@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from bot.services.data_rights import forget_resident
 from bot.services.staff_moderation import is_suspended_from_matching
-from models import MatchReport, SafeguardingKind, SafeguardingRecord, StaffRole
-from tests.factories import TEST_KEY, make_staff, onboard
+from models import (
+    MatchBlock,
+    MatchReport,
+    Resident,
+    SafeguardingKind,
+    SafeguardingRecord,
+    StaffRole,
+)
+from tests.conftest import DEFAULT_NOW
+from tests.factories import TEST_KEY, make_resident, make_staff, onboard
 from tests.harness import TEST_SAFEGUARDING_SECRET, BotHarness
 from tests.test_matching_support import card_for, cards, join, resident_of
 from tests.test_privacy_and_data_rights import _all_rows_as_text
@@ -206,3 +217,25 @@ async def test_the_privacy_notice_says_what_is_kept_after_erasure_why_and_for_ho
     assert "24 months" in notice
     assert "legitimate interest" in notice
     assert "safeguarding" in confirm
+
+
+async def test_two_erasing_at_once_leave_no_trace_of_the_one_who_blocked(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    for _ in range(6):
+        async with sessions() as session, session.begin():
+            blocker = await make_resident(session, DEFAULT_NOW)
+            blocked = await make_resident(session, DEFAULT_NOW)
+            session.add(
+                MatchBlock(blocker_id=blocker.id, blocked_id=blocked.id, created_at=DEFAULT_NOW)
+            )
+
+        async def erase(who: Resident) -> None:
+            async with sessions() as session, session.begin():
+                await forget_resident(session, who.telegram_user_id, TEST_KEY, DEFAULT_NOW)
+
+        await asyncio.gather(erase(blocked), erase(blocker))
+
+        async with sessions() as session:
+            left = list(await session.scalars(select(SafeguardingRecord.other_key)))
+        assert TEST_KEY.of(blocker.telegram_user_id) not in left

@@ -79,8 +79,8 @@ async def forget_resident(
         # Other residents' chats are tidied of her once this commits; her rows go with hers.
         await prepare_erasure(session, resident.id)
         await keep_record(session, resident, key, now)
-    await forget_her_side(session, telegram_user_id, key)
     result = await session.execute(
         delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
     )
+    await forget_her_side(session, telegram_user_id, key)
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -79,6 +79,9 @@ async def keep_record(
         .join(Resident, Resident.id == MatchBlock.blocker_id)
         .where(MatchBlock.blocked_id == resident.id)
         .order_by(MatchBlock.created_at)
+        # Locked, so a blocker erasing herself at this very moment either goes first (and her
+        # block with her) or waits, then finds and removes what this kept (forget_her_side).
+        .with_for_update(of=Resident)
     )
     for created_at, blocker in blocks.all():
         keep(SafeguardingKind.BLOCK, created_at, other_key=_key_of(blocker, key))
@@ -88,6 +91,7 @@ async def keep_record(
         .join(Resident, Resident.id == MatchReport.reporter_id)
         .where(MatchReport.reported_id == resident.id)
         .order_by(MatchReport.id)
+        .with_for_update(of=Resident)
     )
     for report, reporter, was_decided in reports.all():
         keep(
@@ -103,7 +107,11 @@ async def keep_record(
 async def forget_her_side(
     session: AsyncSession, telegram_user_id: int, key: SafeguardingKey
 ) -> None:
-    """She is erasing her data: the blocks and reports she made go, and her reasons with them."""
+    """She is erasing her data: the blocks and reports she made go, and her reasons with them.
+
+    Called after her row is deleted, so a record kept by someone erasing at the same moment
+    (who locked her row first) is committed and seen here.
+    """
     await session.execute(
         delete(SafeguardingRecord).where(SafeguardingRecord.other_key == key.of(telegram_user_id))
     )
