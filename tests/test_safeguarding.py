@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import json
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -239,3 +240,19 @@ async def test_two_erasing_at_once_leave_no_trace_of_the_one_who_blocked(
         async with sessions() as session:
             left = list(await session.scalars(select(SafeguardingRecord.other_key)))
         assert TEST_KEY.of(blocker.telegram_user_id) not in left
+
+
+async def test_her_mydata_shows_the_reports_and_blocks_kept_after_the_other_erased(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    amira = await join(bot, fake, "Amira")
+    bea = await join(bot, fake, "Bea")
+    await _report(bot, amira, "Bea", "She asked where I live")
+    await _forget(bot, bea)
+
+    [sent] = await bot.send(amira, "/mydata")
+
+    assert sent.document is not None
+    kept = json.loads(sent.document[1])["matching"]["kept_for_safeguarding"]
+    assert sorted(k["what"] for k in kept) == ["block", "report"]
+    assert {k["reason"] for k in kept} == {None, "She asked where I live"}
