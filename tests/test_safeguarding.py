@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.data_rights import forget_resident
+from bot.services.safeguarding import SafeguardingKey
 from bot.services.staff_moderation import is_suspended_from_matching
 from models import (
     MatchBlock,
@@ -25,7 +26,7 @@ from models import (
 )
 from tests.conftest import DEFAULT_NOW
 from tests.factories import TEST_KEY, make_resident, make_staff, onboard
-from tests.harness import TEST_SAFEGUARDING_SECRET, BotHarness
+from tests.harness import TEST_SAFEGUARDING_SECRET, BotHarness, settings_for_test
 from tests.test_matching_support import card_for, cards, join, resident_of
 from tests.test_privacy_and_data_rights import _all_rows_as_text
 
@@ -256,3 +257,11 @@ async def test_her_mydata_shows_the_reports_and_blocks_kept_after_the_other_eras
     kept = json.loads(sent.document[1])["matching"]["kept_for_safeguarding"]
     assert sorted(k["what"] for k in kept) == ["block", "report"]
     assert {k["reason"] for k in kept} == {None, "She asked where I live"}
+
+
+def test_the_secret_never_shows_in_a_repr_and_the_hash_depends_on_it() -> None:
+    settings = settings_for_test("1:token", "sqlite+aiosqlite://")
+
+    assert TEST_SAFEGUARDING_SECRET not in repr(settings) + repr(TEST_KEY)
+    assert TEST_KEY.of(42) == TEST_KEY.of(42) != TEST_KEY.of(43)
+    assert SafeguardingKey("another-secret-of-at-least-32-chars!").of(42) != TEST_KEY.of(42)
