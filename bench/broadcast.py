@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -185,6 +186,8 @@ def _bot_env(fake: FakeTelegram, server: FakeTelegramServer, url: str) -> dict[s
         TELEGRAM_BOT_TOKEN=fake.token,
         BOT_API_BASE_URL=server.base_url,
         DATABASE_URL=url,
+        # Required on Telegram; a benchmark's pretend residents need no lasting one.
+        SAFEGUARDING_SECRET=secrets.token_hex(32),
         DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
         BROADCAST_RELEASE_SECONDS="0.5",
         PYTHONUNBUFFERED="1",

@@ -24,7 +24,7 @@ from telegram.request import BaseRequest
 from bot import jobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.context import BotApplication, BotContext, BotData
+from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import PooledRequest
@@ -134,6 +134,8 @@ def build_application(
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
+    # Fail at start-up, not at the first /forget.
+    safeguarding_key(settings)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.config import Settings, SettingsError, load_settings
@@ -62,6 +64,14 @@ def run(
         typer.echo("No TELEGRAM_BOT_TOKEN set, so starting the local sandbox instead of Telegram.")
         _run_sandbox(settings)
         return
+    if settings.safeguarding_secret is None:
+        typer.echo(
+            "Invalid setting SAFEGUARDING_SECRET: required to run on Telegram (at least 32 "
+            "characters, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`; "
+            "keep it and never change it, or safeguarding records can no longer be matched)",
+            err=True,
+        )
+        raise typer.Exit(2)
     from bot.app import build_application
 
     configure_logging()
@@ -87,6 +97,11 @@ def _run_sandbox(settings: Settings) -> None:
 
     # Pretend residents get a database of their own, never the one real residents live in.
     settings = settings.model_copy(update={"database_url": settings.sandbox_database_url})
+    if settings.safeguarding_secret is None:
+        # Pretend residents need no lasting key: a throwaway one means safeguarding records made
+        # in one sandbox session are not matched in the next, which is fine for a try-out.
+        secret = SecretStr(secrets.token_hex(32))
+        settings = settings.model_copy(update={"safeguarding_secret": secret})
     settings.ensure_sqlite_directory()
     upgrade_database(settings.database_url)
     configure_logging(logging.WARNING)

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     retention_months: int = Field(default=12, ge=1, le=120)
     retention_notice_days: int = Field(default=7, ge=1, le=60)
 
+    # The key of the safeguarding record's keyed hashes (HMAC-SHA-256 of Telegram ids), which
+    # lets a suspension and blocks survive her erasure. Required to run on Telegram; the sandbox
+    # makes a throwaway one. Changing it makes every existing record unmatchable.
+    safeguarding_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Safeguarding records are purged this long after she erased her data.
+    safeguarding_retention_months: int = Field(default=24, ge=1, le=120)
+
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)

@@ -17,6 +17,7 @@ from bot.delivery.engine import DeliveryEngine
 from bot.services.content import ContentSet
 from bot.services.geo import Gazetteer
 from bot.services.place_search import PlaceSearch
+from bot.services.safeguarding import SafeguardingKey
 
 
 class BotData:
@@ -42,6 +43,13 @@ class BotData:
 
 
 T = TypeVar("T")
+
+
+def safeguarding_key(settings: Settings) -> SafeguardingKey:
+    """SAFEGUARDING_SECRET as a key; the bot refuses to start without it."""
+    if settings.safeguarding_secret is None:
+        raise RuntimeError("SAFEGUARDING_SECRET is required to run the bot")
+    return SafeguardingKey(settings.safeguarding_secret.get_secret_value())
 
 
 def _ready(value: T | None, name: str) -> T:
@@ -72,6 +80,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     def place_search(self) -> PlaceSearch | None:
         """The optional place-name geocoder; None unless switched on."""
         return self.bot_data.place_search
+
+    @property
+    def safeguarding_key(self) -> SafeguardingKey:
+        """The key of the safeguarding record's hashes (build_application made sure it is set)."""
+        return safeguarding_key(self.settings)
 
     @property
     def delivery(self) -> DeliveryEngine:

@@ -12,9 +12,9 @@ import datetime as dt
 import logging
 from typing import cast
 
-from bot.context import BotApplication, BotContext
+from bot.context import BotApplication, BotContext, safeguarding_key
 from bot.delivery.quiet_hours import next_send_time
-from bot.services import planning, retention
+from bot.services import planning, retention, safeguarding
 from bot.services.content import load_content, loaded_digest
 
 logger = logging.getLogger(__name__)
@@ -90,17 +90,22 @@ async def run_daily(application: BotApplication) -> None:
             not_before=next_send_time(
                 now, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
             ),
+            safeguarding=safeguarding_key(settings),
+        )
+        purged = await safeguarding.purge_expired(
+            session, now, settings.safeguarding_retention_months
         )
     # Counts only: nothing here can identify anyone.
     logger.info(
         "daily plan %s: %d week, %d services, %d check-ins queued; "
-        "retention: %d notices, %d erased",
+        "retention: %d notices, %d erased, %d safeguarding records purged",
         plan.local_date,
         plan.weeks,
         plan.services,
         plan.checkins,
         kept.notices,
         kept.erased,
+        purged,
     )
     if data.delivery is not None:
         data.delivery.wake()

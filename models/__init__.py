@@ -37,6 +37,7 @@ from models.matching import (
     SuggestionStatus,
 )
 from models.resident import Resident, ResidentStatus
+from models.safeguarding import SafeguardingKind, SafeguardingRecord
 from models.staff import (
     AuditEvent,
     Broadcast,
@@ -90,6 +91,8 @@ __all__ = [
     "PromptStatus",
     "Resident",
     "ResidentStatus",
+    "SafeguardingKind",
+    "SafeguardingRecord",
     "StaffInvite",
     "StaffMember",
     "StaffRole",

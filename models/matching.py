@@ -1,7 +1,8 @@
 """Matching: suggestions, introductions, blocks, reports, and the cohort group chats.
 
 Every row that names a resident points at residents.id with ON DELETE CASCADE, so /forget erases
-her part in matching with the one DELETE of her resident row.
+her part in matching with the one DELETE of her resident row. Blocks and reports about her are
+first copied, under keyed hashes, to safeguarding_records (models/safeguarding.py).
 """
 
 from __future__ import annotations

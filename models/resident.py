@@ -67,6 +67,9 @@ class Resident(Base):
     # The one-time code in the /forget confirmation she was last shown: callback data is
     # hers to forge, so erasure needs this code, and a new question or "no" retires the old one.
     forget_nonce: Mapped[str | None] = mapped_column(String(32))
+    # Her keyed hash (as in safeguarding_records), set once a record names her as the one who
+    # blocked or reported someone, so signing-up again can find her and restore the block.
+    safeguarding_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (
         Index("ix_residents_ward_due", "ward_code", "due_date"),

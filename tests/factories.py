@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.consent import ConsentContext, record_consent
+from bot.services.safeguarding import SafeguardingKey
 from bot.services.staff import add_staff
 from models import (
     OPTIONAL_PURPOSES,
@@ -20,7 +21,10 @@ from models import (
     StaffMember,
     StaffRole,
 )
-from tests.harness import BotHarness
+from tests.harness import TEST_SAFEGUARDING_SECRET, BotHarness
+
+# The safeguarding key the test bot uses, for services called directly.
+TEST_KEY = SafeguardingKey(TEST_SAFEGUARDING_SECRET)
 
 # Real Essex postcodes from the shipped data, with the ward they fall in.
 CHELMSFORD_POSTCODE = "CM1 1AA"

@@ -16,12 +16,15 @@ from bot.context import BotApplication
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_request import FakeRequest
 
+# The key of the safeguarding record's hashes in tests (production requires its own).
+TEST_SAFEGUARDING_SECRET = "test-safeguarding-secret-0123456789abcdef"
+
 
 def settings_for_test(token: str, database_url: str, **overrides: Any) -> Settings:
     """Settings for a test: nothing read from a developer's .env."""
-    return Settings(
-        _env_file=None, telegram_bot_token=token, database_url=database_url, **overrides
-    )
+    values: dict[str, Any] = {"safeguarding_secret": TEST_SAFEGUARDING_SECRET}
+    values.update(overrides)
+    return Settings(_env_file=None, telegram_bot_token=token, database_url=database_url, **values)
 
 
 class BotHarness:

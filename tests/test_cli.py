@@ -11,7 +11,11 @@ import pytest
 
 
 def _bumpbuddies(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "SAFEGUARDING_SECRET")
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -56,11 +60,34 @@ def test_webhook_mode_refuses_to_start_without_a_secret_token(tmp_path: Path) ->
         "https://bot.example.org/hook",
         cwd=tmp_path,
         TELEGRAM_BOT_TOKEN="placeholder-secret-token",
+        SAFEGUARDING_SECRET="s" * 32,
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3",
     )
     assert result.returncode == 2
     assert "WEBHOOK_SECRET_TOKEN" in result.stderr
     assert "placeholder-secret-token" not in result.stderr + result.stdout
+
+
+def test_running_on_telegram_refuses_to_start_without_a_safeguarding_secret(
+    tmp_path: Path,
+) -> None:
+    result = _bumpbuddies(
+        "run",
+        cwd=tmp_path,
+        TELEGRAM_BOT_TOKEN="placeholder-secret-token",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3",
+    )
+    assert result.returncode == 2
+    assert "Invalid setting SAFEGUARDING_SECRET: required to run on Telegram" in result.stderr
+
+
+def test_a_short_safeguarding_secret_is_refused_without_being_echoed(tmp_path: Path) -> None:
+    result = _bumpbuddies(
+        "run", cwd=tmp_path, TELEGRAM_BOT_TOKEN="x", SAFEGUARDING_SECRET="hunter2-guessable"
+    )
+    assert result.returncode == 2
+    assert "Invalid setting SAFEGUARDING_SECRET" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_db_upgrade_creates_the_schema_from_a_fresh_clone(tmp_path: Path) -> None:

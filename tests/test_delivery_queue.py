@@ -13,7 +13,7 @@ from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
 from bot.services.data_rights import forget_resident
 from models import Delivery, DeliveryStatus
-from tests.factories import make_resident
+from tests.factories import TEST_KEY, make_resident
 
 Sessions = async_sessionmaker[AsyncSession]
 LEASE = dt.timedelta(seconds=30)
@@ -159,5 +159,5 @@ async def test_forgetting_a_resident_removes_her_deliveries(
         resident = await make_resident(session, clock.now())
         await queue.enqueue(session, [_item(resident.id, "x", clock.now())], clock.now())
     async with sessions() as session, session.begin():
-        await forget_resident(session, resident.telegram_user_id)
+        await forget_resident(session, resident.telegram_user_id, TEST_KEY, clock.now())
     assert await _statuses(sessions) == []

@@ -17,6 +17,7 @@ from bot.db import create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_http import FakeTelegramServer
 from models import Resident, ResidentStatus
+from tests.harness import TEST_SAFEGUARDING_SECRET
 
 STEP_TIMEOUT = 30.0
 
@@ -71,6 +72,7 @@ async def running_bot(
         TELEGRAM_BOT_TOKEN=fake.token,
         BOT_API_BASE_URL=server.base_url,
         DATABASE_URL=database_url,
+        SAFEGUARDING_SECRET=TEST_SAFEGUARDING_SECRET,
         PYTHONUNBUFFERED="1",
     )
     process = await asyncio.create_subprocess_exec(

@@ -32,6 +32,7 @@ from models import (
 )
 from tests.conftest import DEFAULT_NOW
 from tests.database import fresh_database
+from tests.factories import TEST_KEY
 from tests.harness import BotHarness
 from tests.test_matching_support import (
     CASTLE,
@@ -158,7 +159,7 @@ async def _act(
                     evidence,
                 )
             elif kind == "erase":
-                await forget_resident(session, who.telegram_user_id)
+                await forget_resident(session, who.telegram_user_id, TEST_KEY, NOW)
                 erased.add(who.id)
             elif who.id == whom.id:
                 continue

@@ -270,3 +270,27 @@ async def test_a_second_press_of_yes_report_files_one_report_and_says_so(
     assert "already" in str(bot.last_answer())
     async with bot.session() as session:
         assert len(list(await session.scalars(select(MatchReport)))) == 1
+
+
+async def test_withdrawing_matching_consent_takes_back_every_card_and_request_showing_her(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    dee = await join(bot, fake, "Dee")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(dee, "/match")
+    lapsed = card_for(fake, dee, "Amira")
+    await bot.send(dee, "/match")  # the first card lapses, its buttons still there
+    await _hello(bot, fake, amira, "Bea")
+    await bot.press(bea, "No thanks", message=requests(fake, bea)[-1])
+    assert "Amira" in lapsed.plain_text and lapsed.button_texts()
+
+    await bot.send(amira, "/privacy")
+    await bot.press(amira, "Turn off: meeting other mums")
+    await run_matching_job(bot)
+
+    for other in (bea, dee):
+        showing = [m for m in fake.messages(other) if not m.deleted and "Amira" in m.plain_text]
+        assert showing == [], other
+    assert lapsed.plain_text == "This suggestion is no longer available."
+    assert lapsed.button_texts() == []

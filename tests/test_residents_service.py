@@ -15,7 +15,7 @@ from bot.services.consent import current_consents
 from bot.services.data_rights import export_personal_data, forget_resident
 from bot.services.residents import NotSignedUp, Step
 from models import ConsentPurpose
-from tests.factories import consent_evidence, make_resident
+from tests.factories import TEST_KEY, consent_evidence, make_resident
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -55,7 +55,7 @@ async def _step(session: AsyncSession, telegram_user_id: int) -> Step:
 
 async def test_onboarding_steps_follow_the_flow(sessions: Sessions, clock: FixedClock) -> None:
     async with sessions() as session, session.begin():
-        await residents.start_signup(session, 1, "en", consent_evidence(clock.now()))
+        await residents.start_signup(session, 1, "en", consent_evidence(clock.now()), TEST_KEY)
         steps = [await _step(session, 1)]
         for purpose in (
             ConsentPurpose.MATCHING,
@@ -89,7 +89,7 @@ async def test_signup_cannot_complete_while_something_is_missing(
     sessions: Sessions, clock: FixedClock
 ) -> None:
     async with sessions() as session, session.begin():
-        await residents.start_signup(session, 2, "en", consent_evidence(clock.now()))
+        await residents.start_signup(session, 2, "en", consent_evidence(clock.now()), TEST_KEY)
         assert not await residents.complete_signup(session, 2, clock.now())
 
 
@@ -151,8 +151,8 @@ async def test_export_holds_profile_and_history_and_forget_leaves_only_history(
         assert exported is not None
         assert exported["profile"]["display_name"] == "Nell"
         assert len(exported["consent_history"]) == 4
-        assert await forget_resident(session, resident.telegram_user_id)
+        assert await forget_resident(session, resident.telegram_user_id, TEST_KEY, clock.now())
     async with sessions() as session, session.begin():
         assert await export_personal_data(session, resident.telegram_user_id, clock.now()) is None
         assert len(await current_consents(session, resident.person_ref)) == 4
-        assert not await forget_resident(session, resident.telegram_user_id)
+        assert not await forget_resident(session, resident.telegram_user_id, TEST_KEY, clock.now())

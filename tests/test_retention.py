@@ -13,7 +13,7 @@ from bot.sandbox.fake_api import FakeTelegram
 from bot.services.retention import RetentionResult, apply_retention, notice_key
 from models import ConsentEvent, LifeEvent, LifeStage, Resident
 from tests.content_support import LONDON, Sessions, at_local, queued
-from tests.factories import make_resident, new_resident_user, onboard
+from tests.factories import TEST_KEY, make_resident, new_resident_user, onboard
 from tests.harness import BotHarness
 
 NOW = at_local(2027, 6, 1, 9, 30)
@@ -23,7 +23,13 @@ TODAY = NOW.date()
 async def _run(sessions: Sessions, now: dt.datetime, months: int = 12) -> RetentionResult:
     async with sessions() as session, session.begin():
         return await apply_retention(
-            session, now, LONDON, months=months, notice_days=7, not_before=now
+            session,
+            now,
+            LONDON,
+            months=months,
+            notice_days=7,
+            not_before=now,
+            safeguarding=TEST_KEY,
         )
 
 

@@ -79,7 +79,9 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         if choice == "no":
             done = await data_rights.call_off_forget(session, user_id, nonce)
         else:
-            done = await data_rights.confirm_forget(session, user_id, nonce)
+            done = await data_rights.confirm_forget(
+                session, user_id, nonce, context.safeguarding_key, context.now()
+            )
     if not done:
         await answer(query, texts("general.expired_button"), alert=True)
         return

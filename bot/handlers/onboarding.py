@@ -297,7 +297,13 @@ async def health_choice(update: Update, context: BotContext) -> int:
         if already_agreed:
             pass
         elif granted:
-            await residents.start_signup(session, user.id, user.language_code or "en", evidence)
+            await residents.start_signup(
+                session,
+                user.id,
+                user.language_code or "en",
+                evidence,
+                context.safeguarding_key,
+            )
         else:
             await residents.record_refusal(session, evidence)
     if already_agreed:

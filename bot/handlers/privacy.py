@@ -30,6 +30,7 @@ def _notice(texts: Catalogue, context: BotContext) -> Html:
         notice_url=settings.privacy_notice_url,
         email=settings.council_contact_email,
         phone=settings.council_contact_phone,
+        safeguarding_months=settings.safeguarding_retention_months,
     )
 
 

@@ -505,16 +505,23 @@ class FakeTelegram:
         last_name: str | None = None,
         language_code: str = "en",
         started: bool = False,
+        user_id: int | None = None,
     ) -> FakeUser:
-        """A new user; the bot may only message them once they wrote to it (or started=True)."""
+        """A new user; the bot may only message them once they wrote to it (or started=True).
+
+        `user_id` gives her a particular id (real ones are beyond 32 bits nowadays).
+        """
+        if user_id is not None and user_id in self._users:
+            raise ValueError(f"user {user_id} already exists")
         user = FakeUser(
-            id=self._next_user_id,
+            id=self._next_user_id if user_id is None else user_id,
             first_name=first_name,
             username=username,
             last_name=last_name,
             language_code=language_code,
         )
-        self._next_user_id += 1
+        if user_id is None:
+            self._next_user_id += 1
         self._users[user.id] = user
         chat: JSONDict = {"id": user.id, "type": "private", "first_name": first_name}
         if last_name is not None:

@@ -16,6 +16,7 @@ from bot.services.life_events import export_life_events
 from bot.services.matching_rights import export_matching
 from bot.services.matching_safety import prepare_erasure
 from bot.services.residents import find_resident
+from bot.services.safeguarding import SafeguardingKey, forget_her_side, keep_record
 from bot.services.staff_moderation import export_moderation
 from models import Resident
 
@@ -88,25 +89,39 @@ async def call_off_forget(session: AsyncSession, telegram_user_id: int, nonce: s
     return True
 
 
-async def confirm_forget(session: AsyncSession, telegram_user_id: int, nonce: str) -> bool:
+async def confirm_forget(
+    session: AsyncSession,
+    telegram_user_id: int,
+    nonce: str,
+    key: SafeguardingKey,
+    now: dt.datetime,
+) -> bool:
     """Erase her, but only through the confirmation she was last shown."""
     resident = await find_resident(session, telegram_user_id)
     if resident is None or not _is_current(resident, nonce):
         return False
-    return await forget_resident(session, telegram_user_id)
+    return await forget_resident(session, telegram_user_id, key, now)
 
 
 def _is_current(resident: Resident, nonce: str) -> bool:
     return resident.forget_nonce is not None and hmac.compare_digest(resident.forget_nonce, nonce)
 
 
-async def forget_resident(session: AsyncSession, telegram_user_id: int) -> bool:
-    """Erase her personal data; her consent history stays, pseudonymous, for accountability."""
+async def forget_resident(
+    session: AsyncSession, telegram_user_id: int, key: SafeguardingKey, now: dt.datetime
+) -> bool:
+    """Erase her personal data; her consent history stays, pseudonymous, for accountability.
+
+    A suspension, blocks and reports about her stay as a safeguarding record under keyed
+    hashes; the blocks and reports she made about others go with her.
+    """
     resident = await find_resident(session, telegram_user_id)
     if resident is not None:
         # Other residents' chats are tidied of her once this commits; her rows go with hers.
         await prepare_erasure(session, resident.id)
+        await keep_record(session, resident, key, now)
     result = await session.execute(
         delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
     )
+    await forget_her_side(session, telegram_user_id, key)
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from models import (
     MatchSuggestion,
     NewcomerDigest,
     Resident,
+    SafeguardingRecord,
 )
 
 
@@ -74,6 +75,20 @@ async def export_matching(session: AsyncSession, resident_id: int) -> dict[str, 
         .order_by(CohortInvite.id)
     )
     digest = await session.get(NewcomerDigest, resident_id)
+    # Blocks and reports she made about someone who has since erased herself, kept for
+    # safeguarding under keyed hashes until she erases her own data (only hers: never whom).
+    kept = (
+        await session.execute(
+            select(
+                SafeguardingRecord.kind,
+                SafeguardingRecord.happened_at,
+                SafeguardingRecord.reason,
+            )
+            # A resident with no key yet has no record naming her: NULL matches nothing.
+            .where(SafeguardingRecord.other_key == me.safeguarding_key)
+            .order_by(SafeguardingRecord.id)
+        )
+    ).all()
     return {
         "taking_part": me.matching_consent,
         "last_used_matching_at": _iso(me.last_active_at),
@@ -104,4 +119,7 @@ async def export_matching(session: AsyncSession, resident_id: int) -> dict[str, 
             for title, invite in invites
         ],
         "last_new_mums_message_on": _iso(digest.sent_on) if digest else None,
+        "kept_for_safeguarding": [
+            {"what": kind.value, "at": _iso(at), "reason": reason} for kind, at, reason in kept
+        ],
     }

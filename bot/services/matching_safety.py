@@ -44,23 +44,65 @@ class SafetyOutcome:
     already: bool = False
 
 
-async def _end_suggestions_of(session: AsyncSession, resident_id: int) -> None:
-    """Close every open card she is shown or shows, and take hers back from others' chats."""
-    shown_to_others = await session.execute(
-        update(MatchSuggestion)
+async def _take_back_what_shows(session: AsyncSession, resident_id: int) -> None:
+    """Owe the others a retraction of every card and request of hers, whatever its state.
+
+    A lapsed card or an answered request still shows her name, ward and due month. Each
+    message is taken back once: its id is forgotten as the retraction is owed.
+    """
+    cards = await session.execute(
+        select(MatchSuggestion.id, MatchSuggestion.viewer_id, MatchSuggestion.card_message_id)
         .where(
             MatchSuggestion.candidate_id == resident_id,
-            MatchSuggestion.status == SuggestionStatus.OPEN,
+            MatchSuggestion.card_message_id.is_not(None),
         )
-        .values(status=SuggestionStatus.WITHDRAWN)
-        .returning(MatchSuggestion.viewer_id, MatchSuggestion.card_message_id)
+        .order_by(MatchSuggestion.id)
     )
-    for viewer_id, message_id in shown_to_others.all():
+    card_ids = []
+    for card_id, viewer_id, message_id in cards.all():
         owe(session, viewer_id, OutboxKind.RETRACT_CARD, message_id)
+        card_ids.append(card_id)
+    requests = await session.execute(
+        select(
+            MatchIntroduction.id,
+            MatchIntroduction.recipient_id,
+            MatchIntroduction.request_message_id,
+        )
+        .where(
+            MatchIntroduction.requester_id == resident_id,
+            MatchIntroduction.request_message_id.is_not(None),
+        )
+        .order_by(MatchIntroduction.id)
+    )
+    request_ids = []
+    for request_id, recipient_id, message_id in requests.all():
+        owe(session, recipient_id, OutboxKind.RETRACT_REQUEST, message_id)
+        request_ids.append(request_id)
+    if card_ids:
+        await session.execute(
+            update(MatchSuggestion)
+            .where(MatchSuggestion.id.in_(card_ids))
+            .values(card_message_id=None)
+        )
+    if request_ids:
+        await session.execute(
+            update(MatchIntroduction)
+            .where(MatchIntroduction.id.in_(request_ids))
+            .values(request_message_id=None)
+        )
+    # Re-sent requests are noted as mentions rather than on the introduction row.
+    await owe_mentions_of(session, resident_id, (OutboxKind.RETRACT_REQUEST,))
+
+
+async def _end_suggestions_of(session: AsyncSession, resident_id: int) -> None:
+    """Close every open card she is shown or shows."""
     await session.execute(
         update(MatchSuggestion)
         .where(
-            MatchSuggestion.viewer_id == resident_id,
+            or_(
+                MatchSuggestion.candidate_id == resident_id,
+                MatchSuggestion.viewer_id == resident_id,
+            ),
             MatchSuggestion.status == SuggestionStatus.OPEN,
         )
         .values(status=SuggestionStatus.WITHDRAWN)
@@ -68,38 +110,37 @@ async def _end_suggestions_of(session: AsyncSession, resident_id: int) -> None:
 
 
 async def _cancel_requests_of(session: AsyncSession, resident_id: int, now: dt.datetime) -> None:
-    """End her unanswered requests both ways: hers are taken back, theirs 'did not work out'."""
+    """End her unanswered requests both ways; anyone who asked her hears 'not this time'."""
     cancelled = await session.execute(
         update(MatchIntroduction)
         .where(
-            or_(
-                MatchIntroduction.requester_id == resident_id,
-                MatchIntroduction.recipient_id == resident_id,
-            ),
+            MatchIntroduction.recipient_id == resident_id,
             MatchIntroduction.status == IntroductionStatus.REQUESTED,
         )
         .values(status=IntroductionStatus.CANCELLED, decided_at=now)
-        .returning(
-            MatchIntroduction.requester_id,
-            MatchIntroduction.recipient_id,
-            MatchIntroduction.request_message_id,
-        )
+        .returning(MatchIntroduction.requester_id)
     )
-    for requester_id, recipient_id, message_id in cancelled.all():
-        if requester_id == resident_id:
-            owe(session, recipient_id, OutboxKind.RETRACT_REQUEST, message_id)
-        else:
-            owe(session, requester_id, OutboxKind.NOT_THIS_TIME)
+    for (requester_id,) in cancelled.all():
+        owe(session, requester_id, OutboxKind.NOT_THIS_TIME)
+    await session.execute(
+        update(MatchIntroduction)
+        .where(
+            MatchIntroduction.requester_id == resident_id,
+            MatchIntroduction.status == IntroductionStatus.REQUESTED,
+        )
+        .values(status=IntroductionStatus.CANCELLED, decided_at=now)
+    )
 
 
 async def withdraw_from_matching(session: AsyncSession, resident_id: int, now: dt.datetime) -> None:
     """She withdrew matching consent: out of every list at once, and her open requests end.
 
+    Every card and request showing her is taken back from the others' chats, as for /forget.
     Introductions already made stay: both agreed, and each already has the other's contact.
     """
+    await _take_back_what_shows(session, resident_id)
     await _end_suggestions_of(session, resident_id)
     await _cancel_requests_of(session, resident_id, now)
-    await owe_mentions_of(session, resident_id, (OutboxKind.RETRACT_REQUEST,))
     await session.execute(
         delete(NewcomerNews).where(
             or_(NewcomerNews.newcomer_id == resident_id, NewcomerNews.recipient_id == resident_id)
@@ -110,24 +151,17 @@ async def withdraw_from_matching(session: AsyncSession, resident_id: int, now: d
 async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
     """Before /forget deletes her row: owe the others a tidy chat with no trace of her in it.
 
-    Every card, request and introduction message that shows her in someone else's chat is taken
-    back, and anyone still waiting on her answer hears 'not this time'. The rows themselves go
-    with her row (ON DELETE CASCADE).
+    What withdrawing takes back (every card and request showing her), and also the
+    introduction messages and lists that name her; anyone still waiting on her answer hears
+    'not this time'. The rows themselves go with her row (ON DELETE CASCADE).
     """
+    await _take_back_what_shows(session, resident_id)
     await owe_mentions_of(session, resident_id, tuple(OutboxKind))
-    cards = await session.execute(
-        select(MatchSuggestion.viewer_id, MatchSuggestion.card_message_id).where(
-            MatchSuggestion.candidate_id == resident_id
-        )
-    )
-    for viewer_id, message_id in cards.all():
-        owe(session, viewer_id, OutboxKind.RETRACT_CARD, message_id)
     introductions = await session.execute(
         select(
             MatchIntroduction.requester_id,
             MatchIntroduction.recipient_id,
             MatchIntroduction.status,
-            MatchIntroduction.request_message_id,
             MatchIntroduction.requester_intro_message_id,
             MatchIntroduction.recipient_intro_message_id,
         ).where(
@@ -137,9 +171,8 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
             )
         )
     )
-    for requester, recipient, status, request_id, requester_msg, recipient_msg in introductions:
+    for requester, recipient, status, requester_msg, recipient_msg in introductions:
         if requester == resident_id:
-            owe(session, recipient, OutboxKind.RETRACT_REQUEST, request_id)
             other, message = recipient, recipient_msg
         else:
             other, message = requester, requester_msg

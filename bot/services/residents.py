@@ -19,6 +19,7 @@ from bot.services.consent import (
 )
 from bot.services.matching import set_matching_consent
 from bot.services.planning import cancel_local_info
+from bot.services.safeguarding import SafeguardingKey, restore
 from models import ConsentPurpose, LifeEvent, LifeStage, Resident, ResidentStatus
 
 DISPLAY_NAME_MAX = 64
@@ -153,9 +154,16 @@ async def record_refusal(session: AsyncSession, context: ConsentContext) -> None
 
 
 async def start_signup(
-    session: AsyncSession, telegram_user_id: int, language_code: str, context: ConsentContext
+    session: AsyncSession,
+    telegram_user_id: int,
+    language_code: str,
+    context: ConsentContext,
+    key: SafeguardingKey,
 ) -> Resident:
-    """Create her record once she agrees to us keeping her pregnancy details."""
+    """Create her record once she agrees to us keeping her pregnancy details.
+
+    If she erased an earlier account, a suspension and blocks kept about it come back.
+    """
     existing = await find_resident(session, telegram_user_id)
     if existing is not None:
         # A double tap, or an old welcome message: she already agreed.
@@ -172,6 +180,7 @@ async def start_signup(
     session.add(resident)
     record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, context)
     await session.flush()
+    await restore(session, resident, key, context.now)
     return resident
 
 

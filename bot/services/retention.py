@@ -1,7 +1,9 @@
 """Retention: personal data goes a set time after the due date or birth, with a week's notice.
 
 Erasure is the very same as /forget (data_rights.forget_resident), so the consent history stays,
-pseudonymised, and everything linked to her goes with her row.
+pseudonymised, a safeguarding record is kept if she was suspended, blocked or reported, and
+everything else linked to her goes with her row. (Safeguarding records have their own limit,
+purged by the daily job: safeguarding.purge_expired.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
 from bot.services.data_rights import forget_resident
+from bot.services.safeguarding import SafeguardingKey
 from bot.texts import catalogue, long_date
 from models import Delivery, LifeEvent, Resident
 
@@ -102,6 +105,7 @@ async def apply_retention(
     months: int,
     notice_days: int,
     not_before: dt.datetime,
+    safeguarding: SafeguardingKey,
 ) -> RetentionResult:
     """Queue notices for those due to be erased soon; erase those whose notice has run out."""
     today = now.astimezone(zone).date()
@@ -134,6 +138,8 @@ async def apply_retention(
             continue
         notice_day = noticed_at.astimezone(zone).date()
         if candidate.erase_on <= today and (today - notice_day).days >= notice_days:
-            erased += int(await forget_resident(session, candidate.telegram_user_id))
+            erased += int(
+                await forget_resident(session, candidate.telegram_user_id, safeguarding, now)
+            )
     queued = await queue.enqueue(session, notices, now)
     return RetentionResult(queued, erased)

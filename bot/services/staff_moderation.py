@@ -1,8 +1,10 @@
 """Moderation: residents' reports about matches, and what moderators decide (warn, suspend).
 
 Reports are stored by matching (match_reports); decisions are stored here, against the reported
-resident, and cascade with her row. A suspension keeps her out of matching until lifted:
-a suspension also pauses her matching (residents.matching_paused_at), which the search reads.
+resident, and cascade with her row (a suspension in force is kept apart first, as a safeguarding
+record, so erasing herself does not lift it: see safeguarding.py). A suspension keeps her out
+of matching until lifted: it also pauses her matching (residents.matching_paused_at), which the
+search reads.
 """
 
 from __future__ import annotations
@@ -87,6 +89,21 @@ async def is_suspended_from_matching(session: AsyncSession, resident_id: int) ->
         .where(Resident.id == resident_id)
     )
     return allowed is False
+
+
+async def current_suspension(session: AsyncSession, resident_id: int) -> ModerationDecision | None:
+    """The suspension in force on her (the latest, not lifted since), if there is one."""
+    if not await is_suspended_from_matching(session, resident_id):
+        return None
+    return await session.scalar(
+        select(ModerationDecision)
+        .where(
+            ModerationDecision.resident_id == resident_id,
+            ModerationDecision.action == ModerationAction.SUSPEND,
+        )
+        .order_by(ModerationDecision.id.desc())
+        .limit(1)
+    )
 
 
 async def open_reports(session: AsyncSession) -> list[OpenReport]:
