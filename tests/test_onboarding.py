@@ -411,3 +411,16 @@ async def test_count_of_residents_is_one_after_double_tapping_agree(
 
     async with bot.session() as session:
         assert await session.scalar(select(func.count()).select_from(Resident)) == 1
+
+
+async def test_profile_done_button_closes_the_profile_kindly_instead_of_saying_it_expired(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+
+    await bot.send(user, "/profile")
+    await bot.press(user, "Done")
+
+    assert bot.last_answer() == "👍 All saved."
+    assert bot.fake.messages(user.id)[-1].reply_markup in (None, {})

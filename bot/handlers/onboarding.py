@@ -696,6 +696,8 @@ def _conversation() -> ConversationHandler[Any]:
             CommandHandler("start", start, filters=filters.ChatType.PRIVATE),
             CommandHandler("profile", show_profile, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(summary_change, pattern=_CHANGE),
+            # /profile ends the conversation once shown, so its Done button must be an entry.
+            CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
         ],
         states={
             CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=r"^ob:health:(yes|no)$")],
