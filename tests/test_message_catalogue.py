@@ -32,9 +32,9 @@ def _keys_built_at_run_time() -> set[str]:
         | {
             "privacy.changed_on",
             "privacy.changed_off",
-            "consent.answered_yes",
-            "consent.answered_no",
+            "consent.answered_health_data",
         }
+        | {f"consent.answered_{p.value}_{c}" for p in OPTIONAL_PURPOSES for c in ("yes", "no")}
     )
 
 

@@ -424,3 +424,20 @@ async def test_profile_done_button_closes_the_profile_kindly_instead_of_saying_i
 
     assert bot.last_answer() == "👍 All saved."
     assert bot.fake.messages(user.id)[-1].reply_markup in (None, {})
+
+
+async def test_each_consent_acknowledgement_says_which_answer_she_gave(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    acks = [(await bot.press(user, "Yes, I agree"))[0].plain_text]
+    for choice in ("No thanks", "Yes please", "No thanks"):
+        acks.append((await bot.press(user, choice))[0].plain_text)
+
+    assert "happy for us to keep your pregnancy details" in acks[0]
+    assert acks[1] == (
+        "✅ Noted: no suggestions of other mums. You can change this in /privacy."
+    )
+    assert "yes to local information" in acks[2] and "/privacy" in acks[2]
+    assert "no feedback questions" in acks[3] and "/privacy" in acks[3]

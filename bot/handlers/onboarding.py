@@ -262,7 +262,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
     if not granted:
         await reply(update, texts("consent.declined"))
         return END
-    await reply(update, texts("consent.answered_yes"))
+    await reply(update, texts("consent.answered_health_data"))
     return await _advance(update, context)
 
 
@@ -289,7 +289,7 @@ async def optional_choice(update: Update, context: BotContext) -> int:
         return CONSENT_OPTIONAL
     await answer(query)
     await _clear_buttons(update)
-    await reply(update, texts_for(update)(f"consent.answered_{choice}"))
+    await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
     return await _advance(update, context)
 
 
