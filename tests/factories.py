@@ -69,9 +69,10 @@ async def onboard(
         await bot.press(user, "Yes please" if choice else "No thanks")
     await bot.send(user, due)
     await bot.send(user, area)
-    if name is None:
+    # Only someone who wants to meet other mums is asked for the name they would see.
+    if optional[0] and name is None:
         await bot.press(user, 0)
-    else:
+    elif optional[0] and name is not None:
         await bot.send(user, name)
     if confirm:
         await bot.press(user, "✅ That's right")

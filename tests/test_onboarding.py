@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services.matching import pool_member
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
 from tests.factories import (
     CHELMSFORD_POSTCODE,
@@ -436,8 +437,50 @@ async def test_each_consent_acknowledgement_says_which_answer_she_gave(
         acks.append((await bot.press(user, choice))[0].plain_text)
 
     assert "happy for us to keep your pregnancy details" in acks[0]
-    assert acks[1] == (
-        "✅ Noted: no suggestions of other mums. You can change this in /privacy."
-    )
+    assert acks[1] == ("✅ Noted: no suggestions of other mums. You can change this in /privacy.")
     assert "yes to local information" in acks[2] and "/privacy" in acks[2]
     assert "no feedback questions" in acks[3] and "/privacy" in acks[3]
+
+
+async def test_declining_matching_skips_the_name_and_the_promise_to_be_in_touch(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, "Dana")
+    await onboard(bot, user, optional=(False, True, True))
+
+    texts = [m.plain_text for m in fake.messages(user.id)]
+    assert not any("What name would you like other mums to see" in t for t in texts)
+    assert "You're all set, Dana" in texts[-1]
+    assert "We'll be in touch as Bump Buddies grows near you" not in texts[-1]
+    assert "/privacy" in texts[-1]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.display_name is None
+
+
+async def test_turning_matching_on_later_asks_for_a_name_before_she_can_be_suggested(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, "Dana")
+    await onboard(bot, user, optional=(False, True, True))
+
+    await bot.send(user, "/privacy")
+    sent = await bot.press(user, "Turn on: meeting other mums")
+    assert "choose the name they'll see" in sent[-1].plain_text
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+        assert resident is not None
+        assert not pool_member(resident).in_pool
+
+    sent = await bot.press(user, "Choose my name")
+    assert "What name would you like other mums to see" in sent[-1].plain_text
+    sent = await bot.send(user, "Dee")
+    assert "Name: Dee" in sent[-1].plain_text
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+        assert resident is not None and resident.display_name == "Dee"
+        assert pool_member(resident).in_pool

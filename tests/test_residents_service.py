@@ -62,7 +62,9 @@ async def test_onboarding_steps_follow_the_flow(sessions: Sessions, clock: Fixed
             ConsentPurpose.LOCAL_INFO,
             ConsentPurpose.FEEDBACK,
         ):
-            await residents.set_consent(session, 1, purpose, False, consent_evidence(clock.now()))
+            # Matching on: the name other mums would see is only asked of those who meet them.
+            granted = purpose is ConsentPurpose.MATCHING
+            await residents.set_consent(session, 1, purpose, granted, consent_evidence(clock.now()))
             steps.append(await _step(session, 1))
         await residents.set_due_date(session, 1, dt.date(2027, 3, 1), clock.now())
         steps.append(await _step(session, 1))

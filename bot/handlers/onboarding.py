@@ -124,9 +124,11 @@ def _area_label(context: BotContext, profile: Profile, texts: Catalogue) -> str:
 def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     yes, no = texts("summary.yes"), texts("summary.no")
     weeks = gestation(profile.due_date, context.today())[0] if profile.due_date else 0
+    matching_on = bool(profile.consents.get(ConsentPurpose.MATCHING))
+    unnamed = texts("summary.not_set") if matching_on else texts("summary.name_not_needed")
     return texts(
         "summary.details",
-        name=profile.display_name or texts("summary.not_set"),
+        name=profile.display_name or unnamed,
         due=long_date(profile.due_date) if profile.due_date else texts("summary.not_set"),
         weeks=weeks,
         area=_area_label(context, profile, texts),
@@ -136,14 +138,18 @@ def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     )
 
 
-def _edit_buttons(texts: Catalogue, last: tuple[str, str]) -> InlineKeyboardMarkup:
+def _edit_buttons(
+    texts: Catalogue, last: tuple[str, str], profile: Profile
+) -> InlineKeyboardMarkup:
+    due_and_name = [InlineKeyboardButton(texts("summary.change_due"), callback_data="ob:sum:due")]
+    if profile.consents.get(ConsentPurpose.MATCHING):
+        due_and_name.append(
+            InlineKeyboardButton(texts("summary.change_name"), callback_data="ob:sum:name")
+        )
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(texts(last[0]), callback_data=last[1])],
-            [
-                InlineKeyboardButton(texts("summary.change_due"), callback_data="ob:sum:due"),
-                InlineKeyboardButton(texts("summary.change_name"), callback_data="ob:sum:name"),
-            ],
+            due_and_name,
             [InlineKeyboardButton(texts("summary.change_area"), callback_data="ob:sum:area")],
             [InlineKeyboardButton(texts("summary.change_choices"), callback_data="ob:sum:choices")],
         ]
@@ -179,13 +185,13 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
         await reply(
             update,
             texts("summary.onboarding", details=details),
-            reply_markup=_edit_buttons(texts, ("summary.confirm", "ob:sum:ok")),
+            reply_markup=_edit_buttons(texts, ("summary.confirm", "ob:sum:ok"), profile),
         )
         return SUMMARY
     await reply(
         update,
         texts("summary.profile", details=details),
-        reply_markup=_edit_buttons(texts, ("summary.done", "ob:sum:done")),
+        reply_markup=_edit_buttons(texts, ("summary.done", "ob:sum:done"), profile),
     )
     return END
 
@@ -619,9 +625,12 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
         return await _advance(update, context)
     profile = await _load_profile(context, sender(update).id)
     name = profile.display_name if profile and profile.display_name else sender(update).first_name
+    matching_on = bool(profile and profile.consents.get(ConsentPurpose.MATCHING))
+    texts = texts_for(update)
+    closing = texts("summary.closing_matching" if matching_on else "summary.closing_no_matching")
     # With matching consent, the message offers her matches and nearby members hear she joined.
     offer = await matching.signup_offer(update, context)
-    await reply(update, texts_for(update)("summary.all_set", name=name), reply_markup=offer)
+    await reply(update, texts("summary.all_set", name=name, closing=closing), reply_markup=offer)
     return END
 
 
@@ -632,7 +641,8 @@ async def summary_change(update: Update, context: BotContext) -> int:
     texts = texts_for(update)
     item = query.data.rsplit(":", 1)[1]
     profile = await _load_profile(context, sender(update).id)
-    if profile is None or profile.step not in (Step.SUMMARY, Step.DONE):
+    # NAME too: turning matching on in /privacy offers "Choose my name", which lands here.
+    if profile is None or profile.step not in (Step.SUMMARY, Step.DONE, Step.NAME):
         await answer(query, texts("general.stale_button"), alert=True)
         return END if profile is None else await _prompt(update, context, profile)
     await answer(query)

@@ -107,7 +107,9 @@ def _next_step(resident: Resident, consents: dict[ConsentPurpose, bool]) -> Step
         return Step.DUE_DATE
     if resident.ward_code is None:
         return Step.AREA
-    if resident.display_name is None:
+    # The name is only ever shown to other mums, so only someone who wants to meet them is asked;
+    # turning matching on later brings the question back before she can be suggested.
+    if resident.display_name is None and consents.get(ConsentPurpose.MATCHING):
         return Step.NAME
     if resident.status is ResidentStatus.ONBOARDING:
         return Step.SUMMARY
