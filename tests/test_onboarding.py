@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.matching import pool_member
-from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
+from bot.services.retention import apply_retention
+from bot.texts import long_date
+from models import (
+    ConsentEvent,
+    ConsentPurpose,
+    Delivery,
+    DeliveryStatus,
+    Resident,
+    ResidentStatus,
+)
 from tests.factories import (
     CHELMSFORD_POSTCODE,
     CHELMSFORD_WARD,
     at_area_step,
     give_consents,
+    give_due_date,
+    make_resident,
     new_resident_user,
     onboard,
 )
@@ -176,6 +191,7 @@ async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_not
     assert reply_contains in sent[-1].plain_text
     sent = await bot.send(user, "14/03/2027")
     assert "Sunday 14 March 2027" in sent[0].plain_text
+    await bot.press(user, "Yes, that's right")
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
     assert len(await _consent_events(bot)) == 4
@@ -317,7 +333,8 @@ async def test_summary_buttons_change_an_item_and_come_back_to_the_summary(
     await onboard(bot, user, confirm=False)
 
     await bot.press(user, "Change due date")
-    sent = await bot.send(user, "1 April 2027")
+    await bot.send(user, "1 April 2027")
+    sent = await bot.press(user, "Yes, that's right")
     assert "Here's what you've told me" in sent[-1].plain_text
     assert "Thursday 1 April 2027" in sent[-1].plain_text
     await bot.press(user, "Change name")
@@ -369,6 +386,8 @@ async def test_two_residents_onboarding_at_once_do_not_mix(
             await bot.press(user, "Yes please")
     await bot.send(ana, "14/03/2027")
     await bot.send(bea, "20 weeks")
+    await bot.send(ana, "yes")
+    await bot.press(bea, "Yes, that's right")
     await bot.send(bea, "CO1 1AA")
     await bot.send(ana, "CM1 1AA")
     for user in (bea, ana):
@@ -484,3 +503,220 @@ async def test_turning_matching_on_later_asks_for_a_name_before_she_can_be_sugge
         )
         assert resident is not None and resident.display_name == "Dee"
         assert pool_member(resident).in_pool
+
+
+# DEFAULT_NOW is Monday 30 November 2026.
+@pytest.mark.parametrize(
+    ("typed", "shown", "explains"),
+    [
+        ("14/03/2027", "Sunday 14 March 2027", "due on"),
+        ("in 20 weeks", "Monday 19 April 2027", "20 weeks from today"),
+        ("about 20 weeks", "Monday 19 April 2027", "20+0 weeks pregnant today"),
+        ("20", "Monday 19 April 2027", "20+0 weeks pregnant today"),
+        ("20+3", "Friday 16 April 2027", "20+3 weeks pregnant today"),
+        ("May 2027", "Saturday 15 May 2027", "middle of May"),
+        ("due in May", "Saturday 15 May 2027", "middle of May"),
+        ("5 months", "Wednesday 7 April 2027", "5 months pregnant is about 21 weeks"),
+        ("in 5 months", "Friday 30 April 2027", "5 months from today"),
+    ],
+)
+async def test_every_due_date_form_shows_the_date_and_stores_it_only_once_she_confirms(
+    bot: BotHarness, fake: FakeTelegram, typed: str, shown: str, explains: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, typed)
+    assert shown in sent[-1].plain_text and explains in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["Yes, that's right", "No, let me change it"]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None
+
+    sent = await bot.press(user, "Yes, that's right")
+    assert shown in sent[0].plain_text
+    assert "Which neighbourhood" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is not None
+    assert long_date(resident.due_date) == shown
+
+
+async def test_typed_yes_and_no_answer_the_confirmation_and_no_asks_again(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "20 weeks")
+
+    sent = await bot.send(user, "no")
+    assert "when is your baby due?" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None and resident.pending_due_date is None
+
+    await bot.send(user, "14/03/2027")
+    sent = await bot.send(user, "Yes")
+    assert "Which neighbourhood" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
+
+
+async def test_anything_else_at_the_confirmation_repeats_the_question_with_its_date(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+
+    sent = await bot.send(user, "hmm <b>maybe</b>")
+    assert "didn't catch that" in sent[-1].plain_text
+    assert "Sunday 14 March 2027" in sent[-1].plain_text
+    assert "Yes, that's right" in sent[-1].button_texts()
+    sent = await bot.send(user, "2 April 2027")
+    assert "Friday 2 April 2027" in sent[-1].plain_text
+    await bot.press(user, "Yes, that's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 4, 2)
+
+
+async def test_an_older_confirmation_button_cannot_store_a_newer_date(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+    first = bot.last_with_buttons(user)
+    await bot.send(user, "2 April 2027")
+
+    await bot.press(user, "Yes, that's right", message=first)
+
+    assert bot.last_answer() is not None and "earlier message" in bot.last_answer()  # type: ignore[operator]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None
+    assert resident.pending_due_date == dt.date(2027, 4, 2)
+
+
+async def test_a_day_first_date_out_of_range_says_how_it_was_read_and_offers_the_other(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, "5/12/2027")
+    assert "I read that as Sunday 5 December 2027, which is more than 42 weeks away" in (
+        sent[-1].plain_text
+    )
+    assert "Did you mean Wednesday 12 May 2027?" in sent[-1].plain_text
+    await bot.press(user, "Yes, that's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 5, 12)
+
+
+async def test_a_day_first_date_with_no_sensible_reading_says_how_it_was_read(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, "01/11/2026")
+    assert "I read that as Sunday 1 November 2026." in sent[-1].plain_text
+    assert "in the past" in sent[-1].plain_text
+
+
+@pytest.mark.parametrize("how", ["button", "typed"])
+async def test_not_knowing_the_due_date_yet_carries_on_and_asks_again_in_two_weeks(
+    bot: BotHarness, fake: FakeTelegram, how: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    if how == "button":
+        sent = await bot.press(user, "I don't know yet")
+    else:
+        sent = await bot.send(user, "I don't know yet")
+
+    assert "I'll ask again on Monday 14 December 2026" in sent[0].plain_text
+    assert "/services" in sent[0].plain_text
+    assert "Which neighbourhood" in sent[-1].plain_text
+    await bot.send(user, CHELMSFORD_POSTCODE)
+    sent = await bot.press(user, 0)
+    assert "Due date: not known yet" in sent[-1].plain_text
+    await bot.press(user, "✅ That's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.due_date is None and resident.due_date_unknown_since == bot.clock.now()
+
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    before = len(fake.messages(user.id))
+    bot.clock.advance(dt.timedelta(days=13))
+    await engine.run_until_idle()
+    assert len(fake.messages(user.id)) == before
+    bot.clock.advance(dt.timedelta(days=1))
+    await engine.run_until_idle()
+    reminder = bot.last(user)
+    assert "Do you know it now?" in reminder.plain_text
+
+    await bot.press(user, "Tell you my due date", message=reminder)
+    await give_due_date(bot, user, "14/06/2027")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 6, 14)
+    assert resident.due_date_unknown_since is None
+
+
+async def test_giving_the_due_date_before_the_reminder_cancels_it(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="not sure yet")
+    await bot.send(user, "/profile")
+    await bot.press(user, "Change due date")
+    await give_due_date(bot, user, "14/06/2027")
+
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    bot.clock.advance(dt.timedelta(days=15))
+    await engine.run_until_idle()
+    assert not any("Do you know it now?" in m.plain_text for m in fake.messages(user.id))
+    async with bot.session() as session:
+        statuses = list(await session.scalars(select(Delivery.status)))
+    assert statuses == [DeliveryStatus.CANCELLED]
+
+
+async def test_retention_counts_from_sign_up_while_the_due_date_is_unknown(
+    sessions: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> None:
+    signed_up = clock.now()
+    async with sessions() as session, session.begin():
+        await make_resident(session, signed_up, due_date=None, due_date_unknown_since=signed_up)
+    notice_day = signed_up + relativedelta(months=12) - dt.timedelta(days=7)
+    async with sessions() as session, session.begin():
+        early = await apply_retention(
+            session,
+            notice_day - dt.timedelta(days=1),
+            ZoneInfo("Europe/London"),
+            months=12,
+            notice_days=7,
+            not_before=notice_day,
+        )
+        on_time = await apply_retention(
+            session,
+            notice_day,
+            ZoneInfo("Europe/London"),
+            months=12,
+            notice_days=7,
+            not_before=notice_day,
+        )
+    assert (early.notices, on_time.notices) == (0, 1)
+
+
+async def test_a_restart_at_the_confirmation_continues_there(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "20 weeks")
+    question = bot.last_with_buttons(user)
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "/start")
+        assert "Just to check: is your baby due on Monday 19 April 2027?" in sent[-1].plain_text
+        sent = await restarted.press(user, "Yes, that's right", message=question)
+        assert "Which neighbourhood" in sent[-1].plain_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import warnings
@@ -28,12 +29,19 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
+from bot.delivery.quiet_hours import next_send_time
 from bot.handlers import matching, privacy
 from bot.handlers.common import answer, reply, sender, texts_for
 from bot.handlers.staff_links import suggested_district
 from bot.services import residents
 from bot.services.consent import ConsentContext
-from bot.services.due_dates import DueDate, gestation, parse_due_date
+from bot.services.due_dates import (
+    DueDate,
+    DueDateProblem,
+    gestation,
+    parse_due_date,
+    read_yes_no,
+)
 from bot.services.geo import (
     ChooseWard,
     NotRecognised,
@@ -48,7 +56,7 @@ from models import ConsentPurpose
 
 logger = logging.getLogger(__name__)
 
-CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY = range(6)
+CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY, DUE_CONFIRM = range(7)
 END = ConversationHandler.END
 
 WARDS_PER_PAGE = 10
@@ -123,14 +131,19 @@ def _area_label(context: BotContext, profile: Profile, texts: Catalogue) -> str:
 
 def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     yes, no = texts("summary.yes"), texts("summary.no")
-    weeks = gestation(profile.due_date, context.today())[0] if profile.due_date else 0
+    if profile.due_date is not None:
+        weeks = gestation(profile.due_date, context.today())[0]
+        due = texts("summary.due_known", due=long_date(profile.due_date), weeks=weeks)
+    elif profile.due_date_unknown_since is not None:
+        due = texts("summary.due_unknown")
+    else:
+        due = texts("summary.not_set")
     matching_on = bool(profile.consents.get(ConsentPurpose.MATCHING))
     unnamed = texts("summary.not_set") if matching_on else texts("summary.name_not_needed")
     return texts(
         "summary.details",
         name=profile.display_name or unnamed,
-        due=long_date(profile.due_date) if profile.due_date else texts("summary.not_set"),
-        weeks=weeks,
+        due=due,
         area=_area_label(context, profile, texts),
         matching=yes if profile.consents.get(ConsentPurpose.MATCHING) else no,
         local_info=yes if profile.consents.get(ConsentPurpose.LOCAL_INFO) else no,
@@ -169,8 +182,14 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
         )
         return CONSENT_OPTIONAL
     if step is Step.DUE_DATE:
-        await reply(update, texts("due.ask"))
+        await _ask_due(update, texts)
         return DUE_DATE
+    if step is Step.DUE_DATE_CONFIRM:
+        pending = profile.pending_due_date
+        assert pending is not None
+        question = texts("due.confirm_again", due=long_date(pending))
+        await _ask_confirm(update, texts, question, pending)
+        return DUE_CONFIRM
     if step is Step.AREA:
         await _ask_area(update, texts)
         return AREA
@@ -299,25 +318,189 @@ async def optional_choice(update: Update, context: BotContext) -> int:
     return await _advance(update, context)
 
 
+async def _ask_due(update: Update, texts: Catalogue, key: str = "due.ask") -> None:
+    await reply(
+        update,
+        texts(key),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(texts("due.unknown_button"), callback_data="ob:due:unknown")]]
+        ),
+    )
+
+
+async def _ask_confirm(update: Update, texts: Catalogue, question: Html, due: dt.date) -> None:
+    # The date rides in the buttons so a yes on an older question can't confirm a newer date.
+    code = due.isoformat()
+    await reply(
+        update,
+        question,
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts("due.confirm_yes"), callback_data=f"ob:due:yes:{code}"
+                    ),
+                    InlineKeyboardButton(texts("due.confirm_no"), callback_data="ob:due:no"),
+                ]
+            ]
+        ),
+    )
+
+
+def _confirm_question(texts: Catalogue, parsed: DueDate, today: dt.date) -> Html:
+    """How her words were read, ending in the question: every form shows the date."""
+    due = long_date(parsed.value)
+    if parsed.read_as is not None:
+        why = "due.why_past" if parsed.read_as < today else "due.why_too_far"
+        return texts("due.did_you_mean", read_as=long_date(parsed.read_as), why=texts(why), due=due)
+    weeks, days = gestation(parsed.value, today)
+    return texts(
+        f"due.confirm_{parsed.basis}",
+        due=due,
+        count=parsed.count,
+        weeks=weeks,
+        days=days,
+        month=f"{parsed.value:%B}",
+    )
+
+
+async def _take_due_answer(update: Update, context: BotContext, text: str) -> int:
+    """Read a typed due-date answer; ask her to confirm what it gives, or say what went wrong."""
+    texts = texts_for(update)
+    today = context.today()
+    parsed = parse_due_date(text, today)
+    if isinstance(parsed, DueDateProblem):
+        problem = texts(f"due.{parsed.reason}")
+        if parsed.read_as is not None:
+            problem = Html(f"{texts('due.read_as', read_as=long_date(parsed.read_as))} {problem}")
+        await reply(update, problem)
+        return DUE_DATE
+    if not isinstance(parsed, DueDate):
+        return await _due_not_known(update, context)
+    async with context.session() as session, session.begin():
+        await residents.propose_due_date(session, sender(update).id, parsed.value, context.now())
+    await _ask_confirm(update, texts, _confirm_question(texts, parsed, today), parsed.value)
+    return DUE_CONFIRM
+
+
+async def _due_not_known(update: Update, context: BotContext) -> int:
+    """She doesn't know yet: sign-up carries on, and the question comes back in two weeks."""
+    texts = texts_for(update)
+    settings = context.settings
+    ask_at = next_send_time(
+        context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER,
+        settings.zone,
+        settings.quiet_hours_start,
+        settings.quiet_hours_end,
+    )
+    button = {"text": texts.raw("due.reminder_button"), "callback_data": "ob:sum:due"}
+    async with context.session() as session, session.begin():
+        noted = await residents.due_date_not_known(
+            session,
+            sender(update).id,
+            context.now(),
+            ask_at=ask_at,
+            text=texts("due.reminder"),
+            buttons=[[button]],
+        )
+        profile = await residents.profile(session, sender(update).id)
+    if noted:
+        on = long_date(ask_at.astimezone(settings.zone).date())
+        await reply(update, texts("due.not_known", date=on))
+    elif profile is not None and profile.due_date is not None:
+        await reply(update, texts("due.kept", due=long_date(profile.due_date)))
+    return await _advance(update, context)
+
+
 @_signed_up
 async def due_date_text(update: Update, context: BotContext) -> int:
-    """She typed her due date (or how many weeks along she is)."""
+    """She typed her due date (or how far along she is, or that she doesn't know yet)."""
     assert update.message is not None and update.message.text is not None
-    texts = texts_for(update)
-    parsed = parse_due_date(update.message.text, context.today())
-    if not isinstance(parsed, DueDate):
-        await reply(update, texts(f"due.{parsed.reason}"))
-        return DUE_DATE
-    async with context.session() as session, session.begin():
-        await residents.set_due_date(session, sender(update).id, parsed.value, context.now())
-    await reply(update, texts("due.saved", due=long_date(parsed.value)))
-    return await _advance(update, context)
+    return await _take_due_answer(update, context, update.message.text)
 
 
 async def due_date_not_text(update: Update, context: BotContext) -> int:
     """Something other than text arrived while we wait for a due date."""
-    await reply(update, texts_for(update)("due.not_text"))
+    await _ask_due(update, texts_for(update), "due.not_text")
     return DUE_DATE
+
+
+@_signed_up
+async def due_unknown(update: Update, context: BotContext) -> int:
+    """She tapped "I don't know yet"."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_buttons(update)
+    return await _due_not_known(update, context)
+
+
+async def _confirmed(update: Update, context: BotContext, shown: dt.date | None) -> int:
+    texts = texts_for(update)
+    async with context.session() as session, session.begin():
+        stored = await residents.confirm_due_date(session, sender(update).id, shown, context.now())
+    query = update.callback_query
+    if stored is None:
+        # An older question's button, or nothing is waiting: ask what is actually pending.
+        if query is not None:
+            await answer(query, texts("general.stale_button"), alert=True)
+        return await _advance(update, context)
+    if query is not None:
+        await answer(query)
+        await _clear_buttons(update)
+    await reply(update, texts("due.saved", due=long_date(stored)))
+    return await _advance(update, context)
+
+
+async def _rejected(update: Update, context: BotContext) -> int:
+    async with context.session() as session, session.begin():
+        await residents.reject_due_date(session, sender(update).id, context.now())
+    await _ask_due(update, texts_for(update), "due.ask_again")
+    return DUE_DATE
+
+
+@_signed_up
+async def due_confirm_button(update: Update, context: BotContext) -> int:
+    """She tapped Yes or No under the date we read."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    if parts[2] == "no":
+        await answer(query)
+        await _clear_buttons(update)
+        return await _rejected(update, context)
+    try:
+        shown = dt.date.fromisoformat(parts[3])
+    except (IndexError, ValueError):
+        await answer(query, texts_for(update)("general.bad_button"), alert=True)
+        return await _advance(update, context)
+    return await _confirmed(update, context, shown)
+
+
+@_signed_up
+async def due_confirm_text(update: Update, context: BotContext) -> int:
+    """She typed her answer to "is that right?" (or simply a different date)."""
+    assert update.message is not None and update.message.text is not None
+    text = update.message.text
+    said = read_yes_no(text)
+    if said is True:
+        return await _confirmed(update, context, None)
+    if said is False:
+        return await _rejected(update, context)
+    if not isinstance(parse_due_date(text, context.today()), DueDateProblem):
+        return await _take_due_answer(update, context, text)
+    return await due_confirm_not_understood(update, context)
+
+
+async def due_confirm_not_understood(update: Update, context: BotContext) -> int:
+    """Neither yes, no nor a date: ask the same question again."""
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None or profile.pending_due_date is None:
+        return await _advance(update, context)
+    texts = texts_for(update)
+    question = texts("due.confirm_not_understood", due=long_date(profile.pending_due_date))
+    await _ask_confirm(update, texts, question, profile.pending_due_date)
+    return DUE_CONFIRM
 
 
 def _area_keyboard(texts: Catalogue) -> ReplyKeyboardMarkup:
@@ -648,7 +831,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
     await answer(query)
     await _clear_buttons(update)
     if item == "due":
-        await reply(update, texts("due.ask"))
+        await _ask_due(update, texts)
         return DUE_DATE
     if item == "area":
         await _ask_area(update, texts)
@@ -688,6 +871,7 @@ async def not_signed_up(update: Update, context: BotContext) -> int:
 
 _TEXT = filters.TEXT & ~filters.COMMAND
 _CHANGE = r"^ob:sum:(due|area|name)$"
+_DUE_CONFIRM = r"^ob:due:(yes:\d{4}-\d{2}-\d{2}|no)$"
 
 
 def onboarding_conversation() -> ConversationHandler[Any]:
@@ -708,6 +892,9 @@ def _conversation() -> ConversationHandler[Any]:
             CallbackQueryHandler(summary_change, pattern=_CHANGE),
             # /profile ends the conversation once shown, so its Done button must be an entry.
             CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
+            # These check her stored step themselves, so they also work after a restart.
+            CallbackQueryHandler(due_confirm_button, pattern=_DUE_CONFIRM),
+            CallbackQueryHandler(due_unknown, pattern=r"^ob:due:unknown$"),
         ],
         states={
             CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=r"^ob:health:(yes|no)$")],
@@ -719,6 +906,10 @@ def _conversation() -> ConversationHandler[Any]:
             DUE_DATE: [
                 MessageHandler(_TEXT, due_date_text),
                 MessageHandler(~filters.COMMAND, due_date_not_text),
+            ],
+            DUE_CONFIRM: [
+                MessageHandler(_TEXT, due_confirm_text),
+                MessageHandler(~filters.COMMAND, due_confirm_not_understood),
             ],
             AREA: [
                 MessageHandler(filters.LOCATION, area_location),
