@@ -258,7 +258,10 @@ async def test_district_then_ward_can_be_chosen_from_buttons(
 
 @pytest.mark.parametrize(
     ("typed", "reply_contains"),
-    [("hello there", "doesn't look like a postcode"), ("SS88 1AA", "couldn't find that postcode")],
+    [
+        ("hello there", "couldn't find that postcode or place"),
+        ("SS88 1AA", "couldn't find that postcode"),
+    ],
 )
 async def test_an_unknown_postcode_gets_a_kind_reask(
     bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
@@ -720,3 +723,73 @@ async def test_a_restart_at_the_confirmation_continues_there(
         assert "Just to check: is your baby due on Monday 19 April 2027?" in sent[-1].plain_text
         sent = await restarted.press(user, "Yes, that's right", message=question)
         assert "Which neighbourhood" in sent[-1].plain_text
+
+
+@pytest.mark.parametrize(
+    ("typed", "ward", "district"),
+    [
+        ("Tiptree", "Tiptree", "E07000071"),
+        ("moulsham & central", "Moulsham and Central", "E07000070"),
+        ("MOULSHAM AND CENTRAL", "Moulsham and Central", "E07000070"),
+    ],
+)
+async def test_a_ward_name_is_found_offline_without_a_geocoder(
+    bot: BotHarness, fake: FakeTelegram, typed: str, ward: str, district: str
+) -> None:
+    assert bot.app.bot_data.place_search is None
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, typed)
+
+    assert f"{ward}, " in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == district
+
+
+async def test_a_town_name_offers_its_wards_and_the_rest_of_its_district(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "braintree")
+
+    choice = sent[-1]
+    assert "Braintree could be one of a few neighbourhoods" in choice.plain_text
+    assert choice.button_texts()[:3] == [
+        "Braintree Central & Beckers Green",
+        "Braintree South",
+        "Braintree West",
+    ]
+    assert "Another neighbourhood in Braintree" in choice.button_texts()
+    await bot.press(user, "Another neighbourhood in Braintree")
+    await bot.press(user, "Bocking North")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000067"
+
+
+async def test_a_district_name_with_a_typo_still_offers_its_wards(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "Chelmsfrod")
+
+    assert "Another neighbourhood in Chelmsford" in sent[-1].button_texts()
+    await bot.press(user, "Another neighbourhood in Chelmsford")
+    await bot.press(user, "More ▸")
+    await bot.press(user, CHELMSFORD_WARD)
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.ward_code == "E05015473"
+
+
+async def test_a_ward_name_shared_by_two_districts_asks_which(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "trinity")
+
+    assert {"Trinity, Chelmsford", "Trinity, Rochford"} <= set(sent[-1].button_texts())
+    await bot.press(user, "Trinity, Rochford")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000075"

@@ -43,7 +43,9 @@ from bot.services.due_dates import (
     read_yes_no,
 )
 from bot.services.geo import (
+    ChoosePlace,
     ChooseWard,
+    District,
     NotRecognised,
     OutsideArea,
     Resolution,
@@ -567,6 +569,18 @@ async def area_district(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.bad_button"), alert=True)
         return AREA
     await answer(query)
+    await query.edit_message_text(
+        texts("area.choose_ward", district=district.name),
+        parse_mode="HTML",
+        reply_markup=_ward_page(texts, district, wards, page),
+    )
+    return AREA
+
+
+def _ward_page(
+    texts: Catalogue, district: District, wards: list[Ward], page: int
+) -> InlineKeyboardMarkup:
+    """One page of a district's wards, with Back/More and "Choose another area"."""
     shown = wards[page * WARDS_PER_PAGE : (page + 1) * WARDS_PER_PAGE]
     rows = _ward_rows(shown)
     nav = []
@@ -585,9 +599,43 @@ async def area_district(update: Update, context: BotContext) -> int:
     if nav:
         rows.append(nav)
     rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
-    await query.edit_message_text(
-        texts("area.choose_ward", district=district.name),
-        parse_mode="HTML",
+    return InlineKeyboardMarkup(rows)
+
+
+async def _choose_place(update: Update, context: BotContext, found: ChoosePlace) -> int:
+    """A place name that fits several wards, or a district: she picks with buttons."""
+    texts = texts_for(update)
+    district = found.district
+    if not found.wards and district is not None:
+        wards = context.gazetteer.wards_in(district.code)
+        await reply(
+            update,
+            texts("area.choose_ward", district=district.name),
+            reply_markup=_ward_page(texts, district, wards, 0),
+        )
+        return AREA
+    shown = found.wards[:20]
+    # Names repeat across districts ("Trinity"), so the district tells them apart.
+    spread = len({w.district_code for w in shown}) > 1
+    buttons = [
+        InlineKeyboardButton(
+            (f"{w.name}, {w.district_name}" if spread else w.name)[:60],
+            callback_data=f"ob:ward:{w.code}",
+        )
+        for w in shown
+    ]
+    rows = (
+        [[b] for b in buttons]
+        if spread
+        else [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    )
+    if district is not None:
+        label = texts.raw("area.more_in_district").format(district=district.name)
+        rows.append([InlineKeyboardButton(label[:60], callback_data=f"ob:dist:{district.code}")])
+    rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
+    await reply(
+        update,
+        texts("area.choose_place", place=found.place),
         reply_markup=InlineKeyboardMarkup(rows),
     )
     return AREA
@@ -627,6 +675,8 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
     texts = texts_for(update)
     if isinstance(found, WardFound):
         return await _save_ward(update, context, found.ward)
+    if isinstance(found, ChoosePlace):
+        return await _choose_place(update, context, found)
     if isinstance(found, ChooseWard):
         rows = _ward_rows(found.wards[:20])
         rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
@@ -689,6 +739,9 @@ async def area_text(update: Update, context: BotContext) -> int:
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
     found = context.gazetteer.resolve_text(text)
+    if isinstance(found, NotRecognised) and found.reason == "format":
+        # Not a postcode: a ward's or district's name is known offline, with no geocoder.
+        found = context.gazetteer.resolve_place(text)
     place_search = context.place_search
     if isinstance(found, NotRecognised) and found.reason == "format" and place_search is not None:
         try:
