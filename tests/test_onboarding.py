@@ -793,3 +793,38 @@ async def test_a_ward_name_shared_by_two_districts_asks_which(
     await bot.press(user, "Trinity, Rochford")
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.district_code == "E07000075"
+
+
+async def test_after_a_restart_her_next_answer_carries_on_without_start(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "14/03/2027")
+        assert "Sunday 14 March 2027" in sent[-1].plain_text
+        sent = await restarted.send(user, "yes")
+        assert "Which neighbourhood" in sent[-1].plain_text
+        sent = await restarted.send(user, CHELMSFORD_POSTCODE)
+        assert "What name would you like other mums to see" in sent[-1].plain_text
+        sent = await restarted.send(user, "Amy")
+        assert "Here's what you've told me" in sent[-1].plain_text
+        await restarted.press(user, "✅ That's right")
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert (resident.due_date, resident.display_name) == (dt.date(2027, 3, 14), "Amy")
+
+
+async def test_after_a_restart_at_a_consent_question_a_message_asks_it_again(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "hello?")
+        assert "Meeting other mums-to-be" in sent[-1].plain_text
+        assert sent[-1].button_texts() == ["Yes please", "No thanks"]

@@ -31,7 +31,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.delivery.quiet_hours import next_send_time
 from bot.handlers import matching, privacy
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, fallback_message, reply, sender, texts_for
 from bot.handlers.staff_links import suggested_district
 from bot.services import residents
 from bot.services.consent import ConsentContext
@@ -922,8 +922,38 @@ async def not_signed_up(update: Update, context: BotContext) -> int:
     return END
 
 
+async def resume_signup(update: Update, context: BotContext) -> None:
+    """A message no conversation took: if her sign-up is unfinished, it answers the question.
+
+    The conversation's place is kept in memory only, so after a restart her answer arrives
+    here; where she is comes from her record, and the answer goes to the same handler.
+    """
+    message = update.effective_message
+    profile = await _load_profile(context, sender(update).id)
+    if message is None or profile is None or profile.step is Step.DONE:
+        await fallback_message(update, context)
+        return
+    step = profile.step
+    if step is Step.DUE_DATE and message.text:
+        await due_date_text(update, context)
+    elif step is Step.DUE_DATE_CONFIRM and message.text:
+        await due_confirm_text(update, context)
+    elif step in (Step.AREA, Step.WAITING_FOR_AREA) and message.location:
+        await area_location(update, context)
+    elif step in (Step.AREA, Step.WAITING_FOR_AREA) and message.text:
+        await area_text(update, context)
+    elif step is Step.NAME and message.text:
+        await name_text(update, context)
+    else:
+        # A button is what she needs here (a consent, the summary): ask it again.
+        await reply(update, texts_for(update)("welcome.resume"))
+        await _prompt(update, context, profile)
+
+
 _TEXT = filters.TEXT & ~filters.COMMAND
 _CHANGE = r"^ob:sum:(due|area|name)$"
+_HEALTH = r"^ob:health:(yes|no)$"
+_OPTIONAL = r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
 _DUE_CONFIRM = r"^ob:due:(yes:\d{4}-\d{2}-\d{2}|no)$"
 
 
@@ -946,16 +976,15 @@ def _conversation() -> ConversationHandler[Any]:
             # /profile ends the conversation once shown, so its Done button must be an entry.
             CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
             # These check her stored step themselves, so they also work after a restart.
+            CallbackQueryHandler(health_choice, pattern=_HEALTH),
+            CallbackQueryHandler(optional_choice, pattern=_OPTIONAL),
             CallbackQueryHandler(due_confirm_button, pattern=_DUE_CONFIRM),
             CallbackQueryHandler(due_unknown, pattern=r"^ob:due:unknown$"),
+            CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
         ],
         states={
-            CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=r"^ob:health:(yes|no)$")],
-            CONSENT_OPTIONAL: [
-                CallbackQueryHandler(
-                    optional_choice, pattern=r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
-                )
-            ],
+            CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=_HEALTH)],
+            CONSENT_OPTIONAL: [CallbackQueryHandler(optional_choice, pattern=_OPTIONAL)],
             DUE_DATE: [
                 MessageHandler(_TEXT, due_date_text),
                 MessageHandler(~filters.COMMAND, due_date_not_text),
