@@ -828,3 +828,28 @@ async def test_after_a_restart_at_a_consent_question_a_message_asks_it_again(
         sent = await restarted.send(user, "hello?")
         assert "Meeting other mums-to-be" in sent[-1].plain_text
         assert sent[-1].button_texts() == ["Yes please", "No thanks"]
+
+
+async def test_typing_where_a_button_is_needed_asks_the_same_question_again(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    sent = await bot.send(user, "ok")
+    assert "from the buttons" in sent[0].plain_text
+    assert "Are you happy for us to keep these details?" in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["Yes, I agree", "No thanks"]
+
+    await bot.press(user, "Yes, I agree")
+    sent = await bot.send(user, "what?")
+    assert "Meeting other mums-to-be" in sent[-1].plain_text
+
+    await bot.press(user, "Yes please")
+    await bot.press(user, "Yes please")
+    await bot.press(user, "Yes please")
+    await give_due_date(bot, user)
+    await bot.send(user, CHELMSFORD_POSTCODE)
+    await bot.press(user, 0)
+    sent = await bot.send(user, "looks fine")
+    assert "Here's what you've told me" in sent[-1].plain_text
+    assert "✅ That's right" in sent[-1].button_texts()

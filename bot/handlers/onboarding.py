@@ -946,8 +946,26 @@ async def resume_signup(update: Update, context: BotContext) -> None:
         await name_text(update, context)
     else:
         # A button is what she needs here (a consent, the summary): ask it again.
-        await reply(update, texts_for(update)("welcome.resume"))
+        await reply(update, texts_for(update)("general.use_buttons"))
         await _prompt(update, context, profile)
+
+
+async def health_not_understood(update: Update, context: BotContext) -> int:
+    """Anything but a button while we ask the required consent: ask it again."""
+    texts = texts_for(update)
+    await reply(update, texts("general.use_buttons"))
+    await reply(
+        update,
+        texts("consent.health"),
+        reply_markup=_yes_no(texts, "ob:health", yes_key="button.agree"),
+    )
+    return CONSENT_HEALTH
+
+
+async def buttons_not_understood(update: Update, context: BotContext) -> int:
+    """Anything but a button while a consent or the summary waits: ask it again."""
+    await reply(update, texts_for(update)("general.use_buttons"))
+    return await _advance(update, context)
 
 
 _TEXT = filters.TEXT & ~filters.COMMAND
@@ -983,8 +1001,14 @@ def _conversation() -> ConversationHandler[Any]:
             CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
         ],
         states={
-            CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=_HEALTH)],
-            CONSENT_OPTIONAL: [CallbackQueryHandler(optional_choice, pattern=_OPTIONAL)],
+            CONSENT_HEALTH: [
+                CallbackQueryHandler(health_choice, pattern=_HEALTH),
+                MessageHandler(~filters.COMMAND, health_not_understood),
+            ],
+            CONSENT_OPTIONAL: [
+                CallbackQueryHandler(optional_choice, pattern=_OPTIONAL),
+                MessageHandler(~filters.COMMAND, buttons_not_understood),
+            ],
             DUE_DATE: [
                 MessageHandler(_TEXT, due_date_text),
                 MessageHandler(~filters.COMMAND, due_date_not_text),
@@ -1008,7 +1032,10 @@ def _conversation() -> ConversationHandler[Any]:
                 MessageHandler(_TEXT, name_text),
                 MessageHandler(~filters.COMMAND, name_not_text),
             ],
-            SUMMARY: [CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$")],
+            SUMMARY: [
+                CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
+                MessageHandler(~filters.COMMAND, buttons_not_understood),
+            ],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),
