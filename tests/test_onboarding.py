@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services.data_rights import export_personal_data
 from bot.services.matching import pool_member
 from bot.services.retention import apply_retention
 from bot.texts import long_date
@@ -853,3 +854,34 @@ async def test_typing_where_a_button_is_needed_asks_the_same_question_again(
     sent = await bot.send(user, "looks fine")
     assert "Here's what you've told me" in sent[-1].plain_text
     assert "✅ That's right" in sent[-1].button_texts()
+
+
+async def test_with_the_due_date_unknown_she_is_told_suggestions_wait_for_it_and_mydata_says_so(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="no idea")
+
+    assert "Once you know your due date" in bot.last(user).plain_text
+    assert "We'll be in touch" not in bot.last(user).plain_text
+    async with bot.session() as session:
+        data = await export_personal_data(session, user.id, bot.clock.now())
+    assert data is not None
+    assert data["profile"]["due_date"] is None
+    assert data["profile"]["due_date_unknown_since"] == bot.clock.now().isoformat()
+
+
+async def test_saying_dont_know_from_profile_keeps_the_date_she_gave(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+    await bot.send(user, "/profile")
+    await bot.press(user, "Change due date")
+
+    sent = await bot.press(user, "I don't know yet")
+
+    assert "I'll keep your due date as Sunday 14 March 2027" in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
+    assert resident.due_date_unknown_since is None

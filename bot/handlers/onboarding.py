@@ -863,7 +863,13 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
     name = profile.display_name if profile and profile.display_name else sender(update).first_name
     matching_on = bool(profile and profile.consents.get(ConsentPurpose.MATCHING))
     texts = texts_for(update)
-    closing = texts("summary.closing_matching" if matching_on else "summary.closing_no_matching")
+    if not matching_on:
+        closing = texts("summary.closing_no_matching")
+    elif profile is not None and profile.due_date is None:
+        # Suggestions need a due date: say so rather than promise news that can't come yet.
+        closing = texts("summary.closing_matching_needs_due_date")
+    else:
+        closing = texts("summary.closing_matching")
     # With matching consent, the message offers her matches and nearby members hear she joined.
     offer = await matching.signup_offer(update, context)
     await reply(update, texts("summary.all_set", name=name, closing=closing), reply_markup=offer)
