@@ -25,6 +25,7 @@ from models import (
     Resident,
     ResidentStatus,
 )
+from tests.content_support import load_sample_into_bot
 from tests.factories import (
     CHELMSFORD_POSTCODE,
     CHELMSFORD_WARD,
@@ -885,3 +886,16 @@ async def test_saying_dont_know_from_profile_keeps_the_date_she_gave(
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
     assert resident.due_date_unknown_since is None
+
+
+async def test_with_the_due_date_unknown_she_can_still_see_local_services(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="I don't know yet")
+    await load_sample_into_bot(bot)
+
+    [menu] = await bot.send(user, "/services")
+
+    assert "Local services near you" in menu.plain_text
+    assert menu.button_texts()
