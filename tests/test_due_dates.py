@@ -19,6 +19,7 @@ from bot.services.due_dates import (
     gestation,
     months_as_days,
     parse_due_date,
+    read_yes_no,
 )
 
 TODAY = dt.date(2026, 10, 1)
@@ -407,3 +408,26 @@ def test_weeks_pregnant_and_weeks_to_go_add_up_to_forty(weeks: int, today: dt.da
     assert isinstance(pregnant, DueDate)
     if to_go is not None:
         assert isinstance(to_go, DueDate) and to_go.value == pregnant.value
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("yes", True),
+        ("Yes!", True),
+        ("yep", True),
+        ("That's right", True),
+        ("\U0001f44d", True),
+        ("no", False),
+        ("Nope.", False),
+        ("that's wrong", False),
+        ("maybe", None),
+        ("no idea", None),
+        ("14/03/2027", None),
+        ("yes" * 100, None),
+    ],
+)
+def test_a_typed_answer_to_is_that_right_is_read_as_yes_no_or_neither(
+    text: str, said: bool | None
+) -> None:
+    assert read_yes_no(text) is said

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import queue
@@ -21,7 +21,7 @@ from bot.services.consent import (
 )
 from bot.services.matching import set_matching_consent
 from bot.services.planning import cancel_local_info
-from models import ConsentPurpose, Resident, ResidentStatus
+from models import ConsentPurpose, Delivery, DeliveryStatus, Resident, ResidentStatus
 
 DISPLAY_NAME_MAX = 64
 SOURCE_MAX = 64
@@ -263,23 +263,30 @@ async def due_date_not_known(
         return False
     resident.due_date_unknown_since = now
     resident.updated_at = now
-    day = ask_at.date().isoformat()
-    await queue.cancel_open(session, resident_id=resident.id, kinds=(ASK_DUE_DATE_KIND,))
-    await queue.enqueue(
-        session,
-        [
-            NewDelivery(
-                resident.id,
-                f"{ASK_DUE_DATE_KIND}:{day}",
-                f"{ASK_DUE_DATE_KIND}:{day}",
-                ASK_DUE_DATE_KIND,
-                text,
-                ask_at,
-                buttons,
-            )
-        ],
-        now,
+    key = f"{ASK_DUE_DATE_KIND}:{ask_at.date().isoformat()}"
+    # One question waits at a time: an earlier one is replaced by this later one.
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.resident_id == resident.id,
+            Delivery.kind == ASK_DUE_DATE_KIND,
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.content_key != key,
+        )
+        .values(status=DeliveryStatus.CANCELLED)
     )
+    new = NewDelivery(resident.id, key, key, ASK_DUE_DATE_KIND, text, ask_at, buttons)
+    if not await queue.enqueue(session, [new], now):
+        # Asked for the same day before (and perhaps cancelled since): that row asks again.
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.resident_id == resident.id,
+                Delivery.content_key == key,
+                Delivery.status == DeliveryStatus.CANCELLED,
+            )
+            .values(status=DeliveryStatus.QUEUED, not_before=ask_at)
+        )
     return True
 
 
