@@ -191,6 +191,7 @@ async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_not
 
     sent = await bot.send(user, typed)
     assert reply_contains in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["I don't know yet"]
     sent = await bot.send(user, "14/03/2027")
     assert "Sunday 14 March 2027" in sent[0].plain_text
     await bot.press(user, "Yes, that's right")

@@ -321,9 +321,14 @@ async def optional_choice(update: Update, context: BotContext) -> int:
 
 
 async def _ask_due(update: Update, texts: Catalogue, key: str = "due.ask") -> None:
+    await _ask_due_with(update, texts, texts(key))
+
+
+async def _ask_due_with(update: Update, texts: Catalogue, question: Html) -> None:
+    """The due-date question (or a re-ask) with its "I don't know yet" button."""
     await reply(
         update,
-        texts(key),
+        question,
         reply_markup=InlineKeyboardMarkup(
             [[InlineKeyboardButton(texts("due.unknown_button"), callback_data="ob:due:unknown")]]
         ),
@@ -375,7 +380,7 @@ async def _take_due_answer(update: Update, context: BotContext, text: str) -> in
         problem = texts(f"due.{parsed.reason}")
         if parsed.read_as is not None:
             problem = Html(f"{texts('due.read_as', read_as=long_date(parsed.read_as))} {problem}")
-        await reply(update, problem)
+        await _ask_due_with(update, texts, problem)
         return DUE_DATE
     if not isinstance(parsed, DueDate):
         return await _due_not_known(update, context)
