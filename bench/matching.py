@@ -66,8 +66,9 @@ SAMPLES = 400
 TARGET_P95_MS = 10.0
 TARGET_GROWTH = 3.0
 SIGNUPS = 40
-# /start, agree, three optional choices, due date, postcode, name, confirm, "show me".
-UPDATES_PER_SIGNUP = 10
+# /start, agree, three optional choices, due date and its "yes", postcode, name, confirm,
+# "show me".
+UPDATES_PER_SIGNUP = 11
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -41,7 +41,7 @@ from bot.handlers import (
     staff_setup,
     urgent,
 )
-from bot.handlers.onboarding import onboarding_conversation
+from bot.handlers.onboarding import onboarding_conversation, resume_signup
 from bot.services.geo import default_gazetteer
 from bot.services.place_search import create_place_search
 
@@ -211,7 +211,9 @@ def build_application(
     application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
-    application.add_handler(MessageHandler(private & ~filters.COMMAND, common.fallback_message))
+    # Last: an unfinished sign-up takes the message as her answer (after a restart the
+    # conversation has forgotten her place); anything else gets common.fallback_message.
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, resume_signup))
     application.add_handler(CallbackQueryHandler(common.expired_button))
     application.add_error_handler(common.on_error)
     return application

@@ -40,6 +40,10 @@ class Resident(Base):
     )
     display_name: Mapped[str | None] = mapped_column(String(64))
     due_date: Mapped[dt.date | None] = mapped_column(Date)
+    # What she typed, worked out as a date and shown to her, until she says it is right.
+    pending_due_date: Mapped[dt.date | None] = mapped_column(Date)
+    # She said she doesn't know her due date yet; cleared when she gives it.
+    due_date_unknown_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ward_code: Mapped[str | None] = mapped_column(String(9))
     district_code: Mapped[str | None] = mapped_column(String(9))
     # Only the postcode district (e.g. "CO10"), and only for someone outside the area.

@@ -47,11 +47,18 @@ async def give_consents(bot: BotHarness, user: FakeUser, start: str = "/start") 
         await bot.press(user, "Yes please")
 
 
+async def give_due_date(bot: BotHarness, user: FakeUser, due: str = "14/03/2027") -> None:
+    """She types her due date and confirms the date the bot read from it."""
+    sent = await bot.send(user, due)
+    if sent and "Yes, that's right" in sent[-1].button_texts():
+        await bot.press(user, "Yes, that's right")
+
+
 async def at_area_step(bot: BotHarness, fake: FakeTelegram, name: str = "Amira") -> FakeUser:
     """A new resident who has answered everything up to her neighbourhood."""
     user = new_resident_user(fake, name)
     await give_consents(bot, user)
-    await bot.send(user, "14/03/2027")
+    await give_due_date(bot, user)
     return user
 
 
@@ -71,11 +78,12 @@ async def onboard(
     await bot.press(user, "Yes, I agree")
     for choice in optional:
         await bot.press(user, "Yes please" if choice else "No thanks")
-    await bot.send(user, due)
+    await give_due_date(bot, user, due)
     await bot.send(user, area)
-    if name is None:
+    # Only someone who wants to meet other mums is asked for the name they would see.
+    if optional[0] and name is None:
         await bot.press(user, 0)
-    else:
+    elif optional[0] and name is not None:
         await bot.send(user, name)
     if confirm:
         await bot.press(user, "✅ That's right")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.handlers import onboarding
 from bot.sandbox.fake_api import FakeTelegram
 from models import Resident
-from tests.factories import give_consents, new_resident_user, onboard
+from tests.factories import give_consents, give_due_date, new_resident_user, onboard
 from tests.harness import BotHarness
 
 
@@ -56,7 +56,7 @@ async def test_forged_area_buttons_do_nothing_and_say_so(
 ) -> None:
     user = new_resident_user(fake)
     await give_consents(bot, user)
-    await bot.send(user, "14/03/2027")
+    await give_due_date(bot, user)
 
     await bot.forge(user, bot.last(user), data)
 

@@ -15,8 +15,11 @@ from bot.services.due_dates import (
     MAX_WEEKS_AHEAD,
     DueDate,
     DueDateProblem,
+    NotKnownYet,
     gestation,
+    months_as_days,
     parse_due_date,
+    read_yes_no,
 )
 
 TODAY = dt.date(2026, 10, 1)
@@ -142,18 +145,24 @@ def test_29_february_without_a_year_finds_the_next_leap_year() -> None:
         ("1 week", 1, 0),
         ("0 weeks", 0, 0),
         ("39+6", 39, 6),
+        ("20", 20, 0),
+        ("about 20 weeks", 20, 0),
+        ("around 20 weeks pregnant", 20, 0),
+        ("roughly 20+3", 20, 3),
+        ("~20 wks", 20, 0),
     ],
 )
 def test_pregnancy_weeks_are_converted_to_a_due_date(text: str, weeks: int, days: int) -> None:
     result = parse_due_date(text, TODAY)
     expected = TODAY + dt.timedelta(days=280 - (weeks * 7 + days))
-    assert result == DueDate(expected, from_weeks=True)
+    assert result == DueDate(expected, "weeks_pregnant", weeks)
+    assert result.from_weeks
     assert gestation(expected, TODAY) == (weeks, days)
 
 
 def test_overdue_weeks_are_accepted_though_the_due_date_has_passed() -> None:
     result = parse_due_date("41+2", TODAY)
-    assert result == DueDate(TODAY - dt.timedelta(days=9), from_weeks=True)
+    assert result == DueDate(TODAY - dt.timedelta(days=9), "weeks_pregnant", 41)
 
 
 @pytest.mark.parametrize("text", ["43 weeks", "100 weeks", "20+7", "20 weeks and 9 days", "42+10"])
@@ -191,9 +200,7 @@ def test_due_date_more_than_42_weeks_ahead_is_refused() -> None:
         "\U0001f476 14/03/2027",
         "I had 3 cats in 2027",
         "14 cats 2027",
-        "March",
         "2027",
-        "20",
         "20.5",
         "I'm 20",
         "31/02/2027",
@@ -237,14 +244,14 @@ def test_weeks_and_gestation_round_trip(weeks: int, days: int, today: dt.date) -
 )
 def test_any_date_in_range_written_out_is_read_back(offset: int, pattern: str) -> None:
     due = TODAY + dt.timedelta(days=offset)
-    assert parse_due_date(due.strftime(pattern), TODAY) == DueDate(due, from_weeks=False)
+    assert parse_due_date(due.strftime(pattern), TODAY) == DueDate(due, "date")
 
 
 @settings(max_examples=200)
 @given(st.text(max_size=80), st.dates())
 def test_parsing_any_text_never_raises(text: str, today: dt.date) -> None:
     result = parse_due_date(text, today)
-    assert isinstance(result, DueDate | DueDateProblem)
+    assert isinstance(result, DueDate | DueDateProblem | NotKnownYet)
 
 
 @given(
@@ -253,7 +260,7 @@ def test_parsing_any_text_never_raises(text: str, today: dt.date) -> None:
 )
 def test_parsing_date_shaped_text_never_raises(text: str, today: dt.date) -> None:
     result = parse_due_date(text, today)
-    assert isinstance(result, DueDate | DueDateProblem)
+    assert isinstance(result, DueDate | DueDateProblem | NotKnownYet)
 
 
 @given(st.dates(), st.dates())
@@ -271,3 +278,156 @@ def test_due_dates_service_does_not_touch_telegram() -> None:
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not any(m.split(".")[0] == "telegram" for m in modules)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "in 20 weeks",
+        "in about 20 weeks",
+        "in 20 weeks' time",
+        "20 weeks to go",
+        "20 weeks left",
+        "due in 20 weeks",
+    ],
+)
+def test_weeks_to_go_count_forward_from_today(text: str) -> None:
+    assert parse_due_date(text, TODAY) == DueDate(TODAY + dt.timedelta(weeks=20), "weeks_to_go", 20)
+
+
+def test_weeks_to_go_beyond_a_pregnancy_are_refused() -> None:
+    assert parse_due_date("in 43 weeks", TODAY) == DueDateProblem("weeks_out_of_range")
+
+
+@pytest.mark.parametrize(
+    "text", ["5 months", "about 5 months", "5 months pregnant", "I'm 5 months", "5 month"]
+)
+def test_months_pregnant_count_back_from_a_280_day_pregnancy(text: str) -> None:
+    expected = TODAY + dt.timedelta(days=280 - 152)
+    assert months_as_days(5) == 152
+    assert parse_due_date(text, TODAY) == DueDate(expected, "months_pregnant", 5)
+
+
+@pytest.mark.parametrize("text", ["in 5 months", "5 months to go", "in about 5 months"])
+def test_months_to_go_are_calendar_months_from_today(text: str) -> None:
+    assert parse_due_date(text, TODAY) == DueDate(dt.date(2027, 3, 1), "months_to_go", 5)
+
+
+@pytest.mark.parametrize("text", ["10 months", "in 12 months", "15 months pregnant"])
+def test_months_outside_a_pregnancy_are_refused(text: str) -> None:
+    assert parse_due_date(text, TODAY) == DueDateProblem("months_out_of_range")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("May 2027", dt.date(2027, 5, 15)),
+        ("may 2027", dt.date(2027, 5, 15)),
+        ("due in May", dt.date(2027, 5, 15)),
+        ("I'm due in May", dt.date(2027, 5, 15)),
+        ("my baby's due in June 2027", dt.date(2027, 6, 15)),
+        ("March", dt.date(2027, 3, 15)),
+        ("in December", dt.date(2026, 12, 15)),
+        # Her month has begun and its middle has gone: today, not next year.
+        ("October", TODAY if TODAY.day > 15 else dt.date(2026, 10, 15)),
+    ],
+)
+def test_a_month_alone_is_the_middle_of_that_month(text: str, expected: dt.date) -> None:
+    result = parse_due_date(text, TODAY)
+    assert result == DueDate(expected, "month")
+
+
+def test_a_month_and_a_number_is_a_day_not_a_year() -> None:
+    assert parse_due_date("May 27", TODAY) == DueDate(dt.date(2027, 5, 27), "date")
+
+
+def test_a_month_already_gone_by_with_its_year_is_past() -> None:
+    assert parse_due_date("August 2026", TODAY) == DueDateProblem("past")
+    assert parse_due_date("May 2028", TODAY) == DueDateProblem("too_far")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't know yet",
+        "i dont know",
+        "don't know",
+        "Not sure",
+        "not sure yet",
+        "I'm not sure",
+        "no idea",
+        "idk",
+        "dunno",
+        "not yet",
+        "I don't know my due date yet",
+        "waiting for my scan",
+        "unknown",
+    ],
+)
+def test_not_knowing_yet_is_understood(text: str) -> None:
+    assert parse_due_date(text, TODAY) == NotKnownYet()
+
+
+@pytest.mark.parametrize(
+    ("text", "read_as", "meant"),
+    [
+        # Day first gives 5 December 2027, beyond 42 weeks; 12 May is in range.
+        ("5/12/2027", dt.date(2027, 12, 5), dt.date(2027, 5, 12)),
+        # Day first gives 12 October 2027 (the next one): beyond 42 weeks; 10 December isn't.
+        ("12/10", dt.date(2027, 10, 12), dt.date(2026, 12, 10)),
+        ("01/11/2026", dt.date(2026, 11, 1), None),
+    ],
+)
+def test_a_day_first_reading_out_of_range_offers_the_other_reading(
+    text: str, read_as: dt.date, meant: dt.date | None
+) -> None:
+    today = dt.date(2026, 11, 30)
+    result = parse_due_date(text, today)
+    if meant is None:
+        # Both readings (1 November, 11 January) are past: she is told how it was read.
+        assert result == DueDateProblem("past", read_as=read_as)
+    else:
+        assert result == DueDate(meant, "date", read_as=read_as)
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.dates(dt.date(2001, 1, 1), dt.date(2098, 1, 1)))
+def test_a_swapped_reading_is_only_offered_when_it_is_in_range(
+    day: int, month: int, today: dt.date
+) -> None:
+    result = parse_due_date(f"{day}/{month}/{today.year + 1}", today)
+    if isinstance(result, DueDate) and result.read_as is not None:
+        assert today <= result.value <= today + dt.timedelta(weeks=MAX_WEEKS_AHEAD)
+        assert (result.value.day, result.value.month) == (month, day)
+        assert not today <= result.read_as <= today + dt.timedelta(weeks=MAX_WEEKS_AHEAD)
+
+
+@given(st.integers(0, 42), st.dates(dt.date(2000, 1, 1), dt.date(2100, 1, 1)))
+def test_weeks_pregnant_and_weeks_to_go_add_up_to_forty(weeks: int, today: dt.date) -> None:
+    pregnant = parse_due_date(f"{weeks} weeks", today)
+    to_go = parse_due_date(f"in {40 - weeks} weeks", today) if weeks <= 40 else None
+    assert isinstance(pregnant, DueDate)
+    if to_go is not None:
+        assert isinstance(to_go, DueDate) and to_go.value == pregnant.value
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("yes", True),
+        ("Yes!", True),
+        ("yep", True),
+        ("That's right", True),
+        ("\U0001f44d", True),
+        ("no", False),
+        ("Nope.", False),
+        ("that's wrong", False),
+        ("maybe", None),
+        ("no idea", None),
+        ("14/03/2027", None),
+        ("yes" * 100, None),
+    ],
+)
+def test_a_typed_answer_to_is_that_right_is_read_as_yes_no_or_neither(
+    text: str, said: bool | None
+) -> None:
+    assert read_yes_no(text) is said

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bot.services import geo
 from bot.services.geo import (
+    ChoosePlace,
     ChooseWard,
     Gazetteer,
     NotRecognised,
@@ -401,3 +402,91 @@ def test_geo_service_does_not_touch_telegram() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert "telegram" not in imported
+
+
+@pytest.mark.parametrize(
+    "typed", ["Tiptree", "tiptree", "TIPTREE", " Tiptree. ", "Tiptre", "tiptree"]
+)
+def test_a_ward_name_resolves_offline_whatever_the_case_or_a_small_typo(
+    gazetteer: Gazetteer, typed: str
+) -> None:
+    found = gazetteer.resolve_place(typed)
+    assert isinstance(found, WardFound) and found.via == "place"
+    assert found.ward.name == "Tiptree"
+
+
+@pytest.mark.parametrize(
+    "typed", ["Moulsham and Central", "moulsham & central", "Moulsham-and-Central"]
+)
+def test_ampersands_and_hyphens_do_not_matter_in_ward_names(
+    gazetteer: Gazetteer, typed: str
+) -> None:
+    found = gazetteer.resolve_place(typed)
+    assert isinstance(found, WardFound) and found.ward.code == MOULSHAM_AND_CENTRAL
+
+
+def test_a_district_name_offers_its_wards_with_the_whole_district_behind_a_button(
+    gazetteer: Gazetteer,
+) -> None:
+    found = gazetteer.resolve_place("Braintree")
+    assert isinstance(found, ChoosePlace)
+    assert found.district is not None and found.district.name == "Braintree"
+    assert [w.name for w in found.wards] == [
+        "Braintree Central & Beckers Green",
+        "Braintree South",
+        "Braintree West",
+    ]
+
+
+def test_a_district_known_by_its_first_word_is_found(gazetteer: Gazetteer) -> None:
+    found = gazetteer.resolve_place("southend")
+    assert isinstance(found, ChoosePlace)
+    assert found.district is not None and found.district.name == "Southend-on-Sea"
+
+
+def test_a_town_that_starts_several_ward_names_offers_them(gazetteer: Gazetteer) -> None:
+    found = gazetteer.resolve_place("Witham")
+    assert isinstance(found, ChoosePlace) and found.district is None
+    assert [w.name for w in found.wards] == [
+        "Witham Central",
+        "Witham North",
+        "Witham South",
+        "Witham West",
+    ]
+
+
+def test_a_ward_name_two_districts_share_offers_both(gazetteer: Gazetteer) -> None:
+    found = gazetteer.resolve_place("Trinity")
+    assert isinstance(found, ChoosePlace)
+    assert {(w.name, w.district_name) for w in found.wards} >= {
+        ("Trinity", "Chelmsford"),
+        ("Trinity", "Rochford"),
+    }
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "ab", "hello there", "Chelmsford town centre", "CM1", "x" * 500, "🤰", "London"]
+)
+def test_anything_not_a_ward_or_district_name_is_not_recognised(
+    gazetteer: Gazetteer, typed: str
+) -> None:
+    assert gazetteer.resolve_place(typed) == NotRecognised("format")
+
+
+def test_every_ward_and_district_can_be_found_by_its_own_name(gazetteer: Gazetteer) -> None:
+    for district in gazetteer.districts():
+        found = gazetteer.resolve_place(district.name)
+        assert isinstance(found, ChoosePlace) and found.district == district, district.name
+        for ward in gazetteer.wards_in(district.code):
+            found = gazetteer.resolve_place(ward.name)
+            if isinstance(found, WardFound):
+                assert found.ward == ward
+            else:
+                assert isinstance(found, ChoosePlace) and ward in found.wards, ward.name
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=80))
+def test_resolving_any_place_text_never_raises(text: str) -> None:
+    found = default_gazetteer().resolve_place(text)
+    assert isinstance(found, WardFound | ChoosePlace | NotRecognised)

@@ -27,14 +27,34 @@ def _keys_built_at_run_time() -> set[str]:
     return (
         {f"consent.{p.value}" for p in OPTIONAL_PURPOSES}
         | {f"purpose.{p.value}" for p in ConsentPurpose}
-        | {f"due.{r}" for r in ("unrecognised", "past", "too_far", "weeks_out_of_range")}
+        | {
+            f"due.{r}"
+            for r in (
+                "unrecognised",
+                "past",
+                "too_far",
+                "weeks_out_of_range",
+                "months_out_of_range",
+            )
+        }
+        | {
+            f"due.confirm_{b}"
+            for b in (
+                "date",
+                "month",
+                "weeks_pregnant",
+                "weeks_to_go",
+                "months_pregnant",
+                "months_to_go",
+            )
+        }
         | {f"area.{r}" for r in ("format", "unknown_postcode")}
         | {
             "privacy.changed_on",
             "privacy.changed_off",
-            "consent.answered_yes",
-            "consent.answered_no",
+            "consent.answered_health_data",
         }
+        | {f"consent.answered_{p.value}_{c}" for p in OPTIONAL_PURPOSES for c in ("yes", "no")}
     )
 
 

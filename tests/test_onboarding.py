@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services import join_links
-from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
+from bot.services.data_rights import export_personal_data
+from bot.services.matching import pool_member
+from bot.services.retention import apply_retention
+from bot.texts import long_date
+from models import (
+    ConsentEvent,
+    ConsentPurpose,
+    Delivery,
+    DeliveryStatus,
+    Resident,
+    ResidentStatus,
+)
+from tests.content_support import load_sample_into_bot
 from tests.factories import (
     CHELMSFORD_POSTCODE,
     CHELMSFORD_WARD,
+    TEST_KEY,
     at_area_step,
     give_consents,
+    give_due_date,
+    make_resident,
     new_resident_user,
     onboard,
 )
@@ -176,8 +195,10 @@ async def test_a_due_date_that_cannot_be_used_gets_a_helpful_reask_and_loses_not
 
     sent = await bot.send(user, typed)
     assert reply_contains in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["I don't know yet"]
     sent = await bot.send(user, "14/03/2027")
     assert "Sunday 14 March 2027" in sent[0].plain_text
+    await bot.press(user, "Yes, that's right")
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
     assert len(await _consent_events(bot)) == 4
@@ -244,7 +265,10 @@ async def test_district_then_ward_can_be_chosen_from_buttons(
 
 @pytest.mark.parametrize(
     ("typed", "reply_contains"),
-    [("hello there", "doesn't look like a postcode"), ("SS88 1AA", "couldn't find that postcode")],
+    [
+        ("hello there", "couldn't find that postcode or place"),
+        ("SS88 1AA", "couldn't find that postcode"),
+    ],
 )
 async def test_an_unknown_postcode_gets_a_kind_reask(
     bot: BotHarness, fake: FakeTelegram, typed: str, reply_contains: str
@@ -319,7 +343,8 @@ async def test_summary_buttons_change_an_item_and_come_back_to_the_summary(
     await onboard(bot, user, confirm=False)
 
     await bot.press(user, "Change due date")
-    sent = await bot.send(user, "1 April 2027")
+    await bot.send(user, "1 April 2027")
+    sent = await bot.press(user, "Yes, that's right")
     assert "Here's what you've told me" in sent[-1].plain_text
     assert "Thursday 1 April 2027" in sent[-1].plain_text
     await bot.press(user, "Change name")
@@ -371,6 +396,8 @@ async def test_two_residents_onboarding_at_once_do_not_mix(
             await bot.press(user, "Yes please")
     await bot.send(ana, "14/03/2027")
     await bot.send(bea, "20 weeks")
+    await bot.send(ana, "yes")
+    await bot.press(bea, "Yes, that's right")
     await bot.send(bea, "CO1 1AA")
     await bot.send(ana, "CM1 1AA")
     for user in (bea, ana):
@@ -414,3 +441,468 @@ async def test_count_of_residents_is_one_after_double_tapping_agree(
 
     async with bot.session() as session:
         assert await session.scalar(select(func.count()).select_from(Resident)) == 1
+
+
+async def test_profile_done_button_closes_the_profile_kindly_instead_of_saying_it_expired(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+
+    await bot.send(user, "/profile")
+    await bot.press(user, "Done")
+
+    assert bot.last_answer() == "👍 All saved."
+    assert bot.fake.messages(user.id)[-1].reply_markup in (None, {})
+
+
+async def test_each_consent_acknowledgement_says_which_answer_she_gave(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    acks = [(await bot.press(user, "Yes, I agree"))[0].plain_text]
+    for choice in ("No thanks", "Yes please", "No thanks"):
+        acks.append((await bot.press(user, choice))[0].plain_text)
+
+    assert "happy for us to keep your pregnancy details" in acks[0]
+    assert acks[1] == ("✅ Noted: no suggestions of other mums. You can change this in /privacy.")
+    assert "yes to local information" in acks[2] and "/privacy" in acks[2]
+    assert "no feedback questions" in acks[3] and "/privacy" in acks[3]
+
+
+async def test_declining_matching_skips_the_name_and_the_promise_to_be_in_touch(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, "Dana")
+    await onboard(bot, user, optional=(False, True, True))
+
+    texts = [m.plain_text for m in fake.messages(user.id)]
+    assert not any("What name would you like other mums to see" in t for t in texts)
+    assert "You're all set, Dana" in texts[-1]
+    assert "We'll be in touch as Bump Buddies grows near you" not in texts[-1]
+    assert "/privacy" in texts[-1]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.display_name is None
+
+
+async def test_turning_matching_on_later_asks_for_a_name_before_she_can_be_suggested(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, "Dana")
+    await onboard(bot, user, optional=(False, True, True))
+
+    await bot.send(user, "/privacy")
+    sent = await bot.press(user, "Turn on: meeting other mums")
+    assert "choose the name they'll see" in sent[-1].plain_text
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+        assert resident is not None
+        assert not pool_member(resident).in_pool
+
+    sent = await bot.press(user, "Choose my name")
+    assert "What name would you like other mums to see" in sent[-1].plain_text
+    sent = await bot.send(user, "Dee")
+    assert "Name: Dee" in sent[-1].plain_text
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+        assert resident is not None and resident.display_name == "Dee"
+        assert pool_member(resident).in_pool
+
+
+# DEFAULT_NOW is Monday 30 November 2026.
+@pytest.mark.parametrize(
+    ("typed", "shown", "explains"),
+    [
+        ("14/03/2027", "Sunday 14 March 2027", "due on"),
+        ("in 20 weeks", "Monday 19 April 2027", "20 weeks from today"),
+        ("about 20 weeks", "Monday 19 April 2027", "20+0 weeks pregnant today"),
+        ("20", "Monday 19 April 2027", "20+0 weeks pregnant today"),
+        ("20+3", "Friday 16 April 2027", "20+3 weeks pregnant today"),
+        ("May 2027", "Saturday 15 May 2027", "middle of May"),
+        ("due in May", "Saturday 15 May 2027", "middle of May"),
+        ("5 months", "Wednesday 7 April 2027", "5 months pregnant is about 21 weeks"),
+        ("in 5 months", "Friday 30 April 2027", "5 months from today"),
+    ],
+)
+async def test_every_due_date_form_shows_the_date_and_stores_it_only_once_she_confirms(
+    bot: BotHarness, fake: FakeTelegram, typed: str, shown: str, explains: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, typed)
+    assert shown in sent[-1].plain_text and explains in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["Yes, that's right", "No, let me change it"]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None
+
+    sent = await bot.press(user, "Yes, that's right")
+    assert shown in sent[0].plain_text
+    assert "Which neighbourhood" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is not None
+    assert long_date(resident.due_date) == shown
+
+
+async def test_typed_yes_and_no_answer_the_confirmation_and_no_asks_again(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "20 weeks")
+
+    sent = await bot.send(user, "no")
+    assert "when is your baby due?" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None and resident.pending_due_date is None
+
+    await bot.send(user, "14/03/2027")
+    sent = await bot.send(user, "Yes")
+    assert "Which neighbourhood" in sent[-1].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
+
+
+async def test_anything_else_at_the_confirmation_repeats_the_question_with_its_date(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+
+    sent = await bot.send(user, "hmm <b>maybe</b>")
+    assert "didn't catch that" in sent[-1].plain_text
+    assert "Sunday 14 March 2027" in sent[-1].plain_text
+    assert "Yes, that's right" in sent[-1].button_texts()
+    sent = await bot.send(user, "2 April 2027")
+    assert "Friday 2 April 2027" in sent[-1].plain_text
+    await bot.press(user, "Yes, that's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 4, 2)
+
+
+async def test_an_older_confirmation_button_cannot_store_a_newer_date(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+    first = bot.last_with_buttons(user)
+    await bot.send(user, "2 April 2027")
+
+    await bot.press(user, "Yes, that's right", message=first)
+
+    assert bot.last_answer() is not None and "earlier message" in bot.last_answer()  # type: ignore[operator]
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date is None
+    assert resident.pending_due_date == dt.date(2027, 4, 2)
+
+
+async def test_a_day_first_date_out_of_range_says_how_it_was_read_and_offers_the_other(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, "5/12/2027")
+    assert "I read that as Sunday 5 December 2027, which is more than 42 weeks away" in (
+        sent[-1].plain_text
+    )
+    assert "Did you mean Wednesday 12 May 2027?" in sent[-1].plain_text
+    await bot.press(user, "Yes, that's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 5, 12)
+
+
+async def test_a_day_first_date_with_no_sensible_reading_says_how_it_was_read(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    sent = await bot.send(user, "01/11/2026")
+    assert "I read that as Sunday 1 November 2026." in sent[-1].plain_text
+    assert "in the past" in sent[-1].plain_text
+
+
+@pytest.mark.parametrize("how", ["button", "typed"])
+async def test_not_knowing_the_due_date_yet_carries_on_and_asks_again_in_two_weeks(
+    bot: BotHarness, fake: FakeTelegram, how: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    if how == "button":
+        sent = await bot.press(user, "I don't know yet")
+    else:
+        sent = await bot.send(user, "I don't know yet")
+
+    assert "I'll ask again on Monday 14 December 2026" in sent[0].plain_text
+    assert "/services" in sent[0].plain_text
+    assert "Which neighbourhood" in sent[-1].plain_text
+    await bot.send(user, CHELMSFORD_POSTCODE)
+    sent = await bot.press(user, 0)
+    assert "Due date: not known yet" in sent[-1].plain_text
+    await bot.press(user, "✅ That's right")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.due_date is None and resident.due_date_unknown_since == bot.clock.now()
+
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    before = len(fake.messages(user.id))
+    bot.clock.advance(dt.timedelta(days=13))
+    await engine.run_until_idle()
+    assert len(fake.messages(user.id)) == before
+    bot.clock.advance(dt.timedelta(days=1))
+    await engine.run_until_idle()
+    reminder = bot.last(user)
+    assert "Do you know it now?" in reminder.plain_text
+
+    await bot.press(user, "Tell you my due date", message=reminder)
+    await give_due_date(bot, user, "14/06/2027")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 6, 14)
+    assert resident.due_date_unknown_since is None
+
+
+async def test_giving_the_due_date_before_the_reminder_cancels_it(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="not sure yet")
+    await bot.send(user, "/profile")
+    await bot.press(user, "Change due date")
+    await give_due_date(bot, user, "14/06/2027")
+
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    bot.clock.advance(dt.timedelta(days=15))
+    await engine.run_until_idle()
+    assert not any("Do you know it now?" in m.plain_text for m in fake.messages(user.id))
+    async with bot.session() as session:
+        statuses = list(await session.scalars(select(Delivery.status)))
+    assert statuses == [DeliveryStatus.CANCELLED]
+
+
+async def test_retention_counts_from_sign_up_while_the_due_date_is_unknown(
+    sessions: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> None:
+    signed_up = clock.now()
+    async with sessions() as session, session.begin():
+        await make_resident(session, signed_up, due_date=None, due_date_unknown_since=signed_up)
+    notice_day = signed_up + relativedelta(months=12) - dt.timedelta(days=7)
+    async with sessions() as session, session.begin():
+        early = await apply_retention(
+            session,
+            notice_day - dt.timedelta(days=1),
+            ZoneInfo("Europe/London"),
+            months=12,
+            notice_days=7,
+            not_before=notice_day,
+            safeguarding=TEST_KEY,
+        )
+        on_time = await apply_retention(
+            session,
+            notice_day,
+            ZoneInfo("Europe/London"),
+            months=12,
+            notice_days=7,
+            not_before=notice_day,
+            safeguarding=TEST_KEY,
+        )
+    assert (early.notices, on_time.notices) == (0, 1)
+
+
+async def test_a_restart_at_the_confirmation_continues_there(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "20 weeks")
+    question = bot.last_with_buttons(user)
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "/start")
+        assert "Just to check: is your baby due on Monday 19 April 2027?" in sent[-1].plain_text
+        sent = await restarted.press(user, "Yes, that's right", message=question)
+        assert "Which neighbourhood" in sent[-1].plain_text
+
+
+@pytest.mark.parametrize(
+    ("typed", "ward", "district"),
+    [
+        ("Tiptree", "Tiptree", "E07000071"),
+        ("moulsham & central", "Moulsham and Central", "E07000070"),
+        ("MOULSHAM AND CENTRAL", "Moulsham and Central", "E07000070"),
+    ],
+)
+async def test_a_ward_name_is_found_offline_without_a_geocoder(
+    bot: BotHarness, fake: FakeTelegram, typed: str, ward: str, district: str
+) -> None:
+    assert bot.app.bot_data.place_search is None
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, typed)
+
+    assert f"{ward}, " in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == district
+
+
+async def test_a_town_name_offers_its_wards_and_the_rest_of_its_district(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "braintree")
+
+    choice = sent[-1]
+    assert "Braintree could be one of a few neighbourhoods" in choice.plain_text
+    assert choice.button_texts()[:3] == [
+        "Braintree Central & Beckers Green",
+        "Braintree South",
+        "Braintree West",
+    ]
+    assert "Another neighbourhood in Braintree" in choice.button_texts()
+    await bot.press(user, "Another neighbourhood in Braintree")
+    await bot.press(user, "Bocking North")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000067"
+
+
+async def test_a_district_name_with_a_typo_still_offers_its_wards(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "Chelmsfrod")
+
+    assert "Another neighbourhood in Chelmsford" in sent[-1].button_texts()
+    await bot.press(user, "Another neighbourhood in Chelmsford")
+    await bot.press(user, "More ▸")
+    await bot.press(user, CHELMSFORD_WARD)
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.ward_code == "E05015473"
+
+
+async def test_a_ward_name_shared_by_two_districts_asks_which(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+
+    sent = await bot.send(user, "trinity")
+
+    assert {"Trinity, Chelmsford", "Trinity, Rochford"} <= set(sent[-1].button_texts())
+    await bot.press(user, "Trinity, Rochford")
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.district_code == "E07000075"
+
+
+async def test_after_a_restart_her_next_answer_carries_on_without_start(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "14/03/2027")
+        assert "Sunday 14 March 2027" in sent[-1].plain_text
+        sent = await restarted.send(user, "yes")
+        assert "Which neighbourhood" in sent[-1].plain_text
+        sent = await restarted.send(user, CHELMSFORD_POSTCODE)
+        assert "What name would you like other mums to see" in sent[-1].plain_text
+        sent = await restarted.send(user, "Amy")
+        assert "Here's what you've told me" in sent[-1].plain_text
+        await restarted.press(user, "✅ That's right")
+
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert (resident.due_date, resident.display_name) == (dt.date(2027, 3, 14), "Amy")
+
+
+async def test_after_a_restart_at_a_consent_question_a_message_asks_it_again(
+    bot: BotHarness, fake: FakeTelegram, database_url: str
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+
+    async with BotHarness.start(fake, database_url, bot.clock) as restarted:
+        sent = await restarted.send(user, "hello?")
+        assert "Meeting other mums-to-be" in sent[-1].plain_text
+        assert sent[-1].button_texts() == ["Yes please", "No thanks"]
+
+
+async def test_typing_where_a_button_is_needed_asks_the_same_question_again(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    sent = await bot.send(user, "ok")
+    assert "from the buttons" in sent[0].plain_text
+    assert "Are you happy for us to keep these details?" in sent[-1].plain_text
+    assert sent[-1].button_texts() == ["Yes, I agree", "No thanks"]
+
+    await bot.press(user, "Yes, I agree")
+    sent = await bot.send(user, "what?")
+    assert "Meeting other mums-to-be" in sent[-1].plain_text
+
+    await bot.press(user, "Yes please")
+    await bot.press(user, "Yes please")
+    await bot.press(user, "Yes please")
+    await give_due_date(bot, user)
+    await bot.send(user, CHELMSFORD_POSTCODE)
+    await bot.press(user, 0)
+    sent = await bot.send(user, "looks fine")
+    assert "Here's what you've told me" in sent[-1].plain_text
+    assert "✅ That's right" in sent[-1].button_texts()
+
+
+async def test_with_the_due_date_unknown_she_is_told_suggestions_wait_for_it_and_mydata_says_so(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="no idea")
+
+    assert "Once you know your due date" in bot.last(user).plain_text
+    assert "We'll be in touch" not in bot.last(user).plain_text
+    async with bot.session() as session:
+        data = await export_personal_data(session, user.id, bot.clock.now())
+    assert data is not None
+    assert data["profile"]["due_date"] is None
+    assert data["profile"]["due_date_unknown_since"] == bot.clock.now().isoformat()
+
+
+async def test_saying_dont_know_from_profile_keeps_the_date_she_gave(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user)
+    await bot.send(user, "/profile")
+    await bot.press(user, "Change due date")
+
+    sent = await bot.press(user, "I don't know yet")
+
+    assert "I'll keep your due date as Sunday 14 March 2027" in sent[0].plain_text
+    resident = await _resident(bot, user.id)
+    assert resident is not None and resident.due_date == dt.date(2027, 3, 14)
+    assert resident.due_date_unknown_since is None
+
+
+async def test_with_the_due_date_unknown_she_can_still_see_local_services(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await onboard(bot, user, due="I don't know yet")
+    await load_sample_into_bot(bot)
+
+    [menu] = await bot.send(user, "/services")
+
+    assert "Local services near you" in menu.plain_text
+    assert menu.button_texts()

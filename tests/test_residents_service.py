@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
@@ -14,7 +15,7 @@ from bot.services import residents
 from bot.services.consent import current_consents
 from bot.services.data_rights import export_personal_data, forget_resident
 from bot.services.residents import NotSignedUp, Step
-from models import ConsentPurpose
+from models import ConsentPurpose, Delivery, DeliveryStatus
 from tests.factories import TEST_KEY, consent_evidence, make_resident
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -62,7 +63,9 @@ async def test_onboarding_steps_follow_the_flow(sessions: Sessions, clock: Fixed
             ConsentPurpose.LOCAL_INFO,
             ConsentPurpose.FEEDBACK,
         ):
-            await residents.set_consent(session, 1, purpose, False, consent_evidence(clock.now()))
+            # Matching on: the name other mums would see is only asked of those who meet them.
+            granted = purpose is ConsentPurpose.MATCHING
+            await residents.set_consent(session, 1, purpose, granted, consent_evidence(clock.now()))
             steps.append(await _step(session, 1))
         await residents.set_due_date(session, 1, dt.date(2027, 3, 1), clock.now())
         steps.append(await _step(session, 1))
@@ -156,3 +159,67 @@ async def test_export_holds_profile_and_history_and_forget_leaves_only_history(
         assert await export_personal_data(session, resident.telegram_user_id, clock.now()) is None
         assert len(await current_consents(session, resident.person_ref)) == 4
         assert not await forget_resident(session, resident.telegram_user_id, TEST_KEY, clock.now())
+
+
+async def test_a_due_date_is_stored_only_when_the_date_she_confirms_is_the_one_waiting(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    async with sessions() as session, session.begin():
+        mum = await make_resident(session, clock.now(), due_date=None)
+        uid = mum.telegram_user_id
+        await residents.propose_due_date(session, uid, dt.date(2027, 4, 2), clock.now())
+        assert await _step(session, uid) is Step.DUE_DATE_CONFIRM
+
+        shown_earlier = dt.date(2027, 3, 14)
+        assert await residents.confirm_due_date(session, uid, shown_earlier, clock.now()) is None
+        assert mum.due_date is None
+
+        stored = await residents.confirm_due_date(session, uid, dt.date(2027, 4, 2), clock.now())
+        assert stored == mum.due_date == dt.date(2027, 4, 2)
+        assert mum.pending_due_date is None
+        assert await residents.confirm_due_date(session, uid, None, clock.now()) is None
+
+
+async def test_not_knowing_the_due_date_queues_one_question_and_a_date_cancels_it(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    ask_at = clock.now() + residents.ASK_DUE_DATE_AGAIN_AFTER
+    async with sessions() as session, session.begin():
+        mum = await make_resident(session, clock.now(), due_date=None, display_name=None)
+        uid = mum.telegram_user_id
+        for _ in range(2):
+            assert await residents.due_date_not_known(
+                session, uid, clock.now(), ask_at=ask_at, text="again?", buttons=[]
+            )
+        assert mum.due_date_unknown_since == clock.now()
+        queued = list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+        assert [(d.kind, d.status, d.not_before) for d in queued] == [
+            (residents.ASK_DUE_DATE_KIND, DeliveryStatus.QUEUED, ask_at)
+        ]
+
+        await residents.set_due_date(session, uid, dt.date(2027, 5, 1), clock.now())
+        assert mum.due_date_unknown_since is None
+        assert queued[0].status is DeliveryStatus.CANCELLED
+        # With a date, "I don't know" from /profile changes nothing.
+        assert not await residents.due_date_not_known(
+            session, uid, clock.now(), ask_at=ask_at, text="again?", buttons=[]
+        )
+        assert mum.due_date == dt.date(2027, 5, 1)
+
+        # Were the date taken away again the same day, the cancelled question comes back.
+        mum.due_date = None
+        assert await residents.due_date_not_known(
+            session, uid, clock.now(), ask_at=ask_at, text="again?", buttons=[]
+        )
+        await session.refresh(queued[0])
+        assert queued[0].status is DeliveryStatus.QUEUED
+
+
+async def test_the_name_is_only_a_step_for_someone_who_wants_to_meet_other_mums(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    async with sessions() as session, session.begin():
+        declined = await make_resident(session, clock.now(), consents=False, display_name=None)
+        agreed = await make_resident(session, clock.now(), consents=True, display_name=None)
+        assert await _step(session, declined.telegram_user_id) is Step.DONE
+        assert await _step(session, agreed.telegram_user_id) is Step.NAME

@@ -43,6 +43,7 @@ async def test_sign_up_with_buttons_keyboard_location_and_my_data(
             "2",  # local information: no thanks
             "2",  # feedback: no thanks
             "20 weeks",
+            "1",  # "Yes, that's right" to the due date read from it
             "Choose from a list",  # a reply-keyboard button, typed
             "5",  # Chelmsford: the message is edited into its neighbourhoods
             "L",  # the keyboard's location button: central Chelmsford

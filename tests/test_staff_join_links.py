@@ -24,7 +24,7 @@ from bot.services import join_links
 from bot.services.staff_poster import Poster, bot_handle, render_poster, typeable_link
 from bot.texts import catalogue
 from models import AuditEvent, JoinLink, Resident, StaffMember, StaffRole
-from tests.factories import give_consents, make_staff, onboard
+from tests.factories import give_consents, give_due_date, make_staff, onboard
 from tests.harness import BotHarness
 
 LINK = re.compile(r"https://t\.me/BumpBuddiesBot\?start=([A-Za-z0-9_-]+)")
@@ -261,7 +261,7 @@ async def test_a_link_for_a_district_puts_that_district_first_when_she_picks_her
     code = await make_link(bot, user, "Harlow Midwives", "Harlow")
     mum = fake.new_user("Amy")
     await give_consents(bot, mum, start=f"/start {code}")
-    await bot.send(mum, "14/03/2027")
+    await give_due_date(bot, mum)
 
     districts = await bot.send(mum, "Choose from a list")
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.sandbox.fake_api import FakeTelegram
 from bot.texts import catalogue
 from models import FeedbackComment, Resident
-from tests.factories import give_consents, new_resident_user, onboard
+from tests.factories import give_consents, give_due_date, new_resident_user, onboard
 from tests.harness import BotHarness
 
 EN = catalogue("en")
@@ -69,7 +69,7 @@ async def test_mid_profile_change_the_new_due_date_question_comes_again(
 
     assert "Bleeding" in urgent.plain_text
     assert "When is your baby due?" in question.plain_text
-    await bot.send(user, "01/04/2027")
+    await give_due_date(bot, user, "01/04/2027")
     async with bot.session() as session:
         resident = await session.scalar(
             select(Resident).where(Resident.telegram_user_id == user.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import warnings
@@ -28,14 +29,23 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
+from bot.delivery.quiet_hours import next_send_time
 from bot.handlers import matching, privacy
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, fallback_message, reply, sender, texts_for
 from bot.handlers.staff_links import suggested_district
 from bot.services import join_links, residents
 from bot.services.consent import ConsentContext
-from bot.services.due_dates import DueDate, gestation, parse_due_date
+from bot.services.due_dates import (
+    DueDate,
+    DueDateProblem,
+    gestation,
+    parse_due_date,
+    read_yes_no,
+)
 from bot.services.geo import (
+    ChoosePlace,
     ChooseWard,
+    District,
     NotRecognised,
     OutsideArea,
     Resolution,
@@ -48,7 +58,7 @@ from models import ConsentPurpose
 
 logger = logging.getLogger(__name__)
 
-CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY = range(6)
+CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY, DUE_CONFIRM = range(7)
 END = ConversationHandler.END
 
 WARDS_PER_PAGE = 10
@@ -123,12 +133,19 @@ def _area_label(context: BotContext, profile: Profile, texts: Catalogue) -> str:
 
 def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     yes, no = texts("summary.yes"), texts("summary.no")
-    weeks = gestation(profile.due_date, context.today())[0] if profile.due_date else 0
+    if profile.due_date is not None:
+        weeks = gestation(profile.due_date, context.today())[0]
+        due = texts("summary.due_known", due=long_date(profile.due_date), weeks=weeks)
+    elif profile.due_date_unknown_since is not None:
+        due = texts("summary.due_unknown")
+    else:
+        due = texts("summary.not_set")
+    matching_on = bool(profile.consents.get(ConsentPurpose.MATCHING))
+    unnamed = texts("summary.not_set") if matching_on else texts("summary.name_not_needed")
     return texts(
         "summary.details",
-        name=profile.display_name or texts("summary.not_set"),
-        due=long_date(profile.due_date) if profile.due_date else texts("summary.not_set"),
-        weeks=weeks,
+        name=profile.display_name or unnamed,
+        due=due,
         area=_area_label(context, profile, texts),
         matching=yes if profile.consents.get(ConsentPurpose.MATCHING) else no,
         local_info=yes if profile.consents.get(ConsentPurpose.LOCAL_INFO) else no,
@@ -159,14 +176,18 @@ def _after_loss_profile(
     return text, markup
 
 
-def _edit_buttons(texts: Catalogue, last: tuple[str, str]) -> InlineKeyboardMarkup:
+def _edit_buttons(
+    texts: Catalogue, last: tuple[str, str], profile: Profile
+) -> InlineKeyboardMarkup:
+    due_and_name = [InlineKeyboardButton(texts("summary.change_due"), callback_data="ob:sum:due")]
+    if profile.consents.get(ConsentPurpose.MATCHING):
+        due_and_name.append(
+            InlineKeyboardButton(texts("summary.change_name"), callback_data="ob:sum:name")
+        )
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(texts(last[0]), callback_data=last[1])],
-            [
-                InlineKeyboardButton(texts("summary.change_due"), callback_data="ob:sum:due"),
-                InlineKeyboardButton(texts("summary.change_name"), callback_data="ob:sum:name"),
-            ],
+            due_and_name,
             [InlineKeyboardButton(texts("summary.change_area"), callback_data="ob:sum:area")],
             [InlineKeyboardButton(texts("summary.change_choices"), callback_data="ob:sum:choices")],
         ]
@@ -186,8 +207,14 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
         )
         return CONSENT_OPTIONAL
     if step is Step.DUE_DATE:
-        await reply(update, texts("due.ask"))
+        await _ask_due(update, texts)
         return DUE_DATE
+    if step is Step.DUE_DATE_CONFIRM:
+        pending = profile.pending_due_date
+        assert pending is not None
+        question = texts("due.confirm_again", due=long_date(pending))
+        await _ask_confirm(update, texts, question, pending)
+        return DUE_CONFIRM
     if step is Step.AREA:
         await _ask_area(update, texts)
         return AREA
@@ -206,13 +233,13 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
         await reply(
             update,
             texts("summary.onboarding", details=details),
-            reply_markup=_edit_buttons(texts, ("summary.confirm", "ob:sum:ok")),
+            reply_markup=_edit_buttons(texts, ("summary.confirm", "ob:sum:ok"), profile),
         )
         return SUMMARY
     await reply(
         update,
         texts("summary.profile", details=details),
-        reply_markup=_edit_buttons(texts, ("summary.done", "ob:sum:done")),
+        reply_markup=_edit_buttons(texts, ("summary.done", "ob:sum:done"), profile),
     )
     return END
 
@@ -315,7 +342,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
     if not granted:
         await reply(update, texts("consent.declined"))
         return END
-    await reply(update, texts("consent.answered_yes"))
+    await reply(update, texts("consent.answered_health_data"))
     return await _advance(update, context)
 
 
@@ -342,29 +369,198 @@ async def optional_choice(update: Update, context: BotContext) -> int:
         return CONSENT_OPTIONAL
     await answer(query)
     await _clear_buttons(update)
-    await reply(update, texts_for(update)(f"consent.answered_{choice}"))
+    await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
+    return await _advance(update, context)
+
+
+async def _ask_due(update: Update, texts: Catalogue, key: str = "due.ask") -> None:
+    await _ask_due_with(update, texts, texts(key))
+
+
+async def _ask_due_with(update: Update, texts: Catalogue, question: Html) -> None:
+    """The due-date question (or a re-ask) with its "I don't know yet" button."""
+    await reply(
+        update,
+        question,
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(texts("due.unknown_button"), callback_data="ob:due:unknown")]]
+        ),
+    )
+
+
+async def _ask_confirm(update: Update, texts: Catalogue, question: Html, due: dt.date) -> None:
+    # The date rides in the buttons so a yes on an older question can't confirm a newer date.
+    code = due.isoformat()
+    await reply(
+        update,
+        question,
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts("due.confirm_yes"), callback_data=f"ob:due:yes:{code}"
+                    ),
+                    InlineKeyboardButton(texts("due.confirm_no"), callback_data="ob:due:no"),
+                ]
+            ]
+        ),
+    )
+
+
+def _confirm_question(texts: Catalogue, parsed: DueDate, today: dt.date) -> Html:
+    """How her words were read, ending in the question: every form shows the date."""
+    due = long_date(parsed.value)
+    if parsed.read_as is not None:
+        why = "due.why_past" if parsed.read_as < today else "due.why_too_far"
+        return texts("due.did_you_mean", read_as=long_date(parsed.read_as), why=texts(why), due=due)
+    weeks, days = gestation(parsed.value, today)
+    return texts(
+        f"due.confirm_{parsed.basis}",
+        due=due,
+        count=parsed.count,
+        weeks=weeks,
+        days=days,
+        month=f"{parsed.value:%B}",
+    )
+
+
+async def _take_due_answer(update: Update, context: BotContext, text: str) -> int:
+    """Read a typed due-date answer; ask her to confirm what it gives, or say what went wrong."""
+    texts = texts_for(update)
+    today = context.today()
+    parsed = parse_due_date(text, today)
+    if isinstance(parsed, DueDateProblem):
+        problem = texts(f"due.{parsed.reason}")
+        if parsed.read_as is not None:
+            problem = Html(f"{texts('due.read_as', read_as=long_date(parsed.read_as))} {problem}")
+        await _ask_due_with(update, texts, problem)
+        return DUE_DATE
+    if not isinstance(parsed, DueDate):
+        return await _due_not_known(update, context)
+    async with context.session() as session, session.begin():
+        await residents.propose_due_date(session, sender(update).id, parsed.value, context.now())
+    await _ask_confirm(update, texts, _confirm_question(texts, parsed, today), parsed.value)
+    return DUE_CONFIRM
+
+
+async def _due_not_known(update: Update, context: BotContext) -> int:
+    """She doesn't know yet: sign-up carries on, and the question comes back in two weeks."""
+    texts = texts_for(update)
+    settings = context.settings
+    ask_at = next_send_time(
+        context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER,
+        settings.zone,
+        settings.quiet_hours_start,
+        settings.quiet_hours_end,
+    )
+    button = {"text": texts.raw("due.reminder_button"), "callback_data": "ob:sum:due"}
+    async with context.session() as session, session.begin():
+        noted = await residents.due_date_not_known(
+            session,
+            sender(update).id,
+            context.now(),
+            ask_at=ask_at,
+            text=texts("due.reminder"),
+            buttons=[[button]],
+        )
+        profile = await residents.profile(session, sender(update).id)
+    if noted:
+        on = long_date(ask_at.astimezone(settings.zone).date())
+        await reply(update, texts("due.not_known", date=on))
+    elif profile is not None and profile.due_date is not None:
+        await reply(update, texts("due.kept", due=long_date(profile.due_date)))
     return await _advance(update, context)
 
 
 @_signed_up
 async def due_date_text(update: Update, context: BotContext) -> int:
-    """She typed her due date (or how many weeks along she is)."""
+    """She typed her due date (or how far along she is, or that she doesn't know yet)."""
     assert update.message is not None and update.message.text is not None
-    texts = texts_for(update)
-    parsed = parse_due_date(update.message.text, context.today())
-    if not isinstance(parsed, DueDate):
-        await reply(update, texts(f"due.{parsed.reason}"))
-        return DUE_DATE
-    async with context.session() as session, session.begin():
-        await residents.set_due_date(session, sender(update).id, parsed.value, context.now())
-    await reply(update, texts("due.saved", due=long_date(parsed.value)))
-    return await _advance(update, context)
+    return await _take_due_answer(update, context, update.message.text)
 
 
 async def due_date_not_text(update: Update, context: BotContext) -> int:
     """Something other than text arrived while we wait for a due date."""
-    await reply(update, texts_for(update)("due.not_text"))
+    await _ask_due(update, texts_for(update), "due.not_text")
     return DUE_DATE
+
+
+@_signed_up
+async def due_unknown(update: Update, context: BotContext) -> int:
+    """She tapped "I don't know yet"."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await _clear_buttons(update)
+    return await _due_not_known(update, context)
+
+
+async def _confirmed(update: Update, context: BotContext, shown: dt.date | None) -> int:
+    texts = texts_for(update)
+    async with context.session() as session, session.begin():
+        stored = await residents.confirm_due_date(session, sender(update).id, shown, context.now())
+    query = update.callback_query
+    if stored is None:
+        # An older question's button, or nothing is waiting: ask what is actually pending.
+        if query is not None:
+            await answer(query, texts("general.stale_button"), alert=True)
+        return await _advance(update, context)
+    if query is not None:
+        await answer(query)
+        await _clear_buttons(update)
+    await reply(update, texts("due.saved", due=long_date(stored)))
+    return await _advance(update, context)
+
+
+async def _rejected(update: Update, context: BotContext) -> int:
+    async with context.session() as session, session.begin():
+        await residents.reject_due_date(session, sender(update).id, context.now())
+    await _ask_due(update, texts_for(update), "due.ask_again")
+    return DUE_DATE
+
+
+@_signed_up
+async def due_confirm_button(update: Update, context: BotContext) -> int:
+    """She tapped Yes or No under the date we read."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    if parts[2] == "no":
+        await answer(query)
+        await _clear_buttons(update)
+        return await _rejected(update, context)
+    try:
+        shown = dt.date.fromisoformat(parts[3])
+    except (IndexError, ValueError):
+        await answer(query, texts_for(update)("general.bad_button"), alert=True)
+        return await _advance(update, context)
+    return await _confirmed(update, context, shown)
+
+
+@_signed_up
+async def due_confirm_text(update: Update, context: BotContext) -> int:
+    """She typed her answer to "is that right?" (or simply a different date)."""
+    assert update.message is not None and update.message.text is not None
+    text = update.message.text
+    said = read_yes_no(text)
+    if said is True:
+        return await _confirmed(update, context, None)
+    if said is False:
+        return await _rejected(update, context)
+    if not isinstance(parse_due_date(text, context.today()), DueDateProblem):
+        return await _take_due_answer(update, context, text)
+    return await due_confirm_not_understood(update, context)
+
+
+async def due_confirm_not_understood(update: Update, context: BotContext) -> int:
+    """Neither yes, no nor a date: ask the same question again."""
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None or profile.pending_due_date is None:
+        return await _advance(update, context)
+    texts = texts_for(update)
+    question = texts("due.confirm_not_understood", due=long_date(profile.pending_due_date))
+    await _ask_confirm(update, texts, question, profile.pending_due_date)
+    return DUE_CONFIRM
 
 
 def _area_keyboard(texts: Catalogue) -> ReplyKeyboardMarkup:
@@ -431,6 +627,18 @@ async def area_district(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.bad_button"), alert=True)
         return AREA
     await answer(query)
+    await query.edit_message_text(
+        texts("area.choose_ward", district=district.name),
+        parse_mode="HTML",
+        reply_markup=_ward_page(texts, district, wards, page),
+    )
+    return AREA
+
+
+def _ward_page(
+    texts: Catalogue, district: District, wards: list[Ward], page: int
+) -> InlineKeyboardMarkup:
+    """One page of a district's wards, with Back/More and "Choose another area"."""
     shown = wards[page * WARDS_PER_PAGE : (page + 1) * WARDS_PER_PAGE]
     rows = _ward_rows(shown)
     nav = []
@@ -449,9 +657,43 @@ async def area_district(update: Update, context: BotContext) -> int:
     if nav:
         rows.append(nav)
     rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
-    await query.edit_message_text(
-        texts("area.choose_ward", district=district.name),
-        parse_mode="HTML",
+    return InlineKeyboardMarkup(rows)
+
+
+async def _choose_place(update: Update, context: BotContext, found: ChoosePlace) -> int:
+    """A place name that fits several wards, or a district: she picks with buttons."""
+    texts = texts_for(update)
+    district = found.district
+    if not found.wards and district is not None:
+        wards = context.gazetteer.wards_in(district.code)
+        await reply(
+            update,
+            texts("area.choose_ward", district=district.name),
+            reply_markup=_ward_page(texts, district, wards, 0),
+        )
+        return AREA
+    shown = found.wards[:20]
+    # Names repeat across districts ("Trinity"), so the district tells them apart.
+    spread = len({w.district_code for w in shown}) > 1
+    buttons = [
+        InlineKeyboardButton(
+            (f"{w.name}, {w.district_name}" if spread else w.name)[:60],
+            callback_data=f"ob:ward:{w.code}",
+        )
+        for w in shown
+    ]
+    rows = (
+        [[b] for b in buttons]
+        if spread
+        else [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    )
+    if district is not None:
+        label = texts.raw("area.more_in_district").format(district=district.name)
+        rows.append([InlineKeyboardButton(label[:60], callback_data=f"ob:dist:{district.code}")])
+    rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
+    await reply(
+        update,
+        texts("area.choose_place", place=found.place),
         reply_markup=InlineKeyboardMarkup(rows),
     )
     return AREA
@@ -491,6 +733,8 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
     texts = texts_for(update)
     if isinstance(found, WardFound):
         return await _save_ward(update, context, found.ward)
+    if isinstance(found, ChoosePlace):
+        return await _choose_place(update, context, found)
     if isinstance(found, ChooseWard):
         rows = _ward_rows(found.wards[:20])
         rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
@@ -553,6 +797,9 @@ async def area_text(update: Update, context: BotContext) -> int:
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
     found = context.gazetteer.resolve_text(text)
+    if isinstance(found, NotRecognised) and found.reason == "format":
+        # Not a postcode: a ward's or district's name is known offline, with no geocoder.
+        found = context.gazetteer.resolve_place(text)
     place_search = context.place_search
     if isinstance(found, NotRecognised) and found.reason == "format" and place_search is not None:
         try:
@@ -672,9 +919,18 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
         return await _advance(update, context)
     profile = await _load_profile(context, sender(update).id)
     name = profile.display_name if profile and profile.display_name else sender(update).first_name
+    matching_on = bool(profile and profile.consents.get(ConsentPurpose.MATCHING))
+    texts = texts_for(update)
+    if not matching_on:
+        closing = texts("summary.closing_no_matching")
+    elif profile is not None and profile.due_date is None:
+        # Suggestions need a due date: say so rather than promise news that can't come yet.
+        closing = texts("summary.closing_matching_needs_due_date")
+    else:
+        closing = texts("summary.closing_matching")
     # With matching consent, the message offers her matches and nearby members hear she joined.
     offer = await matching.signup_offer(update, context)
-    await reply(update, texts_for(update)("summary.all_set", name=name), reply_markup=offer)
+    await reply(update, texts("summary.all_set", name=name, closing=closing), reply_markup=offer)
     return END
 
 
@@ -685,7 +941,8 @@ async def summary_change(update: Update, context: BotContext) -> int:
     texts = texts_for(update)
     item = query.data.rsplit(":", 1)[1]
     profile = await _load_profile(context, sender(update).id)
-    if profile is None or profile.step not in (Step.SUMMARY, Step.DONE):
+    # NAME too: turning matching on in /privacy offers "Choose my name", which lands here.
+    if profile is None or profile.step not in (Step.SUMMARY, Step.DONE, Step.NAME):
         await answer(query, texts("general.stale_button"), alert=True)
         return END if profile is None else await _prompt(update, context, profile)
     if profile.pregnancy_ended_on is not None and item in ("due", "name"):
@@ -695,7 +952,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
     await answer(query)
     await _clear_buttons(update)
     if item == "due":
-        await reply(update, texts("due.ask"))
+        await _ask_due(update, texts)
         return DUE_DATE
     if item == "area":
         await _ask_area(update, texts)
@@ -733,8 +990,57 @@ async def not_signed_up(update: Update, context: BotContext) -> int:
     return END
 
 
+async def resume_signup(update: Update, context: BotContext) -> None:
+    """A message no conversation took: if her sign-up is unfinished, it answers the question.
+
+    The conversation's place is kept in memory only, so after a restart her answer arrives
+    here; where she is comes from her record, and the answer goes to the same handler.
+    """
+    message = update.effective_message
+    profile = await _load_profile(context, sender(update).id)
+    if message is None or profile is None or profile.step is Step.DONE:
+        await fallback_message(update, context)
+        return
+    step = profile.step
+    if step is Step.DUE_DATE and message.text:
+        await due_date_text(update, context)
+    elif step is Step.DUE_DATE_CONFIRM and message.text:
+        await due_confirm_text(update, context)
+    elif step in (Step.AREA, Step.WAITING_FOR_AREA) and message.location:
+        await area_location(update, context)
+    elif step in (Step.AREA, Step.WAITING_FOR_AREA) and message.text:
+        await area_text(update, context)
+    elif step is Step.NAME and message.text:
+        await name_text(update, context)
+    else:
+        # A button is what she needs here (a consent, the summary): ask it again.
+        await reply(update, texts_for(update)("general.use_buttons"))
+        await _prompt(update, context, profile)
+
+
+async def health_not_understood(update: Update, context: BotContext) -> int:
+    """Anything but a button while we ask the required consent: ask it again."""
+    texts = texts_for(update)
+    await reply(update, texts("general.use_buttons"))
+    await reply(
+        update,
+        texts("consent.health"),
+        reply_markup=_yes_no(texts, "ob:health", yes_key="button.agree"),
+    )
+    return CONSENT_HEALTH
+
+
+async def buttons_not_understood(update: Update, context: BotContext) -> int:
+    """Anything but a button while a consent or the summary waits: ask it again."""
+    await reply(update, texts_for(update)("general.use_buttons"))
+    return await _advance(update, context)
+
+
 _TEXT = filters.TEXT & ~filters.COMMAND
 _CHANGE = r"^ob:sum:(due|area|name)$"
+_HEALTH = r"^ob:health:(yes|no)$"
+_OPTIONAL = r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
+_DUE_CONFIRM = r"^ob:due:(yes:\d{4}-\d{2}-\d{2}|no)$"
 
 
 def onboarding_conversation() -> ConversationHandler[Any]:
@@ -753,17 +1059,31 @@ def _conversation() -> ConversationHandler[Any]:
             CommandHandler("start", start, filters=filters.ChatType.PRIVATE),
             CommandHandler("profile", show_profile, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(summary_change, pattern=_CHANGE),
+            # /profile ends the conversation once shown, so its Done button must be an entry.
+            CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
+            # These check her stored step themselves, so they also work after a restart.
+            CallbackQueryHandler(health_choice, pattern=_HEALTH),
+            CallbackQueryHandler(optional_choice, pattern=_OPTIONAL),
+            CallbackQueryHandler(due_confirm_button, pattern=_DUE_CONFIRM),
+            CallbackQueryHandler(due_unknown, pattern=r"^ob:due:unknown$"),
+            CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
         ],
         states={
-            CONSENT_HEALTH: [CallbackQueryHandler(health_choice, pattern=r"^ob:health:(yes|no)$")],
+            CONSENT_HEALTH: [
+                CallbackQueryHandler(health_choice, pattern=_HEALTH),
+                MessageHandler(~filters.COMMAND, health_not_understood),
+            ],
             CONSENT_OPTIONAL: [
-                CallbackQueryHandler(
-                    optional_choice, pattern=r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
-                )
+                CallbackQueryHandler(optional_choice, pattern=_OPTIONAL),
+                MessageHandler(~filters.COMMAND, buttons_not_understood),
             ],
             DUE_DATE: [
                 MessageHandler(_TEXT, due_date_text),
                 MessageHandler(~filters.COMMAND, due_date_not_text),
+            ],
+            DUE_CONFIRM: [
+                MessageHandler(_TEXT, due_confirm_text),
+                MessageHandler(~filters.COMMAND, due_confirm_not_understood),
             ],
             AREA: [
                 MessageHandler(filters.LOCATION, area_location),
@@ -780,7 +1100,10 @@ def _conversation() -> ConversationHandler[Any]:
                 MessageHandler(_TEXT, name_text),
                 MessageHandler(~filters.COMMAND, name_not_text),
             ],
-            SUMMARY: [CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$")],
+            SUMMARY: [
+                CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
+                MessageHandler(~filters.COMMAND, buttons_not_understood),
+            ],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),

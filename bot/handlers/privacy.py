@@ -119,3 +119,12 @@ async def change_choice(update: Update, context: BotContext) -> None:
     except BadRequest:
         # An old /privacy message may no longer be editable; the new state is sent instead.
         await reply(update, text, reply_markup=markup)
+    if profile.consents.get(ConsentPurpose.MATCHING) and profile.display_name is None:
+        # She declined matching at sign-up, so was never asked for the name other mums see.
+        await reply(
+            update,
+            texts("name.needed_for_matching"),
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton(texts("name.choose"), callback_data="ob:sum:name")]]
+            ),
+        )

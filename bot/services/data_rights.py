@@ -42,6 +42,8 @@ async def export_personal_data(
             "telegram_user_id": resident.telegram_user_id,
             "display_name": resident.display_name,
             "due_date": _iso(resident.due_date),
+            "due_date_waiting_for_confirmation": _iso(resident.pending_due_date),
+            "due_date_unknown_since": _iso(resident.due_date_unknown_since),
             "ward_code": resident.ward_code,
             "district_code": resident.district_code,
             "waiting_for_area_postcode_district": resident.waiting_outcode,

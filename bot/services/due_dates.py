@@ -1,4 +1,15 @@
-"""Due dates as people in the UK type them, or worked out from how many weeks along she is."""
+"""Due dates as people in the UK type them, or worked out from how far along she is.
+
+What each form means (the README's table says the same to residents' helpers):
+  "14/03/2027", "14 March", "2027-03-14"  a date, day before month
+  "May 2027", "due in May"                 the middle (15th) of that month
+  "20", "20 weeks", "20+3", "about 20 wks" weeks (and days) pregnant today
+  "in 20 weeks", "20 weeks to go"          weeks from today
+  "5 months", "5 months pregnant"          months pregnant today (a month is 365.25/12 days)
+  "in 5 months", "5 months to go"          calendar months from today
+  "I don't know yet"                       not known: asked again later
+Every result is shown to her to confirm before it is stored.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +18,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from dateutil.relativedelta import relativedelta
+
 MAX_WEEKS_AHEAD = 42
 PREGNANCY_DAYS = 280
 MAX_PREGNANCY_WEEKS = 42
+MAX_MONTHS = 9
+MID_MONTH_DAY = 15
+DAYS_PER_MONTH = 365.25 / 12
 
 # Nothing legitimate is longer; refusing early keeps regex work bounded on pasted essays.
 _MAX_TEXT_LENGTH = 64
@@ -44,7 +60,41 @@ _MONTHS = {
 _FLAGS = re.ASCII | re.VERBOSE
 
 # People often lead with these; anything else around a date makes it not a date.
-_PREFIX = re.compile(r"(?:(?:my\s+)?due(?:\s+date)?(?:\s+is)?(?:\s+on)?|edd)\s*:?\s*", _FLAGS)
+_PREFIX = re.compile(
+    r"(?:(?:i'?m\s+|i\s+am\s+|my\s+|(?:my\s+)?baby'?s?\s+(?:is\s+)?)?due(?:\s+date)?(?:\s+is)?(?:\s+on)?"
+    r"|edd)\s*:?\s*",
+    _FLAGS,
+)
+# "about 20 weeks" means 20 weeks: the answer is confirmed with her anyway.
+_HEDGE = r"(?:(?:about|around|roughly|approx(?:imately|\.)?|nearly|almost|abt|circa|~)\s*)?"
+_UNKNOWN = re.compile(
+    r"""
+    (?:i\s+|i'?m\s+|i\s+am\s+)?
+    (?:don'?t|do\s+not|dunno|not\s+sure|unsure|no\s+idea|idk|not\s+known|unknown)
+    (?:\s+(?:know|sure))?(?:\s+(?:my\s+)?(?:due\s+date|date|it))?(?:\s+yet)?
+    | not\s+yet | (?:i'?m\s+)?waiting\s+for\s+(?:my\s+)?(?:scan|dating\s+scan|date)
+    """,
+    _FLAGS,
+)
+_WEEKS_TO_GO = re.compile(
+    r"(?:in\s+" + _HEDGE + r"(?P<a>\d{1,3})\s*(?:weeks?|wks?|w)(?:'?\s*time)?"
+    r"|" + _HEDGE + r"(?P<b>\d{1,3})\s*(?:weeks?|wks?|w)\s+(?:to\s+go|left))",
+    _FLAGS,
+)
+_MONTHS_TO_GO = re.compile(
+    r"(?:in\s+" + _HEDGE + r"(?P<a>\d{1,2})\s*months?(?:'?\s*time)?"
+    r"|" + _HEDGE + r"(?P<b>\d{1,2})\s*months?\s+(?:to\s+go|left))",
+    _FLAGS,
+)
+_MONTHS_PREGNANT = re.compile(
+    r"(?:(?:i'?m|i\s+am)\s+)?" + _HEDGE + r"(?P<months>\d{1,2})\s*months?(?:\s+pregnant)?",
+    _FLAGS,
+)
+# A bare number is weeks pregnant; "I'm 20" alone is as likely her age, so it is not.
+_BARE_WEEKS = re.compile(_HEDGE + r"(?P<weeks>\d{1,2})", _FLAGS)
+_MONTH_ONLY = re.compile(
+    r"(?:in\s+)?(?P<month>[a-z]{3,9})\.?(?:\s+'?(?P<year>\d{4}|\d{2}))?", _FLAGS
+)
 
 _WEEKS = re.compile(
     r"""
@@ -79,28 +129,81 @@ _DAY_MONTH = re.compile(_DAY + r"(?:\s+of)?" + _SEP + _MONTH + _YEAR, re.ASCII)
 _MONTH_DAY = re.compile(_MONTH + _SEP + _DAY + _YEAR, re.ASCII)
 
 
+Basis = Literal["date", "month", "weeks_pregnant", "weeks_to_go", "months_pregnant", "months_to_go"]
+
+
 @dataclass(frozen=True)
 class DueDate:
-    """A usable due date, and whether it was worked out from weeks pregnant."""
+    """A usable due date, how it was worked out, and what she typed that it came from."""
 
     value: dt.date
-    from_weeks: bool
+    basis: Basis = "date"
+    # The weeks or months she gave, for the confirmation ("5 months is about 21 weeks ...").
+    count: int = 0
+    # Set when her digits, read day first, gave this out-of-range date and `value` is the
+    # reading with day and month swapped: she is asked "did you mean ...?".
+    read_as: dt.date | None = None
+
+    @property
+    def from_weeks(self) -> bool:
+        """Worked out from how far along she is rather than a date she named."""
+        return self.basis not in ("date", "month")
 
 
 @dataclass(frozen=True)
 class DueDateProblem:
     """Why the text could not be taken as a due date."""
 
-    reason: Literal["unrecognised", "past", "too_far", "weeks_out_of_range"]
+    reason: Literal["unrecognised", "past", "too_far", "weeks_out_of_range", "months_out_of_range"]
+    # How digits were read (day first), when that reading is the one out of range.
+    read_as: dt.date | None = None
 
 
-def parse_due_date(text: str, today: dt.date) -> DueDate | DueDateProblem:
-    """Read a typed due date or weeks-pregnant answer, UK style (day before month)."""
+@dataclass(frozen=True)
+class NotKnownYet:
+    """She doesn't know her due date yet (often until the dating scan)."""
+
+
+ParsedDueDate = DueDate | DueDateProblem | NotKnownYet
+
+
+def parse_due_date(text: str, today: dt.date) -> ParsedDueDate:
+    """Read a typed due date or how far along she is, UK style (day before month)."""
     try:
         return _parse(text, today)
     except (ValueError, OverflowError):
         # Only reachable at the very ends of the calendar (today near year 1 or 9999).
         return DueDateProblem("unrecognised")
+
+
+_YES = re.compile(
+    r"(?:yes|y|yeah|yea|yep|yup|ye|yes\s+please|yes\s+it\s+is|correct|right|that'?s\s+right"
+    r"|that'?s\s+correct|ok|okay|sure|spot\s+on)",
+    _FLAGS,
+)
+_NO = re.compile(
+    r"(?:no|n|nope|nah|no\s+thanks|no\s+it'?s\s+not|wrong|not\s+right|incorrect|that'?s\s+wrong)",
+    _FLAGS,
+)
+
+
+def read_yes_no(text: str) -> bool | None:
+    """A typed answer to "is that right?": True, False, or None when it is neither."""
+    if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
+        return None
+    cleaned = " ".join(text.replace("\u2019", "'").split()).lower().rstrip(".!")
+    if cleaned in ("\U0001f44d", "\u2705"):
+        return True
+    if _YES.fullmatch(cleaned):
+        return True
+    if _NO.fullmatch(cleaned):
+        return False
+    return None
+
+
+def months_as_days(months: int) -> int:
+    """Months pregnant as days, with the average calendar month."""
+    return round(months * DAYS_PER_MONTH)
 
 
 def gestation(due: dt.date, today: dt.date) -> tuple[int, int]:
@@ -110,71 +213,154 @@ def gestation(due: dt.date, today: dt.date) -> tuple[int, int]:
     return weeks, rest
 
 
-def _parse(text: str, today: dt.date) -> DueDate | DueDateProblem:
+def _parse(text: str, today: dt.date) -> ParsedDueDate:
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return DueDateProblem("unrecognised")
     cleaned = " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split()).lower()
     if not cleaned.isascii():
         return DueDateProblem("unrecognised")
     cleaned = cleaned.rstrip(".!")
+    if _UNKNOWN.fullmatch(cleaned):
+        return NotKnownYet()
     prefix = _PREFIX.match(cleaned)
     if prefix is not None:
         cleaned = cleaned[prefix.end() :]
+    if _UNKNOWN.fullmatch(cleaned):
+        return NotKnownYet()
 
-    weeks = _WEEKS.fullmatch(cleaned)
-    if weeks is not None:
-        return _from_weeks(weeks, today)
+    counted = _counted(cleaned, today)
+    if counted is not None:
+        return counted
 
-    explicit_year, value = _read_date(cleaned, today)
-    if value is None:
+    reading = _read_date(cleaned, today)
+    if reading is None:
         return DueDateProblem("unrecognised")
+    problem = _out_of_range(reading.value, reading.explicit_year, today)
+    if problem is None:
+        return DueDate(reading.value, "month" if reading.whole_month else "date")
+    swapped = reading.swapped
+    if swapped is not None and _out_of_range(swapped, reading.explicit_year, today) is None:
+        return DueDate(swapped, "date", read_as=reading.value)
+    return DueDateProblem(problem, read_as=reading.value if swapped is not None else None)
+
+
+def _out_of_range(
+    value: dt.date, explicit_year: bool, today: dt.date
+) -> Literal["past", "too_far"] | None:
     if value < today:
-        return DueDateProblem("past")
+        return "past"
     if (value - today).days > MAX_WEEKS_AHEAD * 7:
         # With no year we took the next occurrence; if that is over 42 weeks off she almost
         # certainly meant the one that has just gone by.
-        return DueDateProblem("too_far" if explicit_year else "past")
-    return DueDate(value, from_weeks=False)
+        return "too_far" if explicit_year else "past"
+    return None
+
+
+def _counted(text: str, today: dt.date) -> DueDate | DueDateProblem | None:
+    """A due date worked out from weeks or months (pregnant, or to go); None if not that."""
+    to_go = _WEEKS_TO_GO.fullmatch(text)
+    if to_go is not None:
+        weeks = int(to_go["a"] or to_go["b"])
+        if weeks > MAX_WEEKS_AHEAD:
+            return DueDateProblem("weeks_out_of_range")
+        return DueDate(today + dt.timedelta(weeks=weeks), "weeks_to_go", weeks)
+    months_to_go = _MONTHS_TO_GO.fullmatch(text)
+    if months_to_go is not None:
+        months = int(months_to_go["a"] or months_to_go["b"])
+        if months > MAX_MONTHS:
+            return DueDateProblem("months_out_of_range")
+        return DueDate(today + relativedelta(months=months), "months_to_go", months)
+    weeks_match = _WEEKS.fullmatch(_strip_hedge(text)) or _BARE_WEEKS.fullmatch(text)
+    if weeks_match is not None:
+        return _from_weeks(weeks_match, today)
+    months_pregnant = _MONTHS_PREGNANT.fullmatch(text)
+    if months_pregnant is not None:
+        months = int(months_pregnant["months"])
+        if months > MAX_MONTHS:
+            return DueDateProblem("months_out_of_range")
+        days = PREGNANCY_DAYS - months_as_days(months)
+        return DueDate(today + dt.timedelta(days=days), "months_pregnant", months)
+    return None
+
+
+def _strip_hedge(text: str) -> str:
+    hedge = re.match(_HEDGE, text)
+    return text[hedge.end() :] if hedge else text
 
 
 def _from_weeks(match: re.Match[str], today: dt.date) -> DueDate | DueDateProblem:
     weeks = int(match["weeks"])
-    days = int(match["plus_days"] or match["days"] or 0)
+    groups = match.groupdict()
+    days = int(groups.get("plus_days") or groups.get("days") or 0)
     if not (0 <= weeks <= MAX_PREGNANCY_WEEKS and 0 <= days <= 6):
         return DueDateProblem("weeks_out_of_range")
     # Past 40 weeks the due date has gone by, but she is still pregnant, so no "past" check.
     due = today + dt.timedelta(days=PREGNANCY_DAYS - (weeks * 7 + days))
-    return DueDate(due, from_weeks=True)
+    return DueDate(due, "weeks_pregnant", weeks)
 
 
-def _read_date(text: str, today: dt.date) -> tuple[bool, dt.date | None]:
-    """The date the text names and whether it gave a year; None if it is not a date."""
+@dataclass(frozen=True)
+class _Reading:
+    value: dt.date
+    explicit_year: bool
+    # The same digits read month first, when that is a different real date.
+    swapped: dt.date | None = None
+    whole_month: bool = False
+
+
+def _read_date(text: str, today: dt.date) -> _Reading | None:
+    """The date the text names, or None if it is not a date."""
     iso = _ISO.fullmatch(text)
     if iso is not None:
-        return True, _date(int(iso["year"]), int(iso["month"]), int(iso["day"]))
+        value = _date(int(iso["year"]), int(iso["month"]), int(iso["day"]))
+        return _Reading(value, True) if value else None
 
     numeric = _NUMERIC_WITH_YEAR.fullmatch(text)
     if numeric is not None:
         year = _full_year(numeric["year"])
         a, b = int(numeric["a"]), int(numeric["b"])
         # Day first, as written in the UK; month first only when that is the sole real date.
-        return True, _date(year, b, a) or _date(year, a, b)
+        day_first, month_first = _date(year, b, a), _date(year, a, b)
+        if day_first is None:
+            return _Reading(month_first, True) if month_first else None
+        return _Reading(day_first, True, month_first if a != b else None)
 
     numeric = _NUMERIC_NO_YEAR.fullmatch(text)
     if numeric is not None:
         a, b = int(numeric["a"]), int(numeric["b"])
-        return False, _next_occurrence(b, a, today) or _next_occurrence(a, b, today)
+        day_first, month_first = _next_occurrence(b, a, today), _next_occurrence(a, b, today)
+        if day_first is None:
+            return _Reading(month_first, False) if month_first else None
+        return _Reading(day_first, False, month_first if a != b else None)
 
     named = _DAY_MONTH.fullmatch(text) or _MONTH_DAY.fullmatch(text)
     if named is None:
-        return False, None
+        return _read_month(text, today)
     month = _MONTHS.get(named["month"])
     if month is None:
-        return False, None
+        return None
     day = int(named["day"])
     if named["year"] is None:
-        return False, _next_occurrence(month, day, today)
-    return True, _date(_full_year(named["year"]), month, day)
+        value = _next_occurrence(month, day, today)
+        return _Reading(value, False) if value else None
+    value = _date(_full_year(named["year"]), month, day)
+    return _Reading(value, True) if value else None
+
+
+def _read_month(text: str, today: dt.date) -> _Reading | None:
+    """A month alone ("May", "due in May 2027"): the middle of it, or today if that has gone."""
+    found = _MONTH_ONLY.fullmatch(text)
+    month = _MONTHS.get(found["month"]) if found else None
+    if found is None or month is None:
+        return None
+    if found["year"] is not None:
+        year = _full_year(found["year"])
+    else:
+        year = today.year if month >= today.month else today.year + 1
+    value = dt.date(year, month, MID_MONTH_DAY)
+    if (year, month) == (today.year, today.month) and value < today:
+        value = today
+    return _Reading(value, found["year"] is not None, whole_month=True)
 
 
 def _full_year(digits: str) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import io
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +118,17 @@ class ChooseWard:
 
 
 @dataclass(frozen=True)
+class ChoosePlace:
+    """A place name that fits several wards, or names a whole district: she picks her ward."""
+
+    place: str
+    # Wards whose name fits, best first; may be empty when the name is a district's alone.
+    wards: tuple[Ward, ...]
+    # Set when the name is a district's: "another neighbourhood in ..." opens its full list.
+    district: District | None
+
+
+@dataclass(frozen=True)
 class OutsideArea:
     """A real place, but outside the covered area."""
 
@@ -130,7 +143,22 @@ class NotRecognised:
     reason: Literal["format", "unknown_postcode"]
 
 
-Resolution = WardFound | ChooseWard | OutsideArea | NotRecognised
+Resolution = WardFound | ChooseWard | ChoosePlace | OutsideArea | NotRecognised
+
+# Typos this close to a ward's or district's name still find it ("Chelmsfrod", "braintre");
+# difflib's ratio, so short names need a near-exact spelling.
+PLACE_MATCH_CUTOFF = 0.84
+_PLACE_MIN_LENGTH = 3
+_PLACE_MAX_LENGTH = 60
+
+
+def place_key(name: str) -> str:
+    """A place name as compared: case, accents, "&"/"and", apostrophes and hyphens ignored."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    plain = plain.replace("&", " and ").replace("\u2019", "").replace("'", "")
+    words = re.sub(r"[^0-9a-z]+", " ", plain).split()
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -198,8 +226,12 @@ class Gazetteer:
         self._gb_outcodes = gb_outcodes
         self._grid = grid
         self._wards_by_district: dict[str, list[Ward]] = defaultdict(list)
+        self._wards_by_key: dict[str, list[Ward]] = defaultdict(list)
         for ward in sorted(wards.values(), key=lambda w: (w.name, w.code)):
             self._wards_by_district[ward.district_code].append(ward)
+            self._wards_by_key[place_key(ward.name)].append(ward)
+        self._districts_by_key = {place_key(d.name): d for d in districts.values()}
+        self._place_keys = sorted(set(self._wards_by_key) | set(self._districts_by_key))
 
     @classmethod
     def load(cls) -> Gazetteer:
@@ -333,6 +365,44 @@ class Gazetteer:
             return ChooseWard(compact, info.wards)
         return self._outside_outcode(compact)
 
+    def resolve_place(self, text: str) -> WardFound | ChoosePlace | NotRecognised:
+        """Resolve a ward's or district's name (or a town that starts ward names), offline."""
+        if not isinstance(text, str) or len(text) > _PLACE_MAX_LENGTH:
+            return NotRecognised("format")
+        key = place_key(text)
+        if len(key) < _PLACE_MIN_LENGTH:
+            return NotRecognised("format")
+        found = self._place(key)
+        if found is not None:
+            return found
+        close = difflib.get_close_matches(key, self._place_keys, n=1, cutoff=PLACE_MATCH_CUTOFF)
+        if close:
+            found = self._place(close[0])
+        return found if found is not None else NotRecognised("format")
+
+    def _place(self, key: str) -> WardFound | ChoosePlace | None:
+        exact = self._wards_by_key.get(key, [])
+        district = self._districts_by_key.get(key)
+        if district is None:
+            # "Southend" for Southend-on-Sea: a district whose name starts with hers.
+            starting = [d for k, d in self._districts_by_key.items() if k.startswith(key + " ")]
+            district = starting[0] if len(starting) == 1 else None
+        # A town's name usually starts its wards' names ("Witham" -> "Witham North" ...).
+        pattern = re.compile(rf"(?:^| ){re.escape(key)}(?: |$)")
+        within = [
+            w
+            for k, wards in self._wards_by_key.items()
+            if k != key and pattern.search(k)
+            for w in wards
+        ]
+        if len(exact) == 1 and district is None and not within:
+            return WardFound(exact[0], "place")
+        wards = tuple(exact) + tuple(sorted(within, key=lambda w: (w.name, w.code)))
+        if not wards and district is None:
+            return None
+        name = district.name if district is not None and not exact else text_name(wards, key)
+        return ChoosePlace(name, wards, district)
+
     def resolve_point(self, latitude: float, longitude: float) -> Resolution:
         """Resolve a shared location to the ward of the nearest postcode, if one is close."""
         try:
@@ -412,6 +482,14 @@ class Gazetteer:
             return NotRecognised("unknown_postcode")
         ward, km = nearest[0]
         return OutsideArea(ward, km)
+
+
+def text_name(wards: tuple[Ward, ...], key: str) -> str:
+    """The place as the data spells it: the matching ward's name, else her words tidied."""
+    for ward in wards:
+        if place_key(ward.name) == key:
+            return ward.name
+    return key.title()
 
 
 @functools.cache

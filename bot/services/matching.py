@@ -68,7 +68,8 @@ def pool_member(resident: Resident) -> PoolMember:
     return PoolMember(
         id=resident.id,
         active=resident.status is ResidentStatus.ACTIVE,
-        matching_consent=resident.matching_consent,
+        # Other mums see her by her chosen name: without one she isn't suggested yet.
+        matching_consent=resident.matching_consent and resident.display_name is not None,
         ward_code=resident.ward_code,
         due_date=resident.due_date,
     )
@@ -81,6 +82,7 @@ def in_pool_clause(resident: Any = Resident) -> Any:
         & (resident.status == ResidentStatus.ACTIVE)
         & resident.ward_code.is_not(None)
         & resident.due_date.is_not(None)
+        & resident.display_name.is_not(None)
         & still_welcome(resident)
     )
 

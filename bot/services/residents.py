@@ -8,9 +8,11 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import queue
+from bot.delivery.queue import NewDelivery
 from bot.services.consent import (
     ConsentContext,
     current_consents,
@@ -20,10 +22,21 @@ from bot.services.consent import (
 from bot.services.matching import set_matching_consent
 from bot.services.planning import cancel_local_info
 from bot.services.safeguarding import SafeguardingKey, restore
-from models import ConsentPurpose, LifeEvent, LifeStage, Resident, ResidentStatus
+from models import (
+    ConsentPurpose,
+    Delivery,
+    DeliveryStatus,
+    LifeEvent,
+    LifeStage,
+    Resident,
+    ResidentStatus,
+)
 
 DISPLAY_NAME_MAX = 64
 SOURCE_MAX = 64
+# "I don't know my due date yet": asked again this long after, through the delivery queue.
+ASK_DUE_DATE_AGAIN_AFTER = dt.timedelta(weeks=2)
+ASK_DUE_DATE_KIND = "due_ask"
 
 
 class Step(enum.StrEnum):
@@ -34,6 +47,7 @@ class Step(enum.StrEnum):
     CONSENT_LOCAL_INFO = "consent_local_info"
     CONSENT_FEEDBACK = "consent_feedback"
     DUE_DATE = "due_date"
+    DUE_DATE_CONFIRM = "due_date_confirm"
     AREA = "area"
     NAME = "name"
     SUMMARY = "summary"
@@ -62,6 +76,8 @@ class Profile:
 
     display_name: str | None
     due_date: dt.date | None
+    pending_due_date: dt.date | None
+    due_date_unknown_since: dt.datetime | None
     ward_code: str | None
     district_code: str | None
     waiting_outcode: str | None
@@ -110,11 +126,16 @@ def _next_step(resident: Resident, consents: dict[ConsentPurpose, bool]) -> Step
         return Step.WAITING_FOR_AREA
     for purpose in unanswered_optional_purposes(consents):
         return _CONSENT_STEPS[purpose]
-    if resident.due_date is None:
+    if resident.pending_due_date is not None:
+        return Step.DUE_DATE_CONFIRM
+    # Not knowing yet is an answer: sign-up goes on and she is asked again later.
+    if resident.due_date is None and resident.due_date_unknown_since is None:
         return Step.DUE_DATE
     if resident.ward_code is None:
         return Step.AREA
-    if resident.display_name is None:
+    # The name is only ever shown to other mums, so only someone who wants to meet them is asked;
+    # turning matching on later brings the question back before she can be suggested.
+    if resident.display_name is None and consents.get(ConsentPurpose.MATCHING):
         return Step.NAME
     if resident.status is ResidentStatus.ONBOARDING:
         return Step.SUMMARY
@@ -138,6 +159,8 @@ async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | Non
     return Profile(
         display_name=resident.display_name,
         due_date=resident.due_date,
+        pending_due_date=resident.pending_due_date,
+        due_date_unknown_since=resident.due_date_unknown_since,
         ward_code=resident.ward_code,
         district_code=resident.district_code,
         waiting_outcode=resident.waiting_outcode,
@@ -227,10 +250,89 @@ async def set_consent(
 async def set_due_date(
     session: AsyncSession, telegram_user_id: int, due_date: dt.date, now: dt.datetime
 ) -> None:
-    """Store her due date."""
+    """Store her due date (once she has confirmed it); any "ask again" reminder is dropped."""
     resident = await _require(session, telegram_user_id)
     resident.due_date = due_date
+    resident.pending_due_date = None
+    resident.due_date_unknown_since = None
     resident.updated_at = now
+    await queue.cancel_open(session, resident_id=resident.id, kinds=(ASK_DUE_DATE_KIND,))
+
+
+async def propose_due_date(
+    session: AsyncSession, telegram_user_id: int, due_date: dt.date, now: dt.datetime
+) -> None:
+    """Hold the date read from what she typed until she confirms it."""
+    resident = await _require(session, telegram_user_id)
+    resident.pending_due_date = due_date
+    resident.updated_at = now
+
+
+async def confirm_due_date(
+    session: AsyncSession, telegram_user_id: int, shown: dt.date | None, now: dt.datetime
+) -> dt.date | None:
+    """She said yes: store the date waiting for her, if it is the one she was shown."""
+    resident = await _require(session, telegram_user_id)
+    pending = resident.pending_due_date
+    # A yes on an older confirmation (a different date) must not store the newer one.
+    if pending is None or (shown is not None and shown != pending):
+        return None
+    await set_due_date(session, telegram_user_id, pending, now)
+    return pending
+
+
+async def reject_due_date(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> None:
+    """She said no: forget the date waiting for her, so the question is asked again."""
+    resident = await _require(session, telegram_user_id)
+    resident.pending_due_date = None
+    resident.updated_at = now
+
+
+async def due_date_not_known(
+    session: AsyncSession,
+    telegram_user_id: int,
+    now: dt.datetime,
+    *,
+    ask_at: dt.datetime,
+    text: str,
+    buttons: list[list[dict[str, str]]],
+) -> bool:
+    """She doesn't know yet: note it and queue the question again for `ask_at`.
+
+    False (nothing changes) when she has already given a due date: "don't know" from /profile
+    must not throw away a date she confirmed.
+    """
+    resident = await _require(session, telegram_user_id)
+    resident.pending_due_date = None
+    if resident.due_date is not None:
+        return False
+    resident.due_date_unknown_since = now
+    resident.updated_at = now
+    key = f"{ASK_DUE_DATE_KIND}:{ask_at.date().isoformat()}"
+    # One question waits at a time: an earlier one is replaced by this later one.
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.resident_id == resident.id,
+            Delivery.kind == ASK_DUE_DATE_KIND,
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.content_key != key,
+        )
+        .values(status=DeliveryStatus.CANCELLED)
+    )
+    new = NewDelivery(resident.id, key, key, ASK_DUE_DATE_KIND, text, ask_at, buttons)
+    if not await queue.enqueue(session, [new], now):
+        # Asked for the same day before (and perhaps cancelled since): that row asks again.
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.resident_id == resident.id,
+                Delivery.content_key == key,
+                Delivery.status == DeliveryStatus.CANCELLED,
+            )
+            .values(status=DeliveryStatus.QUEUED, not_before=ask_at)
+        )
+    return True
 
 
 async def set_ward(

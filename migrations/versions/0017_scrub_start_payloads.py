@@ -7,7 +7,7 @@ now. Run as the owner: the consent record's append-only triggers are set aside f
 statement and restored in the same transaction.
 
 Revision ID: 0017
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-04
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import models
 
 revision: str = "0017"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
