@@ -274,3 +274,18 @@ async def test_is_admin_is_true_only_for_current_admins(
         assert await is_admin(session, admin.id)
         for user in [*others, fake.new_user("Nobody")]:
             assert not await is_admin(session, user.id)
+
+
+async def test_anyone_can_ask_for_her_own_telegram_id_to_give_to_an_admin(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    stranger = fake.new_user("Nadia")
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+
+    for person in (stranger, resident):
+        sent = await bot.send(person, "/myid")
+        assert [m.chat_id for m in sent] == [person.id]
+        assert f"Your Telegram user id is {person.id}." in sent[-1].plain_text
+        assert str(stranger.id if person is resident else resident.id) not in sent[-1].plain_text
+    assert await audit(bot) == []
