@@ -47,7 +47,7 @@ def invite_payload(message_text: str) -> str:
 
 async def invitation(bot: BotHarness, admin: FakeUser, role: str = "midwife") -> str:
     await bot.send(admin, "/staff")
-    sent = await bot.press(admin, f"Invite a {role}")
+    sent = await bot.press(admin, f"Invite a new {role}")
     return invite_payload(sent[-1].plain_text)
 
 

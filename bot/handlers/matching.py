@@ -682,11 +682,7 @@ async def send_newcomer_digests(context: BotContext) -> None:
         if not claimed:
             continue
         texts = catalogue(digest.language_code)
-        text = (
-            texts("match.newcomer_one")
-            if digest.newcomers == 1
-            else texts("match.newcomers_many", count=digest.newcomers)
-        )
+        text = texts("match.newcomers", count=digest.newcomers)
         await _send(context, digest.telegram_user_id, text, _find_button(texts))
 
 
