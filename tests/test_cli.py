@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.sandbox.fake_api import FIRST_USER_ID
 
 
 def _bumpbuddies(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -95,7 +96,7 @@ def test_version_is_shown(tmp_path: Path) -> None:
 def test_help_shows_flags_as_flags_without_a_value_placeholder() -> None:
     runner = CliRunner()
     commands = _all_commands(typer.main.get_command(app))
-    assert ("staff", "remove") in commands
+    assert ("staff", "remove") in commands and ("demo",) in commands
 
     for command in commands:
         shown = runner.invoke(app, [*command, "--help"], prog_name="bumpbuddies")
@@ -181,3 +182,32 @@ def test_the_report_refuses_a_threshold_below_five(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--threshold" in result.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_demo_never_fills_the_bots_own_database(tmp_path: Path) -> None:
+    same = _sqlite(tmp_path, "main.sqlite3")
+    result = _bumpbuddies("demo", cwd=tmp_path, DATABASE_URL=same, SANDBOX_DATABASE_URL=same)
+
+    assert result.returncode == 2
+    assert "Demo data only ever goes into a sandbox database of its own" in result.stderr
+    assert not (tmp_path / "main.sqlite3").exists()
+
+
+def test_demo_fills_the_sandbox_once_and_makes_amira_an_admin(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": _sqlite(tmp_path, "main.sqlite3"),
+        "SANDBOX_DATABASE_URL": _sqlite(tmp_path, "sandbox.sqlite3"),
+        "CONTENT_DIR": str(Path(__file__).resolve().parents[1] / "content"),
+    }
+    filled = _bumpbuddies("demo", "--residents", "20", cwd=tmp_path, **env)
+
+    assert filled.returncode == 0, filled.stderr
+    assert "Done: 20 residents" in filled.stdout
+    with sqlite3.connect(tmp_path / "sandbox.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM residents").fetchone() == (20,)
+        admins = db.execute("SELECT telegram_user_id FROM staff WHERE role = 'admin'").fetchall()
+    assert admins == [(FIRST_USER_ID,)]
+    assert not (tmp_path / "main.sqlite3").exists()
+    again = _bumpbuddies("demo", "--residents", "20", cwd=tmp_path, **env)
+    assert again.returncode == 1
+    assert "bumpbuddies demo --replace" in again.stderr
