@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.terminal import run_sandbox
+from bot.sandbox.fake_api import FakeTelegram
+from bot.sandbox.terminal import _Chat, _Lines, run_sandbox
 from models import StaffRole
 from tests.harness import settings_for_test
 
@@ -213,3 +214,20 @@ def test_run_without_a_token_opens_the_sandbox(tmp_path: Path) -> None:
     assert notice == NOTICE
     assert banner.startswith("Bump Buddies sandbox: the real bot")
     assert "Goodbye" in result.stdout
+
+
+async def test_an_answer_that_comes_after_the_wait_is_shown_at_the_prompt() -> None:
+    fake = FakeTelegram()
+    stdin = asyncio.StreamReader()
+    out = WatchedOutput("Your report is ready")
+    chat = _Chat(fake, _Lines(lambda: stdin.read(1024)), out, interactive=True)
+    conversation = asyncio.create_task(chat.run())
+    await fake.wait_for(lambda: chat.at_prompt, 5)
+    fake.send_message(chat.me, "/report")  # as if the wait for its answer had given up
+
+    await fake.call("sendMessage", {"chat_id": chat.me.id, "text": "Your report is ready"})
+    await asyncio.wait_for(out.seen.wait(), 5)
+    stdin.feed_eof()
+    await asyncio.wait_for(conversation, 5)
+
+    assert out.getvalue().rstrip().endswith("Bump Buddies › Your report is ready\n\nAmira ›")

@@ -158,6 +158,7 @@ class _Chat:
         self.answers_shown = 0
         self.violations_shown = 0
         self.application: BotApplication | None = None  # set once the bot is running
+        self.at_prompt = False  # waiting for her to type, so a late answer may be printed
 
     # --- output ----------------------------------------------------------------------------
 
@@ -285,7 +286,8 @@ class _Chat:
         try:
             await self.fake.wait_for(self._changed_since(before), REPLY_TIMEOUT)
         except TimeoutError:
-            self.write(f"    (no answer from the bot within {REPLY_TIMEOUT:g} seconds)")
+            late = " (a late answer, like a big /report, shows as soon as it comes)"
+            self.write(f"    (no answer from the bot within {REPLY_TIMEOUT:g} seconds{late})")
             return
         while True:
             self.flush()
@@ -319,13 +321,36 @@ class _Chat:
             listed = ", ".join(f"/{c['command']}" for c in commands)
             self.write(f"The bot's own commands: {listed}")
 
+    async def show_late_answers(self) -> None:
+        """While she is at the prompt, print what the bot sends after the wait gave up."""
+        while True:
+            seen = self._activity()
+            with contextlib.suppress(TimeoutError):
+                await self.fake.wait_for(self._changed_since(seen), 3600)
+            if self._activity() != seen and self.at_prompt:
+                self.write()
+                self.flush()
+                self.write(f"\n{self.me.first_name} › ", end="")
+
     async def run(self) -> None:
         """Read a line, act on it, print the answer; until :quit or end of input."""
         self.banner()
+        late = asyncio.create_task(self.show_late_answers()) if self.interactive else None
+        try:
+            await self._conversation()
+        finally:
+            if late is not None:
+                late.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await late
+
+    async def _conversation(self) -> None:
         while True:
             if self.interactive:
                 self.write(f"\n{self.me.first_name} › ", end="")
+            self.at_prompt = True
             line = await self.lines.next()
+            self.at_prompt = False
             if line is None:
                 if self.interactive:
                     self.write()
