@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from telegram import Update
@@ -160,6 +160,10 @@ def demo(
 ) -> None:
     """Fill the sandbox's database with a year of synthetic use, to try reports and staff tools."""
     from bot.db import upgrade_database
+    from bot.sandbox.fake_api import FIRST_USER_ID
+    from bot.services.demo import empty_database, fill_demo_database, has_residents
+    from bot.services.geo import default_gazetteer
+    from bot.services.matching_rules import MatchRules
 
     settings = _settings()
     if settings.sandbox_database_url == settings.database_url:
@@ -172,9 +176,9 @@ def demo(
     settings = _target(settings, sandbox=True)
     content = _checked_content(settings.content_dir)
     if replace:
-        asyncio.run(_empty_database(settings.database_url))
+        asyncio.run(empty_database(settings.database_url))
     upgrade_database(settings.database_url)
-    if not replace and asyncio.run(_has_residents(settings.database_url)):
+    if not replace and asyncio.run(has_residents(settings.database_url)):
         typer.echo(
             "The sandbox's database already has residents in it. Run `bumpbuddies demo --replace` "
             "to empty it and fill it with demo data.",
@@ -182,62 +186,9 @@ def demo(
         )
         raise typer.Exit(1)
     typer.echo(f"Playing a year of {residents} synthetic residents into the sandbox's database…")
-    summary = asyncio.run(_fill_demo(settings, content, residents, seed))
-    introduced = (summary.introductions or {}).get("introduced", 0)
-    typer.echo(
-        f"Done: {summary.residents} residents, {introduced} introductions, {summary.ratings} "
-        f"ratings, {summary.broadcasts} broadcasts and {summary.sent} messages sent. "
-        "Now run `bumpbuddies sandbox`: you are Amira, an admin, so try /report, /staff, "
-        "/broadcast and /mystats."
-    )
-
-
-async def _empty_database(database_url: str) -> None:
-    """Drop every table (SQLite: the file), so the demo starts from nothing."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        if url.database:
-            await asyncio.to_thread(Path(url.database).unlink, missing_ok=True)
-        return
-    from bot.db import create_engine
-
-    engine = create_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-
-
-async def _has_residents(database_url: str) -> bool:
-    from sqlalchemy import func, select
-
-    from bot.db import create_engine
-    from models import Resident
-
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return bool(await connection.scalar(select(func.count()).select_from(Resident)))
-    finally:
-        await engine.dispose()
-
-
-async def _fill_demo(settings: Settings, content: ContentSet, residents: int, seed: int) -> Any:
-    from bot.db import create_engine, create_sessionmaker
-    from bot.sandbox.fake_api import FIRST_USER_ID
-    from bot.services.demo import fill_demo
-    from bot.services.geo import default_gazetteer
-    from bot.services.matching_rules import MatchRules
-
-    engine = create_engine(settings.database_url)
-    try:
-        return await fill_demo(
-            create_sessionmaker(engine),
+    summary = asyncio.run(
+        fill_demo_database(
+            settings.database_url,
             default_gazetteer(),
             content,
             end=dt.datetime.now(dt.UTC),
@@ -246,10 +197,17 @@ async def _fill_demo(settings: Settings, content: ContentSet, residents: int, se
             notice_version=settings.privacy_notice_version,
             count=residents,
             seed=seed,
+            # The sandbox's first pretend resident, Amira, so /report works straight away.
             admin_telegram_id=FIRST_USER_ID,
         )
-    finally:
-        await engine.dispose()
+    )
+    introduced = summary.introductions["introduced"]
+    typer.echo(
+        f"Done: {summary.residents} residents, {introduced} introductions, {summary.ratings} "
+        f"ratings, {summary.broadcasts} broadcasts and {summary.sent} messages sent. "
+        "Now run `bumpbuddies sandbox`: you are Amira, an admin, so try /report, /staff, "
+        "/broadcast and /mystats."
+    )
 
 
 @db_app.command("upgrade")

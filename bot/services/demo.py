@@ -10,17 +10,22 @@ Only the sending itself is pretend; the plans come from `bot/services/synthetic.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import heapq
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import create_engine, create_sessionmaker
 from bot.delivery import queue
 from bot.services import (
     broadcasts,
@@ -45,6 +50,8 @@ from models import (
     DeliveryStatus,
     FeedbackMoment,
     IntroductionStatus,
+    MatchIntroduction,
+    Resident,
     StaffMember,
     StaffRole,
 )
@@ -79,7 +86,7 @@ class DemoSummary:
     residents: int = 0
     consent_changes: int = 0
     suggestions: int = 0
-    introductions: Counter[str] | None = None
+    introductions: Counter[str] = field(default_factory=Counter)
     ratings: int = 0
     comments: int = 0
     broadcasts: int = 0
@@ -340,7 +347,7 @@ async def fill_demo(
         gazetteer, count=count, end=end, days=days, seed=seed, links=len(CLINICS), zone=zone
     )
     start = population.start
-    summary = DemoSummary(introductions=Counter())
+    summary = DemoSummary()
     world = _World(
         sessions,
         gazetteer,
@@ -367,9 +374,9 @@ async def fill_demo(
     for plan in population.residents:
         source = codes[plan.link] if plan.link is not None else None
         timeline.at(plan.joined_at, _signup(world, plan, source, timeline))
-    for offset, purpose, districts, text in BROADCASTS:
+    for offset, purpose, districts, words in BROADCASTS:
         at = _local((start + dt.timedelta(days=offset)).date(), 10, 0, zone)
-        timeline.at(at, _broadcast(world, members["broadcaster"], at, purpose, districts, text))
+        timeline.at(at, _broadcast(world, members["broadcaster"], at, purpose, districts, words))
     for offset in range(1, days + 1):
         for when, step in _daily(world, (start + dt.timedelta(days=offset)).date()):
             timeline.at(when, step)
@@ -379,12 +386,46 @@ async def fill_demo(
 
 
 async def _introductions(sessions: Sessions) -> Counter[str]:
-    from sqlalchemy import func, select
-
-    from models import MatchIntroduction
-
     async with sessions() as session:
         rows = await session.execute(
             select(MatchIntroduction.status, func.count()).group_by(MatchIntroduction.status)
         )
         return Counter({IntroductionStatus(status).value: n for status, n in rows})
+
+
+# --- What `bumpbuddies demo` does, each on an engine of its own ------------------------------
+
+
+async def has_residents(database_url: str) -> bool:
+    """Whether anyone is in this database (the demo fills only an empty one)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return bool(await connection.scalar(select(func.count()).select_from(Resident)))
+    finally:
+        await engine.dispose()
+
+
+async def empty_database(database_url: str) -> None:
+    """Drop everything (SQLite: the file), so the demo starts again from nothing."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            await asyncio.to_thread(Path(url.database).unlink, missing_ok=True)
+        return
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+async def fill_demo_database(database_url: str, *args: Any, **kwargs: Any) -> DemoSummary:
+    """`fill_demo` on a migrated database given by its URL."""
+    engine = create_engine(database_url)
+    try:
+        return await fill_demo(create_sessionmaker(engine), *args, **kwargs)
+    finally:
+        await engine.dispose()
