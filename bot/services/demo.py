@@ -139,7 +139,9 @@ def _local(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), zone).astimezone(dt.UTC)
 
 
-def _evidence(world: _World, at: dt.datetime, key: str, method: str, source: str | None) -> Any:
+def _evidence(
+    world: _World, at: dt.datetime, key: str, method: str, source: str | None
+) -> ConsentContext:
     return ConsentContext(
         notice_version=world.notice_version,
         shown_text=catalogue("en").raw(key),
