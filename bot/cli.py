@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -19,18 +20,49 @@ if TYPE_CHECKING:
     from bot.services.content import ContentSet
     from bot.services.reports.sections import Period
 
+# Plain help: typer's rich help labels every flag, even --help, with a "<bool>" it never takes.
+PLAIN_HELP = None
 app = typer.Typer(
-    help="Bump Buddies: a council-run Telegram bot for mums-to-be.", no_args_is_help=True
+    help="Bump Buddies: a council-run Telegram bot for mums-to-be.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
-db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
 app.add_typer(db_app, name="db")
-export_app = typer.Typer(help="Exports for the council.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Exports for the council.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
+)
 app.add_typer(export_app, name="export")
 content_app = typer.Typer(
     help="The council's content (week messages, services, helplines): check and load.",
     no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
 app.add_typer(content_app, name="content")
+SandboxOption = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox", help="Act on the sandbox's database (SANDBOX_DATABASE_URL), for trying out."
+    ),
+]
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"bumpbuddies {version('bumpbuddies')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Bump Buddies: a council-run Telegram bot for mums-to-be."""
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -49,6 +81,19 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     settings.ensure_sqlite_directory()
     return settings
+
+
+def _target(settings: Settings, sandbox: bool) -> Settings:
+    """The settings to act with: the sandbox's database instead of the main one, if asked."""
+    if not sandbox:
+        return settings
+    chosen = settings.model_copy(update={"database_url": settings.sandbox_database_url})
+    if chosen.safeguarding_secret is None:
+        # Pretend residents need no lasting key: a throwaway one means safeguarding records made
+        # in one sandbox session are not matched in the next, which is fine for a try-out.
+        chosen = chosen.model_copy(update={"safeguarding_secret": SecretStr(secrets.token_hex(32))})
+    chosen.ensure_sqlite_directory()
+    return chosen
 
 
 @app.command()
@@ -91,27 +136,95 @@ def run(
     )
 
 
-def _run_sandbox(settings: Settings) -> None:
+def _run_sandbox(settings: Settings, staff_role: str | None = None) -> None:
     from bot.db import upgrade_database
     from bot.sandbox.terminal import run_sandbox
+    from models import StaffRole
 
     # Pretend residents get a database of their own, never the one real residents live in.
-    settings = settings.model_copy(update={"database_url": settings.sandbox_database_url})
-    if settings.safeguarding_secret is None:
-        # Pretend residents need no lasting key: a throwaway one means safeguarding records made
-        # in one sandbox session are not matched in the next, which is fine for a try-out.
-        secret = SecretStr(secrets.token_hex(32))
-        settings = settings.model_copy(update={"safeguarding_secret": secret})
-    settings.ensure_sqlite_directory()
+    settings = _target(settings, sandbox=True)
     upgrade_database(settings.database_url)
     configure_logging(logging.WARNING)
-    asyncio.run(run_sandbox(settings))
+    role = StaffRole(staff_role) if staff_role else None
+    asyncio.run(run_sandbox(settings, staff_role=role))
 
 
 @app.command()
-def sandbox() -> None:
+def sandbox(
+    staff_admin: Annotated[
+        bool,
+        typer.Option(
+            "--staff-admin", help="Make the pretend resident you start as (Amira) a staff admin."
+        ),
+    ] = False,
+) -> None:
     """Try the bot without Telegram: the real bot, a pretend Telegram, a chat in this terminal."""
-    _run_sandbox(_settings())
+    _run_sandbox(_settings(), "admin" if staff_admin else None)
+
+
+@app.command()
+def demo(
+    residents: Annotated[
+        int, typer.Option(min=20, max=20_000, help="How many synthetic residents sign up.")
+    ] = 1200,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same year.")] = 1,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Empty the sandbox's database first.")
+    ] = False,
+) -> None:
+    """Fill the sandbox's database with a year of synthetic use, to try reports and staff tools."""
+    from bot.context import safeguarding_key
+    from bot.db import upgrade_database
+    from bot.sandbox.fake_api import FIRST_USER_ID
+    from bot.services.demo import empty_database, fill_demo_database, has_residents
+    from bot.services.geo import default_gazetteer
+    from bot.services.matching_rules import MatchRules
+
+    settings = _settings()
+    if settings.sandbox_database_url == settings.database_url:
+        typer.echo(
+            "Not filled: SANDBOX_DATABASE_URL is the bot's own database (DATABASE_URL). "
+            "Demo data only ever goes into a sandbox database of its own.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = _target(settings, sandbox=True)
+    content = _checked_content(settings.content_dir)
+    if replace:
+        asyncio.run(empty_database(settings.database_url))
+    upgrade_database(settings.database_url)
+    if not replace and asyncio.run(has_residents(settings.database_url)):
+        typer.echo(
+            "The sandbox's database already has residents in it. Run `bumpbuddies demo --replace` "
+            "to empty it and fill it with demo data.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"Playing a year of {residents} synthetic residents into the sandbox's database…")
+    summary = asyncio.run(
+        fill_demo_database(
+            settings.database_url,
+            default_gazetteer(),
+            content,
+            end=dt.datetime.now(dt.UTC),
+            zone=settings.zone,
+            rules=MatchRules.from_settings(settings),
+            notice_version=settings.privacy_notice_version,
+            count=residents,
+            seed=seed,
+            key=safeguarding_key(settings),
+            council=settings.council_name,
+            # The sandbox's first pretend resident, Amira, so /report works straight away.
+            admin_telegram_id=FIRST_USER_ID,
+        )
+    )
+    introduced = summary.introductions["introduced"]
+    typer.echo(
+        f"Done: {summary.residents} residents, {introduced} introductions, {summary.ratings} "
+        f"ratings, {summary.broadcasts} broadcasts and {summary.sent} messages sent. "
+        "Now run `bumpbuddies sandbox`: you are Amira, an admin, so try /report, /staff, "
+        "/broadcast and /mystats."
+    )
 
 
 @db_app.command("upgrade")
@@ -153,7 +266,8 @@ def report(
     ] = None,
     base: Annotated[
         int | None,
-        typer.Option(min=2, help="Round every count to a multiple of this (default: setting)."),
+        # Below 5, a rounded count could still point to someone: the council's rule is 5 or more.
+        typer.Option(min=5, help="Round every count to a multiple of this (default: setting)."),
     ] = None,
 ) -> None:
     """The council report: HTML with charts, and a CSV file per table; every count rounded."""
@@ -244,13 +358,14 @@ def content_load(
     allow_sample: Annotated[
         bool, typer.Option("--allow-sample", help="Load content marked as SAMPLE (for trying out).")
     ] = False,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Check the content, then replace what the bot uses with it, all or nothing."""
     from bot.db import upgrade_database
     from bot.services.content import store_in_database
     from bot.services.geo import default_gazetteer
 
-    settings = _settings()
+    settings = _target(_settings(), sandbox)
     content = _checked_content(folder or settings.content_dir)
     if content.sample and not allow_sample:
         typer.echo(
@@ -271,27 +386,67 @@ def content_load(
     )
 
 
-staff_app = typer.Typer(help="Staff roles and the audit trail.", no_args_is_help=True)
+staff_app = typer.Typer(
+    help="Staff roles and the audit trail.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
+)
 app.add_typer(staff_app, name="staff")
-joinlink_app = typer.Typer(help="Midwives' join links and their QR posters.", no_args_is_help=True)
+joinlink_app = typer.Typer(
+    help="Midwives' join links and their QR posters.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
+)
 app.add_typer(joinlink_app, name="joinlink")
 StaffRoleName = Literal["admin", "broadcaster", "midwife", "moderator"]
+TelegramIdOption = Annotated[
+    int, typer.Option("--telegram-id", help="Their Telegram user id (they can send /myid).")
+]
 
 
 @staff_app.command("add")
 def staff_add(
-    telegram_id: Annotated[int, typer.Option("--telegram-id", help="Their Telegram user id.")],
+    telegram_id: TelegramIdOption,
     role: Annotated[StaffRoleName, typer.Option(help="admin, broadcaster, midwife or moderator.")],
+    sandbox: SandboxOption = False,
 ) -> None:
     """Make someone staff (the first admin is made this way); their menu updates at next start."""
     from bot.db import upgrade_database
     from bot.services.staff_cli import add_staff_member
     from models import StaffRole
 
-    settings = _settings()
+    settings = _target(_settings(), sandbox)
     upgrade_database(settings.database_url)
     number = asyncio.run(add_staff_member(settings.database_url, telegram_id, StaffRole(role)))
     typer.echo(f"Staff member #{number} is now {role}.")
+
+
+@staff_app.command("list")
+def staff_list(sandbox: SandboxOption = False) -> None:
+    """Everyone who is or was staff: number, Telegram user id, role, and whether removed."""
+    from bot.db import upgrade_database
+    from bot.services.staff_cli import staff_lines
+
+    settings = _target(_settings(), sandbox)
+    upgrade_database(settings.database_url)
+    lines = asyncio.run(staff_lines(settings.database_url))
+    for line in lines or [
+        "Nobody is staff yet. Make the first admin with `bumpbuddies staff add`."
+    ]:
+        typer.echo(line)
+
+
+@staff_app.command("remove")
+def staff_remove(telegram_id: TelegramIdOption, sandbox: SandboxOption = False) -> None:
+    """Take someone's staff access away at once (audited); their menu updates at next start."""
+    from bot.db import upgrade_database
+    from bot.services.staff_cli import remove_staff_member
+
+    settings = _target(_settings(), sandbox)
+    upgrade_database(settings.database_url)
+    number = asyncio.run(remove_staff_member(settings.database_url, telegram_id))
+    if number is None:
+        typer.echo(f"Telegram user {telegram_id} is not current staff; nothing changed.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Staff member #{number} no longer has staff access.")
 
 
 @staff_app.command("audit")
@@ -313,7 +468,8 @@ def joinlink_create(
         "poster.png"
     ),
     district: Annotated[
-        str | None, typer.Option(help="District code to suggest at sign-up, e.g. E07000070.")
+        str | None,
+        typer.Option(help="District to suggest at sign-up: its name or code, e.g. Chelmsford."),
     ] = None,
     bot_username: Annotated[
         str | None, typer.Option(help="The bot's @username (default: BOT_USERNAME).")
@@ -323,7 +479,7 @@ def joinlink_create(
     from bot.handlers.staff_links import poster_text
     from bot.services.geo import default_gazetteer
     from bot.services.join_links import clean_clinic, deep_link
-    from bot.services.staff_cli import create_link
+    from bot.services.staff_cli import create_link, find_district
     from bot.services.staff_poster import render_poster
     from bot.texts import catalogue
 
@@ -335,13 +491,19 @@ def joinlink_create(
     if clean_clinic(clinic) is None:
         typer.echo("Please give a clinic name of 1 to 100 characters.", err=True)
         raise typer.Exit(2)
-    if district is not None and default_gazetteer().district(district) is None:
-        typer.echo(f"Unknown district code {district!r}.", err=True)
-        raise typer.Exit(2)
+    district_code = None
+    if district is not None:
+        gazetteer = default_gazetteer()
+        found = find_district(gazetteer, district)
+        if found is None:
+            names = ", ".join(d.name for d in gazetteer.districts())
+            typer.echo(f"Unknown district {district!r}. Please use one of: {names}.", err=True)
+            raise typer.Exit(2)
+        district_code = found.code
     from bot.db import upgrade_database
 
     upgrade_database(settings.database_url)
-    link = asyncio.run(create_link(settings.database_url, clinic, district))
+    link = asyncio.run(create_link(settings.database_url, clinic, district_code))
     url = deep_link(username, link.code)
     words = poster_text(
         catalogue("en"), settings.council_name, link.clinic, settings.council_logo_path

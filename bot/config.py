@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # Every count staff see (reports, CSV files, /mystats) is rounded month by month to a multiple
     # of this: with 5, counts of 0 to 2 show as 0 and 3 to 7 as 5 (see reports/protection.py).
-    report_rounding_base: int = Field(default=5, ge=2, le=100)
+    report_rounding_base: int = Field(default=5, ge=5, le=100)
 
     # Matching: who counts as near (ward centroids, geodesic) and due around the same time.
     matching_distance_km: float = Field(default=3.0, ge=0, le=50)
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     # makes a throwaway one. Changing it makes every existing record unmatchable.
     safeguarding_secret: SecretStr | None = Field(default=None, min_length=32)
     # Safeguarding records are purged this long after she erased her data.
-    safeguarding_retention_months: int = Field(default=24, ge=1, le=120)
+    safeguarding_retention_months: int = Field(default=24, ge=2, le=120)
 
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"

@@ -389,7 +389,7 @@ async def test_due_dates_trimester_and_wards_can_be_chosen(
     assert "would reach 2 residents" in card(bot, sender).plain_text
     await bot.press(sender, "Due dates…")
     await bot.send(sender, f"{today + dt.timedelta(weeks=30):%d/%m/%Y} to 31/12/2030")
-    assert "would reach 1 residents" in card(bot, sender).plain_text
+    assert "would reach 1 resident." in card(bot, sender).plain_text
     await bot.press(sender, "Wards…")
     await bot.press(sender, "Chelmsford")
     first_ward = card(bot, sender).button_texts()[0]

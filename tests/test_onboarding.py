@@ -526,7 +526,7 @@ async def test_turning_matching_on_later_asks_for_a_name_before_she_can_be_sugge
         ("20+3", "Friday 16 April 2027", "20+3 weeks pregnant today"),
         ("May 2027", "Saturday 15 May 2027", "middle of May"),
         ("due in May", "Saturday 15 May 2027", "middle of May"),
-        ("5 months", "Wednesday 7 April 2027", "5 months pregnant is about 21 weeks"),
+        ("5 months", "Wednesday 7 April 2027", "5 months pregnant is about week 21"),
         ("in 5 months", "Friday 30 April 2027", "5 months from today"),
     ],
 )

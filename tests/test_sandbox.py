@@ -11,24 +11,59 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.sandbox.terminal import run_sandbox
+from bot.sandbox.fake_api import FakeTelegram
+from bot.sandbox.terminal import _Chat, _Lines, run_sandbox
+from models import StaffRole
 from tests.harness import settings_for_test
+
+CONTENT = Path(__file__).resolve().parents[1] / "content"
 
 NOTICE = "No TELEGRAM_BOT_TOKEN set, so starting the local sandbox instead of Telegram."
 
 
-async def chat(database_url: str, script: str | bytes) -> str:
+async def chat(database_url: str, script: str | bytes, **options: Any) -> str:
     """Run the sandbox on a scripted stdin (then end of input) and return its transcript."""
     stdin = asyncio.StreamReader()
     stdin.feed_data(script.encode() if isinstance(script, str) else script)
     stdin.feed_eof()
     out = io.StringIO()
-    settings = settings_for_test("1:unused", database_url)
-    await asyncio.wait_for(run_sandbox(settings, stdin=stdin, out=out), 60)
+    settings = settings_for_test("1:unused", database_url, content_dir=CONTENT)
+    await asyncio.wait_for(run_sandbox(settings, stdin=stdin, out=out, **options), 60)
     return out.getvalue()
+
+
+async def test_starting_as_staff_admin_opens_the_staff_tools(database_url: str) -> None:
+    transcript = await chat(database_url, "/staff\n:help\n", staff_role=StaffRole.ADMIN)
+
+    assert "Amira is now staff (admin)" in transcript
+    assert "Bump Buddies › Staff" in transcript
+    assert "#1 · admin · current" in transcript
+    assert "/broadcast" in transcript.split("The bot's own commands:")[1]
+
+
+async def test_staff_command_gives_and_takes_away_a_role(database_url: str) -> None:
+    script = "\n".join([":staff midwife", "/mystats", ":staff off", "/mystats", ":staff chef"])
+    transcript = await chat(database_url, script)
+
+    assert "Amira is now staff (midwife)" in transcript
+    assert "You haven't made any join links yet" in transcript
+    assert "Amira is no longer staff." in transcript
+    assert "Sorry, I don't know that command" in transcript.split("no longer staff")[1]
+    assert "Usage: :staff ROLE, with ROLE one of admin, broadcaster, midwife" in transcript
+
+
+async def test_content_command_loads_the_content_into_the_running_sandbox(
+    database_url: str,
+) -> None:
+    transcript = await chat(database_url, ":content\n/help\n")
+
+    assert "services (SAMPLE content) into the sandbox; the bot uses them now." in transcript
+    after = transcript.split("the bot uses them now.")[1]
+    assert "Maternity triage lines in Essex" in after
 
 
 async def test_sign_up_with_buttons_keyboard_location_and_my_data(
@@ -180,3 +215,20 @@ def test_run_without_a_token_opens_the_sandbox(tmp_path: Path) -> None:
     assert notice == NOTICE
     assert banner.startswith("Bump Buddies sandbox: the real bot")
     assert "Goodbye" in result.stdout
+
+
+async def test_an_answer_that_comes_after_the_wait_is_shown_at_the_prompt() -> None:
+    fake = FakeTelegram()
+    stdin = asyncio.StreamReader()
+    out = WatchedOutput("Your report is ready")
+    chat = _Chat(fake, _Lines(lambda: stdin.read(1024)), out, interactive=True)
+    conversation = asyncio.create_task(chat.run())
+    await fake.wait_for(lambda: chat.at_prompt, 5)
+    fake.send_message(chat.me, "/report")  # as if the wait for its answer had given up
+
+    await fake.call("sendMessage", {"chat_id": chat.me.id, "text": "Your report is ready"})
+    await asyncio.wait_for(out.seen.wait(), 5)
+    stdin.feed_eof()
+    await asyncio.wait_for(conversation, 5)
+
+    assert out.getvalue().rstrip().endswith("Bump Buddies › Your report is ready\n\nAmira ›")

@@ -62,7 +62,7 @@ def invite_payload(message_text: str) -> str:
 
 async def invitation(bot: BotHarness, admin: FakeUser, role: str = "midwife") -> str:
     await bot.send(admin, "/staff")
-    sent = await bot.press(admin, f"Invite a {role}")
+    sent = await bot.press(admin, f"Invite a new {role}")
     return invite_payload(sent[-1].plain_text)
 
 
@@ -370,3 +370,18 @@ async def test_residents_and_revoked_staff_get_only_the_usual_help(
     [usual] = await bot.send(resident, "/help")
     assert [m.plain_text for m in await bot.send(gone, "/help")] == [usual.plain_text]
     assert "/broadcast" not in usual.plain_text and "staff" not in usual.plain_text.lower()
+
+
+async def test_anyone_can_ask_for_her_own_telegram_id_to_give_to_an_admin(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    stranger = fake.new_user("Nadia")
+    resident = fake.new_user("Amira")
+    await onboard(bot, resident)
+
+    for person in (stranger, resident):
+        sent = await bot.send(person, "/myid")
+        assert [m.chat_id for m in sent] == [person.id]
+        assert f"Your Telegram user id is {person.id}." in sent[-1].plain_text
+        assert str(stranger.id if person is resident else resident.id) not in sent[-1].plain_text
+    assert await audit(bot) == []

@@ -660,8 +660,7 @@ def _stopped_text(texts: Catalogue, broadcast: Broadcast, stopped: int) -> Html:
     """Stopped mid-send: how many messages will now not go, in words that fit the number."""
     if stopped == 0:
         return texts("broadcast.stopped_none", number=broadcast.id)
-    key = "broadcast.stopped_one" if stopped == 1 else "broadcast.stopped"
-    return texts(key, number=broadcast.id, stopped=f"{stopped:,}")
+    return texts("broadcast.stopped", number=broadcast.id, stopped=f"{stopped:,}")
 
 
 async def _scheduled(
@@ -865,8 +864,7 @@ async def list_scheduled(update: Update, context: BotContext) -> None:
     if not waiting:
         await reply(update, texts("broadcast.scheduled_none"))
         return
-    key = "broadcast.scheduled_heading_one" if len(waiting) == 1 else "broadcast.scheduled_heading"
-    await reply(update, texts(key, count=len(waiting)))
+    await reply(update, texts("broadcast.scheduled_heading", count=len(waiting)))
     for broadcast in waiting:
         assert broadcast.send_at is not None
         local = broadcast.send_at.astimezone(context.settings.zone)

@@ -754,9 +754,7 @@ async def send_newcomer_digests(context: BotContext) -> None:
         if not told:
             continue
         texts = catalogue(digest.language_code)
-        text = (
-            texts("match.newcomer_one") if told == 1 else texts("match.newcomers_many", count=told)
-        )
+        text = texts("match.newcomers", count=told)
         await _send(context, digest.telegram_user_id, text, _find_button(texts))
 
 

@@ -9,7 +9,7 @@ from telegram import Message
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotApplication
-from bot.handlers import broadcast, moderation, reachability, staff, staff_links
+from bot.handlers import broadcast, moderation, my_id, reachability, staff, staff_links
 from bot.services.staff import INVITE_PREFIX, list_staff
 from bot.services.start_payload import start_payload
 
@@ -49,6 +49,8 @@ def staff_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("scheduled", broadcast.list_scheduled, filters=private),
         CommandHandler("mystats", staff_links.show_stats, filters=private),
         CommandHandler("moderation", moderation.show_reports, filters=private),
+        # Anyone may ask: it shows only her own id, which the council needs to make her staff.
+        CommandHandler("myid", my_id.show_my_id, filters=private),
         CallbackQueryHandler(staff.invite, pattern=r"^st:inv:"),
         CallbackQueryHandler(staff.ask_revoke, pattern=r"^st:rv:\d{1,9}$"),
         CallbackQueryHandler(staff.revoke, pattern=r"^st:(rvy:\d{1,9}|rvn)$"),

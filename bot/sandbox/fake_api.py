@@ -40,6 +40,8 @@ FileMap = dict[str, tuple[str, bytes]]
 
 _DEFAULT_BOT_ID = 5_550_000_001
 _FIRST_USER_ID = 7_000_001
+# The first pretend user made is the sandbox's Amira; `bumpbuddies demo` makes her an admin.
+FIRST_USER_ID = _FIRST_USER_ID
 _FIRST_GROUP_ID = -1_001_000_000_001
 _FIRST_CALLBACK_ID = 4_200_000_000_000_000_001
 _MAX_UPLOAD_BYTES = 50 * 1024 * 1024

@@ -23,8 +23,17 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 from telegram import Update
 
+from bot import jobs
 from bot.app import build_application, running
 from bot.config import Settings
+from bot.context import BotApplication
+from bot.handlers.staff import sync_commands
+from bot.services import staff as staff_service
+from bot.services.content import store_content
+from bot.services.content_files import ContentInvalid, read_content
+from bot.services.geo import default_gazetteer
+from bot.services.staff_cli import revoke_as_operator
+from models import StaffMember, StaffRole
 
 from .fake_api import FakeTelegram, FakeUser, SentMessage
 from .fake_http import FakeTelegramServer
@@ -47,6 +56,9 @@ Type a message and press Enter to send it to the bot as {name}. Commands like /s
   :location LAT LON share a location (:loc; no numbers = central Chelmsford)
   :say TEXT         send TEXT exactly, even if it looks like a number or a :command
   :user NAME        become another resident (created if new); :users lists them; :whoami
+  :staff [ROLE]     make the current resident staff: admin (the default), broadcaster, midwife
+                    or moderator; :staff off takes it away
+  :content          load the council's content (content/, SAMPLE allowed) into the sandbox
   :help             this help;  :quit (or Ctrl-D, Ctrl-C) to leave
 Files the bot sends are saved under {downloads}/."""
 
@@ -145,6 +157,8 @@ class _Chat:
         self.shown: list[tuple[str, str, bool]] = []  # what each sent message looked like
         self.answers_shown = 0
         self.violations_shown = 0
+        self.application: BotApplication | None = None  # set once the bot is running
+        self.at_prompt = False  # waiting for her to type, so a late answer may be printed
 
     # --- output ----------------------------------------------------------------------------
 
@@ -272,7 +286,8 @@ class _Chat:
         try:
             await self.fake.wait_for(self._changed_since(before), REPLY_TIMEOUT)
         except TimeoutError:
-            self.write(f"    (no answer from the bot within {REPLY_TIMEOUT:g} seconds)")
+            late = " (a late answer, like a big /report, shows as soon as it comes)"
+            self.write(f"    (no answer from the bot within {REPLY_TIMEOUT:g} seconds{late})")
             return
         while True:
             self.flush()
@@ -299,18 +314,43 @@ class _Chat:
 
     def _help(self) -> None:
         self.write(_HELP.format(name=self.me.first_name, downloads=DOWNLOADS))
-        commands = self.fake.commands_for()
+        # What her own Telegram menu would show: a chat's own list (staff) wins over the default.
+        commands = self.fake.commands_for({"type": "chat", "chat_id": self.me.id})
+        commands = commands or self.fake.commands_for()
         if commands:
             listed = ", ".join(f"/{c['command']}" for c in commands)
             self.write(f"The bot's own commands: {listed}")
 
+    async def show_late_answers(self) -> None:
+        """While she is at the prompt, print what the bot sends after the wait gave up."""
+        while True:
+            seen = self._activity()
+            with contextlib.suppress(TimeoutError):
+                await self.fake.wait_for(self._changed_since(seen), 3600)
+            if self._activity() != seen and self.at_prompt:
+                self.write()
+                self.flush()
+                self.write(f"\n{self.me.first_name} › ", end="")
+
     async def run(self) -> None:
         """Read a line, act on it, print the answer; until :quit or end of input."""
         self.banner()
+        late = asyncio.create_task(self.show_late_answers()) if self.interactive else None
+        try:
+            await self._conversation()
+        finally:
+            if late is not None:
+                late.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await late
+
+    async def _conversation(self) -> None:
         while True:
             if self.interactive:
                 self.write(f"\n{self.me.first_name} › ", end="")
+            self.at_prompt = True
             line = await self.lines.next()
+            self.at_prompt = False
             if line is None:
                 if self.interactive:
                     self.write()
@@ -364,9 +404,76 @@ class _Chat:
                 self.write(f"  {marker} {user.first_name}")
         elif name == "whoami":
             self.write(f"    You are {self.me.first_name} (Telegram user id {self.me.id}).")
+        elif name == "staff":
+            await self._staff_command(rest.lower())
+        elif name == "content":
+            await self.load_content()
         else:
             self.write("    Unknown or incomplete command. Type :help to see what works.")
         return True
+
+    def _running(self) -> BotApplication:
+        assert self.application is not None, "the bot is not running yet"
+        return self.application
+
+    async def _staff_command(self, rest: str) -> None:
+        if rest in ("off", "remove", "none"):
+            await self.make_staff(None)
+            return
+        try:
+            role = StaffRole(rest or "admin")
+        except ValueError:
+            roles = ", ".join(r.value for r in StaffRole)
+            self.write(f"    Usage: :staff ROLE, with ROLE one of {roles} (or off)")
+            return
+        await self.make_staff(role)
+
+    async def make_staff(self, role: StaffRole | None) -> None:
+        """Make the current pretend resident staff with `role` (None: take it away)."""
+        data = self._running().bot_data
+        assert data.sessionmaker is not None and data.clock is not None
+        now = data.clock.now()
+        member: StaffMember | None
+        async with data.sessionmaker() as session, session.begin():
+            if role is not None:
+                member = await staff_service.add_staff(session, self.me.id, role, now)
+            else:
+                member = await revoke_as_operator(session, self.me.id, now)
+        if member is None:
+            self.write(f"    {self.me.first_name} isn't staff, so nothing changed.")
+            return
+        await sync_commands(self._running().bot, member)
+        if role is None:
+            self.write(f"    {self.me.first_name} is no longer staff.")
+        else:
+            self.write(
+                f"    {self.me.first_name} is now staff ({role.value}). Try /staff, /broadcast, "
+                "/report or /joinlink; :help lists the bot's commands for you."
+            )
+
+    async def load_content(self) -> None:
+        """Load the council's content files into the sandbox's database, SAMPLE or not."""
+        application = self._running()
+        data = application.bot_data
+        assert data.settings is not None and data.sessionmaker is not None
+        assert data.clock is not None
+        gazetteer = default_gazetteer()
+        try:
+            content = read_content(data.settings.content_dir, gazetteer)
+        except ContentInvalid as exc:
+            self.write(
+                f"    The content in {data.settings.content_dir} has {len(exc.problems)} "
+                "problem(s); `bumpbuddies content check` lists them. Nothing was loaded."
+            )
+            return
+        async with data.sessionmaker() as session, session.begin():
+            await store_content(session, content, gazetteer, data.clock.now())
+        await jobs.refresh_content(application)
+        sample = " (SAMPLE content)" if content.sample else ""
+        self.write(
+            f"    Loaded {len(content.weeks)} week messages and {len(content.services)} "
+            f"services{sample} into the sandbox; the bot uses them now."
+        )
 
     async def _send(self, text: str) -> None:
         before = self._activity()
@@ -417,9 +524,17 @@ class _Chat:
 
 
 async def run_sandbox(
-    settings: Settings, *, stdin: asyncio.StreamReader | None = None, out: TextIO | None = None
+    settings: Settings,
+    *,
+    stdin: asyncio.StreamReader | None = None,
+    out: TextIO | None = None,
+    staff_role: StaffRole | None = None,
 ) -> None:
-    """Run the real bot against a pretend Telegram and chat with it on stdin/stdout."""
+    """Run the real bot against a pretend Telegram and chat with it on stdin/stdout.
+
+    With `staff_role`, the resident she starts as (the same pretend user id every time) is
+    made staff with that role before the chat begins.
+    """
     output = out if out is not None else sys.stdout
     if stdin is not None:
         injected = stdin
@@ -447,6 +562,9 @@ async def run_sandbox(
             updater = application.updater
             assert updater is not None
             await updater.start_polling(timeout=1, allowed_updates=Update.ALL_TYPES)
+            chat.application = application
+            if staff_role is not None:
+                await chat.make_staff(staff_role)
             try:
                 await _until_interrupted(chat.run())
             finally:
