@@ -51,4 +51,8 @@ class ConsentEvent(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_consent_events_person_purpose", "person_ref", "purpose", "id"),)
+    __table_args__ = (
+        Index("ix_consent_events_person_purpose", "person_ref", "purpose", "id"),
+        # The bot's database role may only add and read rows here (bot/db_roles.py).
+        {"info": {"append_only": True}},
+    )

@@ -1,0 +1,107 @@
+"""Two database roles: migrations run as the owner, the bot as a role granted only what it needs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import make_url, text
+from typer.testing import CliRunner
+
+from bot.cli import app as cli
+from bot.config import Settings
+from bot.db import create_engine
+from tests.database import postgres_url
+
+on_postgres = pytest.mark.skipif(postgres_url() is None, reason="roles exist on PostgreSQL only")
+
+OWNER = "postgresql+asyncpg://owner@db.example/bumpbuddies"
+BOT = "postgresql+asyncpg://bumpbuddies_bot@db.example/bumpbuddies"
+
+
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def test_migrations_use_the_database_url_unless_told_otherwise() -> None:
+    assert _settings(database_url=BOT).migration_url == BOT
+    assert _settings(database_url=BOT, migration_database_url=OWNER).migration_url == OWNER
+
+
+def test_the_bots_role_is_its_own_user_when_migrations_connect_as_someone_else() -> None:
+    assert _settings(database_url=BOT, migration_database_url=OWNER).app_role == "bumpbuddies_bot"
+    assert _settings(database_url=BOT).app_role is None
+    assert _settings(database_url=BOT, database_app_role="bb_app").app_role == "bb_app"
+    assert _settings().app_role is None
+
+
+def _cli(*args: str, **env: str) -> Any:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def _can_insert_consent(url: str) -> bool:
+    async def attempt() -> bool:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO consent_events (person_ref, purpose, granted, notice_version,"
+                        " text_sha256, method, created_at) VALUES"
+                        " ('p', 'matching', true, 'v', 'x', 'test', now())"
+                    )
+                )
+        except Exception:
+            return False
+        finally:
+            await engine.dispose()
+        return True
+
+    return asyncio.run(attempt())
+
+
+def _revoke_everything(owner_url: str, role: str) -> None:
+    async def revoke() -> None:
+        engine = create_engine(owner_url)
+        async with engine.begin() as connection:
+            revoke_all = f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'
+            await connection.execute(text(revoke_all))
+        await engine.dispose()
+
+    asyncio.run(revoke())
+
+
+@on_postgres
+def test_db_upgrade_as_the_owner_grants_the_bots_role(
+    database_url: str, owner_database_url: str
+) -> None:
+    role = make_url(database_url).username
+    assert role is not None
+    _revoke_everything(owner_database_url, role)
+    assert not _can_insert_consent(database_url)
+
+    result = _cli(
+        "db", "upgrade", DATABASE_URL=database_url, MIGRATION_DATABASE_URL=owner_database_url
+    )
+
+    assert result.exit_code == 0, result.output
+    assert _can_insert_consent(database_url)
+
+
+@on_postgres
+def test_db_grant_refuses_to_treat_the_owner_as_the_bots_role(owner_database_url: str) -> None:
+    owner = make_url(owner_database_url).username
+    assert owner is not None
+
+    result = _cli("db", "grant", DATABASE_URL=owner_database_url, DATABASE_APP_ROLE=owner)
+
+    assert result.exit_code == 2
+    assert "must not be a superuser, the owner" in result.output
+
+
+def test_db_grant_needs_a_role_to_grant_to(tmp_path: Any) -> None:
+    result = _cli("db", "grant", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3")
+
+    assert result.exit_code == 2
+    assert "DATABASE_APP_ROLE" in result.output
