@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, create_sessionmaker
 from bot.services.staff_audit import Actor, record
-from models import AuditEvent, ConsentEvent
+from models import AuditEvent, ConsentEvent, ConsentText
 from tests.database import postgres_url
 from tests.factories import make_resident
 
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
-APPEND_ONLY = ("consent_events", "audit_events")
+APPEND_ONLY = ("consent_events", "audit_events", "consent_texts")
+KEY = {"consent_events": "id", "audit_events": "id", "consent_texts": "sha256"}
 # Either the database refuses outright (the bot's role lacks the privilege) or a trigger does.
 REFUSED = r"append-only|permission denied|must be owner|must be superuser"
 
@@ -34,11 +35,12 @@ async def _one_row_in_each(engine: AsyncEngine) -> None:
         record(session, NOW, Actor(None, "cli"), "test", None, "ok")
 
 
-async def _counts(engine: AsyncEngine) -> tuple[int, int]:
+async def _counts(engine: AsyncEngine) -> list[int]:
     async with engine.connect() as connection:
-        consent = await connection.scalar(select(func.count()).select_from(ConsentEvent))
-        audit = await connection.scalar(select(func.count()).select_from(AuditEvent))
-    return int(consent or 0), int(audit or 0)
+        return [
+            int(await connection.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (ConsentEvent, AuditEvent, ConsentText)
+        ]
 
 
 async def _refused(engine: AsyncEngine, *statements: str) -> None:
@@ -60,6 +62,10 @@ _REPLACE = {
         "REPLACE INTO audit_events (id, at, actor_telegram_id, actor_role, action, target,"
         " outcome, detail) SELECT id, at, NULL, 'cli', 'nothing to see', NULL, 'ok', NULL"
         " FROM audit_events ORDER BY id LIMIT 1"
+    ),
+    "consent_texts": (
+        "INSERT OR REPLACE INTO consent_texts (sha256, text, first_shown_at)"
+        " SELECT sha256, 'rewritten', first_shown_at FROM consent_texts LIMIT 1"
     ),
 }
 
@@ -88,6 +94,11 @@ _UPSERT = {
         " outcome, detail FROM audit_events WHERE true ORDER BY id LIMIT 1"
         " ON CONFLICT (id) DO UPDATE SET action = 'rewritten'"
     ),
+    "consent_texts": (
+        "INSERT INTO consent_texts (sha256, text, first_shown_at)"
+        " SELECT sha256, text, first_shown_at FROM consent_texts WHERE true LIMIT 1"
+        " ON CONFLICT (sha256) DO UPDATE SET text = 'rewritten'"
+    ),
 }
 
 
@@ -99,14 +110,14 @@ async def test_an_upsert_cannot_rewrite_a_row(engine: AsyncEngine, table: str) -
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY)
-@pytest.mark.parametrize("statement", ["UPDATE {table} SET id = id", "DELETE FROM {table}"])
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET {key} = {key}", "DELETE FROM {table}"])
 async def test_rows_cannot_be_changed_or_removed(
     engine: AsyncEngine, table: str, statement: str
 ) -> None:
     await _one_row_in_each(engine)
     before = await _counts(engine)
 
-    await _refused(engine, statement.format(table=table))
+    await _refused(engine, statement.format(table=table, key=KEY[table]))
 
     assert await _counts(engine) == before
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
@@ -40,23 +41,26 @@ def _cli(*args: str, **env: str) -> Any:
     return CliRunner().invoke(cli, list(args), env=env)
 
 
-def _can_insert_consent(url: str) -> bool:
-    async def attempt() -> bool:
+def _inserting_consent_fails_with(url: str) -> str | None:
+    """The database's refusal when the bot adds a consent event, or None if it may."""
+
+    async def attempt() -> str | None:
         engine = create_engine(url)
         try:
             async with engine.begin() as connection:
                 await connection.execute(
                     text(
-                        "INSERT INTO consent_events (person_ref, purpose, granted, notice_version,"
-                        " text_sha256, method, created_at) VALUES"
-                        " ('p', 'matching', true, 'v', 'x', 'test', now())"
+                        "INSERT INTO consent_events (receipt_id, person_ref, purpose, granted,"
+                        " consent_type, notice_version, text_sha256, language, jurisdiction,"
+                        " method, created_at) VALUES (gen_random_uuid()::text, 'p', 'matching',"
+                        " true, 'explicit', 'v', 'x', 'en', 'GB', 'test', now())"
                     )
                 )
-        except Exception:
-            return False
+        except DBAPIError as exc:
+            return str(exc.orig)
         finally:
             await engine.dispose()
-        return True
+        return None
 
     return asyncio.run(attempt())
 
@@ -79,14 +83,15 @@ def test_db_upgrade_as_the_owner_grants_the_bots_role(
     role = make_url(database_url).username
     assert role is not None
     _revoke_everything(owner_database_url, role)
-    assert not _can_insert_consent(database_url)
+    refusal = _inserting_consent_fails_with(database_url)
+    assert refusal is not None and "permission denied" in refusal
 
     result = _cli(
         "db", "upgrade", DATABASE_URL=database_url, MIGRATION_DATABASE_URL=owner_database_url
     )
 
     assert result.exit_code == 0, result.output
-    assert _can_insert_consent(database_url)
+    assert _inserting_consent_fails_with(database_url) is None
 
 
 @on_postgres

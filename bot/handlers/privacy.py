@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import residents
-from bot.services.consent import ConsentContext
+from bot.services.consent import latest_receipt_id
 from bot.services.residents import NotSignedUp, Profile
 from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
@@ -30,7 +31,9 @@ def _notice(texts: Catalogue, context: BotContext) -> Html:
     )
 
 
-def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMarkup]:
+def _choices(
+    texts: Catalogue, profile: Profile, receipt: str | None
+) -> tuple[Html, InlineKeyboardMarkup]:
     def state(purpose: ConsentPurpose) -> str:
         return texts("privacy.on") if profile.consents.get(purpose) else texts("privacy.off")
 
@@ -39,6 +42,8 @@ def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMa
         health_data=texts("privacy.required_note"),
         **{p.value: state(p) for p in OPTIONAL_PURPOSES},
     )
+    if receipt:
+        text = Html(text + "\n" + texts("privacy.receipt", receipt=receipt))
     rows = []
     for purpose in OPTIONAL_PURPOSES:
         on = bool(profile.consents.get(purpose))
@@ -56,14 +61,45 @@ async def show_privacy(update: Update, context: BotContext) -> None:
         await answer(update.callback_query)
     async with context.session() as session, session.begin():
         profile = await residents.profile(session, sender(update).id)
+        receipt = await _latest_receipt(session, sender(update).id)
     if not from_button:
         # "Change my choices" on the summary wants the switches, not the whole notice again.
         await reply(update, _notice(texts, context))
     if profile is None:
         await reply(update, texts("privacy.not_signed_up"))
         return
-    text, markup = _choices(texts, profile)
+    text, markup = _choices(texts, profile, receipt)
     await reply(update, text, reply_markup=markup)
+
+
+async def _latest_receipt(session: AsyncSession, telegram_user_id: int) -> str | None:
+    resident = await residents.find_resident(session, telegram_user_id)
+    return await latest_receipt_id(session, resident.person_ref) if resident else None
+
+
+async def _explain(update: Update, purpose: ConsentPurpose) -> None:
+    """Before she turns a purpose on, show what it means, as sign-up did, and ask again."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    await answer(query)
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts("button.yes_please"), callback_data=f"pv:{purpose.value}:yes"
+                ),
+                InlineKeyboardButton(
+                    texts("button.no_thanks"), callback_data=f"pv:{purpose.value}:no"
+                ),
+            ]
+        ]
+    )
+    text = texts(f"consent.{purpose.value}")
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest:
+        await reply(update, text, reply_markup=markup)
 
 
 async def change_choice(update: Update, context: BotContext) -> None:
@@ -73,36 +109,48 @@ async def change_choice(update: Update, context: BotContext) -> None:
     texts = texts_for(update)
     _, name, flip = query.data.split(":")
     purpose = _OPTIONAL_BY_NAME.get(name)
-    if purpose is None or flip not in ("on", "off"):
+    if purpose is None or flip not in ("on", "off", "yes", "no"):
         await answer(query, texts("general.bad_button"), alert=True)
         return
+    if flip == "on":
+        await _explain(update, purpose)
+        return
     message = query.message
-    evidence = ConsentContext(
-        notice_version=context.settings.privacy_notice_version,
-        shown_text=message.text or "" if isinstance(message, Message) else "",
-        method=f"button:{query.data}",
+    # A yes is recorded with the explanation she was just shown (the message she pressed),
+    # a withdrawal with the choices she turned it off from.
+    evidence = consent_evidence(
+        update,
+        context,
+        message.text or "" if isinstance(message, Message) else "",
+        f"button:{query.data}",
         source="privacy",
-        now=context.now(),
     )
+    granted = flip == "yes"
     try:
         async with context.session() as session, session.begin():
-            changed = await residents.set_consent(
-                session, sender(update).id, purpose, flip == "on", evidence
-            )
+            if flip == "no":
+                changed = False
+            else:
+                changed = await residents.set_consent(
+                    session, sender(update).id, purpose, granted, evidence
+                )
             profile = await residents.profile(session, sender(update).id)
+            receipt = await _latest_receipt(session, sender(update).id)
     except NotSignedUp:
         await answer(query, texts("privacy.not_signed_up"), alert=True)
         return
-    if changed and purpose is ConsentPurpose.MATCHING and flip == "off":
+    if changed and purpose is ConsentPurpose.MATCHING and not granted:
         # Take her cards and requests out of other mums' chats now, not at the next job run.
         await deliver_owed(context)
     label = texts(f"purpose.{purpose.value}")
-    if not changed:
+    if flip == "no":
+        await answer(query)
+    elif not changed:
         await answer(query, texts("privacy.unchanged"))
     else:
-        await answer(query, texts(f"privacy.changed_{flip}", purpose=label))
+        await answer(query, texts(f"privacy.changed_{'on' if granted else 'off'}", purpose=label))
     assert profile is not None
-    text, markup = _choices(texts, profile)
+    text, markup = _choices(texts, profile, receipt)
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest:

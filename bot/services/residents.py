@@ -134,7 +134,7 @@ async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | Non
 
 async def record_refusal(session: AsyncSession, context: ConsentContext) -> None:
     """Keep only the fact that someone declined, under a reference that leads nowhere."""
-    record_consent(session, str(uuid.uuid4()), ConsentPurpose.HEALTH_DATA, False, context)
+    await record_consent(session, str(uuid.uuid4()), ConsentPurpose.HEALTH_DATA, False, context)
 
 
 async def start_signup(
@@ -155,7 +155,7 @@ async def start_signup(
         updated_at=context.now,
     )
     session.add(resident)
-    record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, context)
+    await record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, context)
     await session.flush()
     return resident
 
@@ -174,7 +174,7 @@ async def set_consent(
     consents = await current_consents(session, resident.person_ref)
     if consents.get(purpose) is granted:
         return False
-    record_consent(session, resident.person_ref, purpose, granted, context)
+    await record_consent(session, resident.person_ref, purpose, granted, context)
     resident.updated_at = context.now
     if purpose is ConsentPurpose.LOCAL_INFO:
         resident.local_info_consent = granted
