@@ -106,13 +106,18 @@ async def test_privacy_shows_the_receipt_of_her_latest_choice(
     await onboard(bot, user)
     latest = (await _receipts(bot))[-1][0].receipt_id
 
-    _, choices = await bot.send(user, "/privacy")
-    assert latest in choices.plain_text
+    notice, choices = await bot.send(user, "/privacy")
+    assert latest in notice.plain_text
+    turned_off_from = choices.plain_text
 
     await bot.press(user, "Turn off: local information")
     newest = (await _receipts(bot))[-1][0].receipt_id
     assert newest != latest
-    assert newest in bot.last(user).plain_text
+    assert newest in (bot.last_answer() or "")
+    # What she turned it off from is kept as the text she saw, once, without any receipt in it.
+    withdrawal_text = (await _receipts(bot))[-1][1]
+    assert withdrawal_text == turned_off_from
+    assert latest not in withdrawal_text
 
 
 async def test_mydata_includes_every_receipt_with_what_she_was_told(

@@ -31,9 +31,7 @@ def _notice(texts: Catalogue, context: BotContext) -> Html:
     )
 
 
-def _choices(
-    texts: Catalogue, profile: Profile, receipt: str | None
-) -> tuple[Html, InlineKeyboardMarkup]:
+def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMarkup]:
     def state(purpose: ConsentPurpose) -> str:
         return texts("privacy.on") if profile.consents.get(purpose) else texts("privacy.off")
 
@@ -42,8 +40,6 @@ def _choices(
         health_data=texts("privacy.required_note"),
         **{p.value: state(p) for p in OPTIONAL_PURPOSES},
     )
-    if receipt:
-        text = Html(text + "\n" + texts("privacy.receipt", receipt=receipt))
     rows = []
     for purpose in OPTIONAL_PURPOSES:
         on = bool(profile.consents.get(purpose))
@@ -64,11 +60,15 @@ async def show_privacy(update: Update, context: BotContext) -> None:
         receipt = await _latest_receipt(session, sender(update).id)
     if not from_button:
         # "Change my choices" on the summary wants the switches, not the whole notice again.
-        await reply(update, _notice(texts, context))
+        notice = _notice(texts, context)
+        if receipt:
+            # Not on the choices message: its text is kept as what she saw when she withdraws.
+            notice = Html(notice + "\n" + texts("privacy.receipt", receipt=receipt))
+        await reply(update, notice)
     if profile is None:
         await reply(update, texts("privacy.not_signed_up"))
         return
-    text, markup = _choices(texts, profile, receipt)
+    text, markup = _choices(texts, profile)
     await reply(update, text, reply_markup=markup)
 
 
@@ -137,6 +137,8 @@ async def change_choice(update: Update, context: BotContext) -> None:
             profile = await residents.profile(session, sender(update).id)
             receipt = await _latest_receipt(session, sender(update).id)
     except NotSignedUp:
+        profile = None
+    if profile is None:
         await answer(query, texts("privacy.not_signed_up"), alert=True)
         return
     if changed and purpose is ConsentPurpose.MATCHING and not granted:
@@ -148,9 +150,9 @@ async def change_choice(update: Update, context: BotContext) -> None:
     elif not changed:
         await answer(query, texts("privacy.unchanged"))
     else:
-        await answer(query, texts(f"privacy.changed_{'on' if granted else 'off'}", purpose=label))
-    assert profile is not None
-    text, markup = _choices(texts, profile, receipt)
+        done = texts(f"privacy.changed_{'on' if granted else 'off'}", purpose=label)
+        await answer(query, Html(done + " " + texts("privacy.changed_receipt", receipt=receipt)))
+    text, markup = _choices(texts, profile)
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest:
