@@ -11,7 +11,7 @@ triggers. Granting again after each upgrade covers tables that later migrations 
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 import models
 
@@ -96,3 +96,30 @@ async def grant(owner_url: str, role: str) -> None:
             await grant_app_role(connection, role)
     finally:
         await engine.dispose()
+
+
+async def connection_risk(engine: AsyncEngine) -> str | None:
+    """Why this connection could bypass the append-only tables (PostgreSQL), or None if it can't.
+
+    The bot checks its own connection at start-up and warns: a deployment still running the bot
+    as the owner works, but its consent record is only as safe as the bot's credentials.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    async with engine.connect() as connection:
+        superuser = await connection.scalar(
+            text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        )
+        owned = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND pg_has_role(current_user, c.relowner, 'USAGE')"
+            )
+        )
+    if superuser or owned:
+        return (
+            "The bot's database role is a superuser or owns its tables, so it could switch off "
+            "the append-only consent record and audit trail; run it as a role that owns nothing "
+            "(docs/DEPLOY.md)."
+        )
+    return None

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.config import Settings
 from bot.db import create_engine
+from bot.db_roles import connection_risk
 from tests.database import postgres_url
 
 on_postgres = pytest.mark.skipif(postgres_url() is None, reason="roles exist on PostgreSQL only")
@@ -110,3 +111,17 @@ def test_db_grant_needs_a_role_to_grant_to(tmp_path: Any) -> None:
 
     assert result.exit_code == 2
     assert "DATABASE_APP_ROLE" in result.output
+
+
+@on_postgres
+async def test_the_bot_warns_when_its_connection_could_lift_the_guards(
+    database_url: str, owner_database_url: str
+) -> None:
+    as_bot, as_owner = create_engine(database_url), create_engine(owner_database_url)
+    try:
+        assert await connection_risk(as_bot) is None
+        risk = await connection_risk(as_owner)
+    finally:
+        await as_bot.dispose()
+        await as_owner.dispose()
+    assert risk is not None and "owns nothing" in risk

@@ -103,7 +103,7 @@ async def _explain(update: Update, purpose: ConsentPurpose) -> None:
 
 
 async def change_choice(update: Update, context: BotContext) -> None:
-    """Turn one optional purpose on or off; a withdrawal takes effect at once."""
+    """Turn one optional purpose off at once, or on once she has read what it means again."""
     query = update.callback_query
     assert query is not None and query.data is not None
     texts = texts_for(update)
