@@ -32,7 +32,7 @@ async def _receipts(bot: BotHarness) -> list[tuple[ConsentEvent, str | None]]:
 async def test_every_choice_records_the_receipt_fields_and_the_text_she_saw(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
-    await onboard(bot, new_resident_user(fake))
+    await onboard(bot, new_resident_user(fake, "Amira"))
 
     receipts = await _receipts(bot)
 
@@ -45,6 +45,8 @@ async def test_every_choice_records_the_receipt_fields_and_the_text_she_saw(
         assert event.notice_url == "https://www.essex.gov.uk/privacy-notices"
         assert (event.jurisdiction, event.consent_type, event.language) == ("GB", "explicit", "en")
         assert shown is not None
+    # The texts outlive her erasure, so none may carry anything about her.
+    assert not any("Amira" in (shown or "") for _, shown in receipts)
     health, matching = receipts[0][1], receipts[1][1]
     assert health is not None and "health information" in health
     assert matching is not None and MATCHING_EXPLANATION in matching
