@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
+from bot.db_roles import connection_risk
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import PooledRequest
 from bot.handlers import (
@@ -68,6 +69,8 @@ async def post_init(application: BotApplication) -> None:
     assert data.settings is not None
     data.engine = create_engine(data.settings.database_url)
     data.sessionmaker = create_sessionmaker(data.engine)
+    if risk := await connection_risk(data.engine):
+        logger.warning(risk)
     data.gazetteer = default_gazetteer()
     data.place_search = create_place_search(
         data.settings.geocoder, data.settings.geocoder_user_agent

@@ -229,12 +229,40 @@ def demo(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply database migrations (Alembic)."""
+    """Apply database migrations (Alembic) as the owner, then grant the bot's role (PostgreSQL)."""
     from bot.db import upgrade_database
+    from bot.db_roles import RoleError
 
     settings = _settings()
-    upgrade_database(settings.database_url, revision)
+    try:
+        upgrade_database(settings.migration_url, revision, app_role=settings.app_role)
+    except RoleError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"Database is at revision {revision}.")
+    if settings.app_role:
+        typer.echo(f"Role {settings.app_role} may read and write, and only add to the records.")
+
+
+@db_app.command("grant")
+def db_grant() -> None:
+    """Grant the bot's PostgreSQL role (DATABASE_APP_ROLE) what it needs, and no more."""
+    from bot.db_roles import RoleError, grant
+
+    settings = _settings()
+    if settings.app_role is None:
+        typer.echo(
+            "Invalid setting DATABASE_APP_ROLE: required (or a DATABASE_URL user other than "
+            "MIGRATION_DATABASE_URL's) on PostgreSQL",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        asyncio.run(grant(settings.migration_url, settings.app_role))
+    except RoleError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Role {settings.app_role} may read and write, and only add to the records.")
 
 
 FromOption = Annotated[

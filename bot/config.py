@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bumpbuddies.sqlite3"
 
@@ -28,6 +29,13 @@ class Settings(BaseSettings):
     # The bot's @username, for join links made on the command line (the bot itself asks Telegram).
     bot_username: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL runs with two roles (docs/DEPLOY.md): migrations connect as the schema's owner,
+    # the bot as a role that owns nothing and may only add to the append-only tables.
+    # Unset, migrations use DATABASE_URL.
+    migration_database_url: str | None = None
+    # The bot's role, granted its privileges after every `bumpbuddies db upgrade`. Unset, it is
+    # DATABASE_URL's user when that differs from MIGRATION_DATABASE_URL's.
+    database_app_role: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
     sandbox_database_url: str = "sqlite+aiosqlite:///./data/sandbox.sqlite3"
     # None means python-telegram-bot's default, the real Bot API.
     bot_api_base_url: str | None = None
@@ -122,12 +130,30 @@ class Settings(BaseSettings):
             raise ValueError("not a known IANA time zone, e.g. Europe/London") from exc
         return value
 
-    @field_validator("database_url", "sandbox_database_url")
+    @field_validator("database_url", "sandbox_database_url", "migration_database_url")
     @classmethod
-    def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations connect: as the schema's owner."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def app_role(self) -> str | None:
+        """The bot's own PostgreSQL role to grant to, or None when the bot runs as the owner."""
+        if self.database_app_role:
+            return self.database_app_role
+        if not self.database_url.startswith("postgresql"):
+            return None
+        bot_user = make_url(self.database_url).username
+        owner = make_url(self.migration_url).username
+        return bot_user if bot_user and bot_user != owner else None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,15 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`; the only way the schema is ever made."""
+def upgrade_database(
+    database_url: str, revision: str = "head", *, app_role: str | None = None
+) -> None:
+    """Bring the schema to `revision` as its owner; the only way the schema is ever made.
+
+    With `app_role` (PostgreSQL), the bot's role is then granted what it needs and no more.
+    """
     command.upgrade(alembic_config(database_url), revision)
+    if app_role:
+        from bot.db_roles import grant
+
+        asyncio.run(grant(database_url, app_role))

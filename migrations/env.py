@@ -24,7 +24,8 @@ def _database_url() -> str:
         return str(url)
     from bot.config import load_settings
 
-    return load_settings().database_url
+    # Migrations connect as the schema's owner (docs/DEPLOY.md).
+    return load_settings().migration_url
 
 
 def _run(connection: Connection) -> None:

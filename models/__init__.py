@@ -1,7 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from models.base import Base, UTCDateTime
-from models.consent import OPTIONAL_PURPOSES, ConsentEvent, ConsentPurpose
+from models.consent import OPTIONAL_PURPOSES, ConsentEvent, ConsentPurpose, ConsentText
 from models.content import (
     ContentCategory,
     ContentLibrary,
@@ -62,6 +62,7 @@ __all__ = [
     "CohortInvite",
     "ConsentEvent",
     "ConsentPurpose",
+    "ConsentText",
     "ContentCategory",
     "ContentLibrary",
     "ContentMessage",

@@ -80,7 +80,11 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(200))
 
-    __table_args__ = (Index("ix_audit_events_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        # The bot's database role may only add and read rows here (bot/db_roles.py).
+        {"info": {"append_only": True}},
+    )
 
 
 class JoinLink(Base):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram
-from tests.database import build_template, fresh_database
+from tests.database import build_template, fresh_database, owner_url
 from tests.harness import BotHarness
 
 # A weekday morning in winter (GMT), far from any clock change.
@@ -27,8 +27,14 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 async def database_url(database_template: str, tmp_path: Path) -> str:
-    """An empty migrated database for this test."""
+    """An empty migrated database for this test, reached as the bot reaches it."""
     return await fresh_database(database_template, tmp_path)
+
+
+@pytest.fixture
+def owner_database_url(database_template: str, database_url: str) -> str:
+    """The same database as the schema's owner (migrations, test set-up), not as the bot."""
+    return owner_url(database_template, database_url)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.consent import ConsentContext, record_consent
+from bot.services.consent import ConsentContext, Controller, record_consent
 from bot.services.safeguarding import SafeguardingKey
 from bot.services.staff import add_staff
 from models import (
@@ -89,10 +89,21 @@ async def onboard(
         await bot.press(user, "✅ That's right")
 
 
-def consent_evidence(now: dt.datetime, method: str = "factory") -> ConsentContext:
+TEST_CONTROLLER = Controller("Test Council", "privacy@example.org", "https://example.org/privacy")
+
+
+def consent_evidence(
+    now: dt.datetime, method: str = "factory", source: str | None = None
+) -> ConsentContext:
     """Consent context for records made outside the conversation."""
     return ConsentContext(
-        notice_version="test", shown_text="factory", method=method, source=None, now=now
+        notice_version="test",
+        shown_text="factory",
+        method=method,
+        source=source,
+        now=now,
+        language="en",
+        controller=TEST_CONTROLLER,
     )
 
 
@@ -124,9 +135,9 @@ async def make_resident(
     resident = Resident(**values)
     session.add(resident)
     evidence = consent_evidence(now)
-    record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, evidence)
+    await record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, evidence)
     for purpose in OPTIONAL_PURPOSES:
-        record_consent(session, resident.person_ref, purpose, consents, evidence)
+        await record_consent(session, resident.person_ref, purpose, consents, evidence)
     await session.flush()
     return resident
 

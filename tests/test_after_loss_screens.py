@@ -165,6 +165,7 @@ async def test_turning_local_information_on_in_privacy_after_a_loss_is_keeping_h
 
     await bot.send(user, "/privacy")
     await bot.press(user, "Turn on: local information")
+    await bot.press(user, "Yes please")
     await load_sample_into_bot(bot)
     for _ in range(3):
         clock.advance(dt.timedelta(days=7))

@@ -46,7 +46,7 @@ async def residents(
                 session, bot.clock.now(), telegram_user_id=user.id, **fields
             )
             if not local_info:
-                record_consent(
+                await record_consent(
                     session,
                     resident.person_ref,
                     ConsentPurpose.LOCAL_INFO,
@@ -360,7 +360,7 @@ async def test_withdrawing_consent_before_a_scheduled_broadcast_goes_is_respecte
             select(Resident).where(Resident.telegram_user_id == mums[0].id)
         )
         assert changed is not None
-        record_consent(
+        await record_consent(
             session,
             changed.person_ref,
             ConsentPurpose.LOCAL_INFO,

@@ -115,8 +115,12 @@ async def test_local_information_follows_her_latest_choice(
         came_back = await make_resident(session, now, consents=False, display_name="came_back")
         await make_resident(session, now, consents=False, display_name="never")
         evidence = consent_evidence(now)
-        record_consent(session, changed_mind.person_ref, ConsentPurpose.LOCAL_INFO, False, evidence)
-        record_consent(session, came_back.person_ref, ConsentPurpose.LOCAL_INFO, True, evidence)
+        await record_consent(
+            session, changed_mind.person_ref, ConsentPurpose.LOCAL_INFO, False, evidence
+        )
+        await record_consent(
+            session, came_back.person_ref, ConsentPurpose.LOCAL_INFO, True, evidence
+        )
     del said_yes
 
     assert await reached(sessions, Audience(), now.date(), LOCAL) == {"yes", "came_back"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from bot.services.consent import ConsentContext
 from bot.services.matching import find_candidates, suggest
 from bot.services.matching_rules import MatchRules
 from bot.services.residents import set_consent
@@ -18,6 +17,7 @@ from models import (
     ResidentStatus,
 )
 from tests.conftest import DEFAULT_NOW
+from tests.factories import consent_evidence
 from tests.test_matching_support import (
     CASTLE,
     CENTRAL,
@@ -208,7 +208,7 @@ async def test_withdrawing_matching_consent_takes_her_out_of_every_list_at_once(
 ) -> None:
     her = await mum(sessions, NOW)
     other = await mum(sessions, NOW)
-    evidence = ConsentContext("test", "privacy", "button:pv:matching:off", "privacy", NOW)
+    evidence = consent_evidence(NOW, "button:pv:matching:off", "privacy")
     async with sessions() as session, session.begin():
         await set_consent(session, her.telegram_user_id, ConsentPurpose.MATCHING, False, evidence)
 

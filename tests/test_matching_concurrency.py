@@ -20,6 +20,7 @@ from bot.services.matching_introductions import (
 from bot.services.residents import set_consent
 from models import ConsentPurpose, IntroductionStatus, MatchIntroduction, Resident
 from tests.conftest import DEFAULT_NOW
+from tests.factories import consent_evidence
 from tests.harness import BotHarness
 from tests.test_matching_support import (
     RULES,
@@ -107,7 +108,7 @@ async def test_a_yes_racing_the_requesters_withdrawal_ends_one_way_or_the_other(
         a, b = await _pair(sessions, round_)
         await _hello(sessions, a, await _card_of(sessions, a, b))
         intro_id = (await _introductions(sessions))[-1].id
-        evidence = ConsentContext("test", "privacy", "button:pv:matching:off", "privacy", NOW)
+        evidence = consent_evidence(NOW, "button:pv:matching:off", "privacy")
 
         async def withdraw(who: Resident = a, said: ConsentContext = evidence) -> None:
             async with sessions() as session, session.begin():

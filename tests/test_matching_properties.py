@@ -16,7 +16,6 @@ from sqlalchemy.orm import aliased
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.consent import ConsentContext
 from bot.services.data_rights import forget_resident
 from bot.services.matching import find_candidates, pool_member, suggest
 from bot.services.matching_rules import PoolMember, eligible, pair
@@ -32,7 +31,7 @@ from models import (
 )
 from tests.conftest import DEFAULT_NOW
 from tests.database import fresh_database
-from tests.factories import TEST_KEY
+from tests.factories import TEST_KEY, consent_evidence
 from tests.harness import BotHarness
 from tests.test_matching_support import (
     CASTLE,
@@ -144,7 +143,7 @@ async def _act(
 ) -> set[int]:
     """Apply the generated history; returns the ids erased along the way."""
     erased: set[int] = set()
-    evidence = ConsentContext("test", "privacy", "property", "privacy", NOW)
+    evidence = consent_evidence(NOW, "property", "privacy")
     for kind, i, j in steps:
         who, whom = made[i % len(made)], made[j % len(made)]
         if who.id in erased or whom.id in erased:
@@ -294,6 +293,9 @@ async def _step(
         )
         if label in bot.last(user).button_texts():
             await bot.press(user, label)
+            if kind == "regrant":
+                # Turning matching on shows its explanation first.
+                await bot.press(user, "Yes please")
     else:
         bot.clock.advance(dt.timedelta(days=2 + which))
         await run_matching_job(bot)

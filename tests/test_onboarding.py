@@ -494,7 +494,8 @@ async def test_turning_matching_on_later_asks_for_a_name_before_she_can_be_sugge
     await onboard(bot, user, optional=(False, True, True))
 
     await bot.send(user, "/privacy")
-    sent = await bot.press(user, "Turn on: meeting other mums")
+    await bot.press(user, "Turn on: meeting other mums")
+    sent = await bot.press(user, "Yes please")
     assert "choose the name they'll see" in sent[-1].plain_text
     async with bot.session() as session:
         resident = await session.scalar(

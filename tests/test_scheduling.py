@@ -208,7 +208,7 @@ async def test_a_withdrawal_begun_before_the_plan_and_finished_after_still_cance
 
     async with sessions() as withdrawing, withdrawing.begin():
         # Her choice is recorded but not yet committed when the plan reads who wants messages.
-        record_consent(
+        await record_consent(
             withdrawing, mum.person_ref, ConsentPurpose.LOCAL_INFO, False, consent_evidence(MORNING)
         )
         await withdrawing.execute(

@@ -206,6 +206,9 @@ async def test_the_local_information_flag_follows_her_latest_recorded_choice(
         if press is not None:
             await bot.send(user, "/privacy")
             await bot.press(user, press)
+            if press.startswith("Turn on"):
+                # Turning a purpose on shows its explanation first.
+                await bot.press(user, "Yes please")
         async with bot.session() as session:
             resident = await session.scalar(select(Resident))
             assert resident is not None

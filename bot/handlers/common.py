@@ -15,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from bot.context import BotContext
 from bot.services import staff
+from bot.services.consent import ConsentContext, Controller
 from bot.services.residents import find_resident
 from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
@@ -27,6 +28,26 @@ def texts_for(update: object) -> Catalogue:
     """The catalogue in the language of whoever sent the update."""
     user = update.effective_user if isinstance(update, Update) else None
     return catalogue(user.language_code if user else None)
+
+
+def consent_evidence(
+    update: Update, context: BotContext, shown_text: str, method: str, source: str | None
+) -> ConsentContext:
+    """Everything a consent receipt records about a choice she just made, besides the choice."""
+    settings = context.settings
+    return ConsentContext(
+        notice_version=settings.privacy_notice_version,
+        shown_text=shown_text,
+        method=method[:64],
+        source=source,
+        now=context.now(),
+        language=texts_for(update).language,
+        controller=Controller(
+            name=settings.council_name,
+            contact=f"{settings.council_contact_email}, {settings.council_contact_phone}",
+            notice_url=settings.privacy_notice_url,
+        ),
+    )
 
 
 def sender(update: Update) -> User:

@@ -21,9 +21,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
 from bot.services import feedback
-from bot.services.consent import ConsentContext
 from bot.services.residents import NotSignedUp
 from bot.texts import Catalogue, catalogue
 from models import Loneliness
@@ -348,12 +347,9 @@ async def prompt_stop(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     message = query.message
-    evidence = ConsentContext(
-        notice_version=context.settings.privacy_notice_version,
-        shown_text=message.text or "" if isinstance(message, Message) else "",
-        method=f"button:{query.data}"[:64],
-        source="feedback_question",
-        now=context.now(),
+    shown = message.text or "" if isinstance(message, Message) else ""
+    evidence = consent_evidence(
+        update, context, shown, f"button:{query.data}", source="feedback_question"
     )
     try:
         async with context.session() as session, session.begin():

@@ -21,7 +21,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.handlers import data_rights
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import life_events
 from bot.services.consent import ConsentContext
@@ -50,12 +50,12 @@ def _evidence(update: Update, context: BotContext) -> ConsentContext:
     """Her answer changes her consent choices: the question she answered is the evidence."""
     query = update.callback_query
     message = query.message if query else None
-    return ConsentContext(
-        notice_version=context.settings.privacy_notice_version,
-        shown_text=message.text or "" if isinstance(message, Message) else "",
-        method=f"button:{query.data if query else ''}",
+    return consent_evidence(
+        update,
+        context,
+        message.text or "" if isinstance(message, Message) else "",
+        f"button:{query.data if query else ''}",
         source="life_events",
-        now=context.now(),
     )
 
 

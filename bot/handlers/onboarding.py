@@ -31,7 +31,14 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.delivery.quiet_hours import next_send_time
 from bot.handlers import matching, privacy
-from bot.handlers.common import answer, fallback_message, reply, sender, texts_for
+from bot.handlers.common import (
+    answer,
+    consent_evidence,
+    fallback_message,
+    reply,
+    sender,
+    texts_for,
+)
 from bot.handlers.staff_links import suggested_district
 from bot.services import join_links, residents
 from bot.services.consent import ConsentContext
@@ -87,13 +94,8 @@ def _consent_context(update: Update, context: BotContext, method: str) -> Consen
     query = update.callback_query
     message = query.message if query else None
     shown = message.text or "" if isinstance(message, Message) else ""
-    return ConsentContext(
-        notice_version=context.settings.privacy_notice_version,
-        shown_text=shown,
-        method=method,
-        source=context.user_data.get("source") if context.user_data is not None else None,
-        now=context.now(),
-    )
+    source = context.user_data.get("source") if context.user_data is not None else None
+    return consent_evidence(update, context, shown, method, source)
 
 
 def _yes_no(

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import residents
-from bot.services.consent import ConsentContext
+from bot.services.consent import latest_receipt_id
 from bot.services.residents import NotOffered, NotSignedUp, Profile
 from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
 
 _OPTIONAL_BY_NAME = {p.value: p for p in OPTIONAL_PURPOSES}
-_CHOICE = re.compile(r"pv:([a-z_]{1,32}):(on|off)")
+_CHOICE = re.compile(r"pv:([a-z_]{1,32}):(on|off|yes|no)")
 
 
 def _notice(texts: Catalogue, context: BotContext) -> Html:
@@ -62,9 +63,14 @@ async def show_privacy(update: Update, context: BotContext) -> None:
         await answer(update.callback_query)
     async with context.session() as session, session.begin():
         profile = await residents.profile(session, sender(update).id)
+        receipt = await _latest_receipt(session, sender(update).id)
     if not from_button:
         # "Change my choices" on the summary wants the switches, not the whole notice again.
-        await reply(update, _notice(texts, context))
+        notice = _notice(texts, context)
+        if receipt:
+            # Not on the choices message: its text is kept as what she saw when she withdraws.
+            notice = Html(notice + "\n" + texts("privacy.receipt", receipt=receipt))
+        await reply(update, notice)
     if profile is None:
         await reply(update, texts("privacy.not_signed_up"))
         return
@@ -72,47 +78,97 @@ async def show_privacy(update: Update, context: BotContext) -> None:
     await reply(update, text, reply_markup=markup)
 
 
+async def _latest_receipt(session: AsyncSession, telegram_user_id: int) -> str | None:
+    resident = await residents.find_resident(session, telegram_user_id)
+    return await latest_receipt_id(session, resident.person_ref) if resident else None
+
+
+async def _explain(update: Update, purpose: ConsentPurpose) -> None:
+    """Before she turns a purpose on, show what it means, as sign-up did, and ask again."""
+    query = update.callback_query
+    assert query is not None
+    texts = texts_for(update)
+    await answer(query)
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts("button.yes_please"), callback_data=f"pv:{purpose.value}:yes"
+                ),
+                InlineKeyboardButton(
+                    texts("button.no_thanks"), callback_data=f"pv:{purpose.value}:no"
+                ),
+            ]
+        ]
+    )
+    text = texts(f"consent.{purpose.value}")
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest:
+        await reply(update, text, reply_markup=markup)
+
+
 async def change_choice(update: Update, context: BotContext) -> None:
-    """Turn one optional purpose on or off; a withdrawal takes effect at once."""
+    """Turn one optional purpose off at once, or on once she has read what it means again."""
     query = update.callback_query
     assert query is not None and query.data is not None
     texts = texts_for(update)
-    # Callback data is hers to forge: anything but "pv:<purpose>:on|off" gets a kind answer.
+    # Callback data is hers to forge: anything but "pv:<purpose>:on|off|yes|no" is answered kindly.
     match = _CHOICE.fullmatch(query.data)
     purpose = _OPTIONAL_BY_NAME.get(match[1]) if match else None
     if match is None or purpose is None:
         await answer(query, texts("general.bad_button"), alert=True)
         return
     flip = match[2]
+    if flip == "on":
+        async with context.session() as session, session.begin():
+            resident = await residents.find_resident(session, sender(update).id)
+            offered = resident is None or await residents.is_offered(session, resident, purpose)
+        if not offered:
+            await answer(query, texts("life.matching_closed"), alert=True)
+            return
+        await _explain(update, purpose)
+        return
     message = query.message
-    evidence = ConsentContext(
-        notice_version=context.settings.privacy_notice_version,
-        shown_text=message.text or "" if isinstance(message, Message) else "",
-        method=f"button:{query.data}",
+    # A yes is recorded with the explanation she was just shown (the message she pressed),
+    # a withdrawal with the choices she turned it off from.
+    evidence = consent_evidence(
+        update,
+        context,
+        message.text or "" if isinstance(message, Message) else "",
+        f"button:{query.data}",
         source="privacy",
-        now=context.now(),
     )
+    granted = flip == "yes"
     try:
         async with context.session() as session, session.begin():
-            changed = await residents.set_consent(
-                session, sender(update).id, purpose, flip == "on", evidence
-            )
+            if flip == "no":
+                changed = False
+            else:
+                changed = await residents.set_consent(
+                    session, sender(update).id, purpose, granted, evidence
+                )
             profile = await residents.profile(session, sender(update).id)
+            receipt = await _latest_receipt(session, sender(update).id)
     except NotSignedUp:
-        await answer(query, texts("privacy.not_signed_up"), alert=True)
-        return
+        profile = None
     except NotOffered:
         await answer(query, texts("life.matching_closed"), alert=True)
         return
-    if changed and purpose is ConsentPurpose.MATCHING and flip == "off":
+    if profile is None:
+        await answer(query, texts("privacy.not_signed_up"), alert=True)
+        return
+    if changed and purpose is ConsentPurpose.MATCHING and not granted:
         # Take her cards and requests out of other mums' chats now, not at the next job run.
         await deliver_owed(context)
     label = texts(f"purpose.{purpose.value}")
-    if not changed:
+    if flip == "no":
+        await answer(query)
+    elif not changed:
         await answer(query, texts("privacy.unchanged"))
     else:
-        await answer(query, texts(f"privacy.changed_{flip}", purpose=label))
-    assert profile is not None
+        done = texts(f"privacy.changed_{'on' if granted else 'off'}", purpose=label)
+        await answer(query, Html(done + " " + texts("privacy.changed_receipt", receipt=receipt)))
     text, markup = _choices(texts, profile)
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.consent import consent_history
+from bot.services.consent import Receipt, consent_receipts
 from bot.services.feedback import export_feedback
 from bot.services.life_events import export_life_events
 from bot.services.matching_rights import export_matching
@@ -35,7 +35,7 @@ async def export_personal_data(
     resident = await find_resident(session, telegram_user_id)
     if resident is None:
         return None
-    history = await consent_history(session, resident.person_ref)
+    receipts = await consent_receipts(session, resident.person_ref)
     return {
         "exported_at": _iso(exported_at),
         "profile": {
@@ -54,22 +54,35 @@ async def export_personal_data(
             "updated_at": _iso(resident.updated_at),
             "onboarded_at": _iso(resident.onboarded_at),
         },
-        "consent_history": [
-            {
-                "purpose": event.purpose.value,
-                "granted": event.granted,
-                "privacy_notice_version": event.notice_version,
-                "text_sha256": event.text_sha256,
-                "method": event.method,
-                "source": event.source,
-                "at": _iso(event.created_at),
-            }
-            for event in history
-        ],
+        "consent_history": [consent_receipt(receipt) for receipt in receipts],
         "feedback": await export_feedback(session, resident.id),
         "life_events": await export_life_events(session, resident.id),
         "matching": await export_matching(session, resident.id),
         "moderation": await export_moderation(session, resident.id),
+    }
+
+
+def consent_receipt(receipt: Receipt) -> dict[str, Any]:
+    """One choice as a consent receipt she can read (after the Kantara Consent Receipt)."""
+    event = receipt.event
+    return {
+        "receipt_id": event.receipt_id,
+        "purpose": event.purpose.value,
+        "granted": event.granted,
+        "consent_type": event.consent_type,
+        "at": _iso(event.created_at),
+        "controller": {"name": event.controller_name, "contact": event.controller_contact}
+        if event.controller_name is not None
+        else None,
+        "privacy_notice_url": event.notice_url,
+        "privacy_notice_version": event.notice_version,
+        "jurisdiction": event.jurisdiction,
+        "language": event.language,
+        # None: the choice was recorded before we kept the texts themselves.
+        "text_shown": receipt.text,
+        "text_sha256": event.text_sha256,
+        "method": event.method,
+        "source": event.source,
     }
 
 

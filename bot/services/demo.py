@@ -37,7 +37,7 @@ from bot.services import (
     residents,
     staff,
 )
-from bot.services.consent import ConsentContext, current_consents
+from bot.services.consent import ConsentContext, Controller, current_consents
 from bot.services.content import ContentSet, store_content
 from bot.services.geo import Gazetteer
 from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
@@ -111,6 +111,11 @@ class _World:
     key: SafeguardingKey
     council: str
 
+    @property
+    def controller(self) -> Controller:
+        """The council as its consent receipts name it (demo residents never see a notice URL)."""
+        return Controller(name=self.council, contact="", notice_url="")
+
 
 Step = Callable[[AsyncSession], Awaitable[None]]
 
@@ -151,6 +156,8 @@ def _evidence(
         method=method,
         source=source,
         now=at,
+        language="en",
+        controller=world.controller,
     )
 
 

@@ -70,6 +70,14 @@ class NotOffered(Exception):
     """A choice that is no longer offered to her: meeting other mums after a pregnancy ended."""
 
 
+async def is_offered(session: AsyncSession, resident: Resident, purpose: ConsentPurpose) -> bool:
+    """Whether she may say yes to `purpose`: not to meeting other mums once a pregnancy ended."""
+    if purpose is not ConsentPurpose.MATCHING:
+        return True
+    ended = await session.get(LifeEvent, resident.id)
+    return ended is None or ended.stage is not LifeStage.ENDED
+
+
 @dataclass(frozen=True)
 class Profile:
     """What we hold about her, for the summary and /profile."""
@@ -173,7 +181,7 @@ async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | Non
 
 async def record_refusal(session: AsyncSession, context: ConsentContext) -> None:
     """Keep only the fact that someone declined, under a reference that leads nowhere."""
-    record_consent(session, str(uuid.uuid4()), ConsentPurpose.HEALTH_DATA, False, context)
+    await record_consent(session, str(uuid.uuid4()), ConsentPurpose.HEALTH_DATA, False, context)
 
 
 async def start_signup(
@@ -201,7 +209,7 @@ async def start_signup(
         updated_at=context.now,
     )
     session.add(resident)
-    record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, context)
+    await record_consent(session, resident.person_ref, ConsentPurpose.HEALTH_DATA, True, context)
     await session.flush()
     await restore(session, resident, key, context.now)
     return resident
@@ -222,19 +230,18 @@ async def set_consent(
     if purpose is ConsentPurpose.HEALTH_DATA:
         raise ValueError("health data consent is given at sign-up and withdrawn by erasure")
     resident = await _require(session, telegram_user_id)
-    ended = await session.get(LifeEvent, resident.id)
-    if ended is not None and ended.stage is not LifeStage.ENDED:
-        ended = None
-    if purpose is ConsentPurpose.MATCHING and granted and ended is not None:
+    if granted and not await is_offered(session, resident, purpose):
         raise NotOffered
-    if purpose is ConsentPurpose.LOCAL_INFO and granted and ended is not None:
+    ended = await session.get(LifeEvent, resident.id)
+    after_loss = ended is not None and ended.stage is LifeStage.ENDED
+    if purpose is ConsentPurpose.LOCAL_INFO and granted and ended is not None and after_loss:
         # After a loss, choosing local information is keeping her account for it.
         ended.keep_local_info = True
         ended.updated_at = context.now
     consents = await current_consents(session, resident.person_ref)
     if consents.get(purpose) is granted:
         return False
-    record_consent(session, resident.person_ref, purpose, granted, context)
+    await record_consent(session, resident.person_ref, purpose, granted, context)
     resident.updated_at = context.now
     if purpose is ConsentPurpose.LOCAL_INFO:
         resident.local_info_consent = granted

@@ -16,18 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.reports.csv_files import write_rows
 from bot.services.reports.redaction import redact
 from bot.services.reports.sections import Period, month_of, within
-from models import ConsentEvent, FeedbackComment
+from models import ConsentEvent, ConsentText, FeedbackComment
 
 ConsentState = Literal["granted", "declined", "withdrawn"]
 CONSENT_FIELDS = (
+    "receipt_id",
     "pseudonym",
     "purpose",
     "state",
+    "consent_type",
+    "recorded_at",
+    "controller_name",
+    "controller_contact",
+    "notice_url",
     "notice_version",
+    "jurisdiction",
+    "language",
     "text_sha256",
+    "text_shown",
     "method",
     "source",
-    "recorded_at",
 )
 
 
@@ -40,16 +48,25 @@ def pseudonym(person_ref: str) -> str:
 
 @dataclass(frozen=True)
 class ConsentRecord:
-    """One consent choice as evidence."""
+    """One consent choice as evidence: a consent receipt, with the text she was shown."""
 
+    receipt_id: str
     pseudonym: str
     purpose: str
     state: ConsentState
+    consent_type: str
+    recorded_at: str
+    # None for choices recorded before these were kept (migration 0011).
+    controller_name: str | None
+    controller_contact: str | None
+    notice_url: str | None
     notice_version: str
+    jurisdiction: str
+    language: str
     text_sha256: str
+    text_shown: str | None
     method: str
     source: str | None
-    recorded_at: str
 
 
 async def consent_records(
@@ -57,10 +74,13 @@ async def consent_records(
 ) -> AsyncIterator[ConsentRecord]:
     """Every consent event, oldest first; within `period` if given."""
     agreed: dict[tuple[str, str], bool] = {}
-    events = await session.stream_scalars(
-        select(ConsentEvent).order_by(ConsentEvent.id).execution_options(yield_per=2000)
+    events = await session.stream(
+        select(ConsentEvent, ConsentText.text)
+        .outerjoin(ConsentText, ConsentText.sha256 == ConsentEvent.text_sha256)
+        .order_by(ConsentEvent.id)
+        .execution_options(yield_per=2000)
     )
-    async for event in events:
+    async for event, shown in events:
         key = (event.person_ref, event.purpose.value)
         # A "no" after a "yes" is a withdrawal; a first "no" is declining.
         state: ConsentState = (
@@ -70,14 +90,22 @@ async def consent_records(
         if period is not None and not period.start <= event.created_at < period.end:
             continue
         yield ConsentRecord(
+            receipt_id=event.receipt_id,
             pseudonym=pseudonym(event.person_ref),
             purpose=event.purpose.value,
             state=state,
+            consent_type=event.consent_type,
+            recorded_at=event.created_at.isoformat(),
+            controller_name=event.controller_name,
+            controller_contact=event.controller_contact,
+            notice_url=event.notice_url,
             notice_version=event.notice_version,
+            jurisdiction=event.jurisdiction,
+            language=event.language,
             text_sha256=event.text_sha256,
+            text_shown=shown,
             method=event.method,
             source=event.source,
-            recorded_at=event.created_at.isoformat(),
         )
 
 
