@@ -510,7 +510,7 @@ async def test_http_links_are_refused_with_a_reason_in_the_message_and_the_butto
     assert "http://www.essex.gov.uk/classes" in refused.plain_text
     assert "must start with https://" in refused.plain_text
     sent = await bot.send(sender, "Classes: https://www.essex.gov.uk/classes")
-    assert "would reach 1 residents" in sent[-1].plain_text
+    assert "would reach 1 resident." in sent[-1].plain_text
     await bot.press(sender, "Add or change link button")
     [button_refused] = await bot.send(sender, "Book | http://www.essex.gov.uk/book")
     assert "must start with https://" in button_refused.plain_text
