@@ -29,7 +29,6 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
-from bot.delivery.quiet_hours import in_quiet_hours
 from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import broadcasts
 from bot.services.broadcasts import Audience
@@ -314,8 +313,7 @@ def _parse_when(text: str, context: BotContext) -> dt.datetime | _Tomorrow | str
     if day is None or hour > 23 or minute > 59:
         return "broadcast.when_invalid"
     moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
-    settings = context.settings
-    if in_quiet_hours(moment, zone, settings.quiet_hours_start, settings.quiet_hours_end):
+    if context.settings.quiet_hours.contains(moment):
         return "broadcast.when_quiet"
     if not match.group(1) and moment <= context.now():
         # Never move it to tomorrow silently: she may have mistyped, or meant "now".
@@ -387,10 +385,7 @@ async def _confirm(
             session, audience, broadcast.purpose, context.today()
         )
     if when is None:
-        settings = context.settings
-        quiet = in_quiet_hours(
-            context.now(), settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
-        )
+        quiet = context.settings.quiet_hours.contains(context.now())
         text = texts("broadcast.confirm_now", count=f"{count:,}")
         if quiet:
             text = Html(text + "\n\n" + texts("broadcast.confirm_quiet"))
@@ -559,11 +554,7 @@ async def _apply(
 
 def _may_send_at(context: BotContext, when: dt.datetime) -> bool:
     """A time from a button: still in the future and outside quiet hours."""
-    settings = context.settings
-    quiet = in_quiet_hours(
-        when, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
-    )
-    return when > context.now() and not quiet
+    return when > context.now() and not context.settings.quiet_hours.contains(when)
 
 
 async def _go(

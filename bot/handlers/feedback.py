@@ -455,7 +455,7 @@ async def send_feedback_prompts(context: BotContext) -> None:
     async with context.session() as session, session.begin():
         await feedback.plan_two_week_prompts(session, now)
         await feedback.retire_prompts(session, now)
-        due = await feedback.claim_due_prompts(session, now, context.settings.zone)
+        due = await feedback.claim_due_prompts(session, now, context.settings.quiet_hours)
     undeliverable: list[int] = []
     retry: list[int] = []
     for prompt in due:

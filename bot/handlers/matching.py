@@ -33,7 +33,7 @@ from bot.services import matching, matching_cohorts, matching_news, matching_out
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
-from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
+from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
 from bot.services.matching_safety import Subject, add_report_reason, block, report
 from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue
@@ -649,7 +649,7 @@ async def _not_this_time(context: BotContext, item: matching_outbox.OutboxItem) 
 
 async def deliver_owed(context: BotContext) -> None:
     """Tidy and tell other residents' chats after a change; kind words wait for daytime."""
-    daytime = not in_quiet_hours(context.now(), context.settings.zone)
+    daytime = not context.settings.quiet_hours.contains(context.now())
     kinds = matching_outbox.RETRACTIONS + ((OutboxKind.NOT_THIS_TIME,) if daytime else ())
     async with context.session() as session, session.begin():
         items = await matching_outbox.owed(session, kinds)
@@ -668,7 +668,7 @@ async def deliver_owed(context: BotContext) -> None:
 async def send_newcomer_digests(context: BotContext) -> None:
     """At most one 'new mums near you' message per member per UK day, never at night."""
     now = context.now()
-    if in_quiet_hours(now, context.settings.zone):
+    if context.settings.quiet_hours.contains(now):
         return
     today = now.astimezone(context.settings.zone).date()
     async with context.session() as session, session.begin():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.delivery.quiet_hours import QuietHours
 from bot.services import residents
 from bot.services.consent import ConsentContext
 from bot.services.due_dates import gestation
@@ -46,8 +46,6 @@ MOMENT_DELAY: dict[FeedbackMoment, dt.timedelta] = {
     # Time to settle in with the baby before we ask anything.
     FeedbackMoment.AFTER_BIRTH: dt.timedelta(days=14),
 }
-QUIET_FROM = dt.time(21, 0)
-QUIET_UNTIL = dt.time(8, 0)
 PROMPT_BATCH = 500
 
 
@@ -84,12 +82,6 @@ def stage_band(due_date: dt.date | None, today: dt.date) -> StageBand:
     if weeks < 28:
         return StageBand.SECOND_TRIMESTER
     return StageBand.THIRD_TRIMESTER
-
-
-def is_quiet_hours(now: dt.datetime, zone: ZoneInfo) -> bool:
-    """Between 21:00 and 08:00 council time nobody is asked anything."""
-    local = now.astimezone(zone).time()
-    return local >= QUIET_FROM or local < QUIET_UNTIL
 
 
 def _feedback_consent_granted(person_ref: Any) -> ColumnElement[bool]:
@@ -356,10 +348,10 @@ async def retire_prompts(session: AsyncSession, now: dt.datetime) -> None:
 
 
 async def claim_due_prompts(
-    session: AsyncSession, now: dt.datetime, zone: ZoneInfo, limit: int = PROMPT_BATCH
+    session: AsyncSession, now: dt.datetime, quiet: QuietHours, limit: int = PROMPT_BATCH
 ) -> list[DuePrompt]:
     """The questions to send now, marked sent before sending so none is ever sent twice."""
-    if is_quiet_hours(now, zone):
+    if quiet.contains(now):
         return []
     recent = now - PROMPT_GAP
     earlier = aliased(FeedbackPrompt)

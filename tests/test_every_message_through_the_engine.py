@@ -1,0 +1,92 @@
+"""Every message a resident did not just ask for goes through the one delivery engine.
+
+So each kind obeys the quiet hours configured in the settings (here 12:00 to 14:00, so that the
+usual 21:00 to 08:00 would give a different answer), and each marks a resident who blocked the
+bot as unreachable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.context import BotContext
+from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from tests.harness import BotHarness
+from tests.test_matching_support import join, run_matching_job
+
+# November: UK time is UTC. A Monday.
+MONDAY = dt.date(2026, 11, 30)
+QUIET_START, QUIET_END = 12, 14
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def quiet_bot(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> AsyncIterator[BotHarness]:
+    """The bot with quiet hours from noon to two in the afternoon."""
+    async with BotHarness.start(
+        fake, database_url, clock, quiet_hours_start=QUIET_START, quiet_hours_end=QUIET_END
+    ) as harness:
+        yield harness
+    assert fake.violations == []
+
+
+async def _send_queued(bot: BotHarness) -> None:
+    engine = bot.app.bot_data.delivery
+    assert engine is not None
+    await engine.run_until_idle()
+
+
+async def _run_feedback_job(bot: BotHarness) -> None:
+    assert bot.app.job_queue is not None
+    [job] = bot.app.job_queue.get_jobs_by_name("feedback_prompts")
+    await job.callback(BotContext.from_job(job, bot.app))
+    await _send_queued(bot)
+
+
+def _news(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if "near you</b>" in (m.text or "")]
+
+
+def _questions(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if "two weeks now" in m.plain_text]
+
+
+async def test_newcomer_digests_follow_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(quiet_bot, fake, "Bea")
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+    await join(quiet_bot, fake, "Amira")
+
+    await run_matching_job(quiet_bot)
+    await _send_queued(quiet_bot)
+    assert _news(fake, bea) == []
+
+    # Night by the usual hours, but not by these.
+    quiet_bot.clock.set(_at(MONDAY, 21, 30))
+    await run_matching_job(quiet_bot)
+    await _send_queued(quiet_bot)
+    assert len(_news(fake, bea)) == 1
+
+
+async def test_feedback_questions_follow_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(quiet_bot, fake, "Bea")
+    quiet_bot.clock.set(_at(MONDAY + dt.timedelta(days=14), 12, 30))
+
+    await _run_feedback_job(quiet_bot)
+    assert _questions(fake, user) == []
+
+    quiet_bot.clock.set(_at(MONDAY + dt.timedelta(days=14), 21, 30))
+    await _run_feedback_job(quiet_bot)
+    assert len(_questions(fake, user)) == 1
