@@ -11,12 +11,15 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.context import BotContext
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from models import Resident
 from tests.harness import BotHarness
 from tests.test_matching_support import join, run_matching_job
+from tests.test_staff_moderation import moderator, reported_pair
 
 # November: UK time is UTC. A Monday.
 MONDAY = dt.date(2026, 11, 30)
@@ -90,3 +93,49 @@ async def test_feedback_questions_follow_the_configured_quiet_hours(
     quiet_bot.clock.set(_at(MONDAY + dt.timedelta(days=14), 21, 30))
     await _run_feedback_job(quiet_bot)
     assert len(_questions(fake, user)) == 1
+
+
+async def _unreachable_since(bot: BotHarness, user: FakeUser) -> dt.datetime | None:
+    async with bot.session() as session:
+        return await session.scalar(
+            select(Resident.unreachable_since).where(Resident.telegram_user_id == user.id)
+        )
+
+
+async def _warn(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
+    """A moderator warns a resident about a report."""
+    mo = await moderator(bot, fake)
+    reported, _, _ = await reported_pair(bot, fake)
+    await bot.send(mo, "/moderation")
+    await bot.press(mo, "Warn")
+    return reported
+
+
+def _notices(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if "friendly, respectful support" in m.plain_text]
+
+
+async def test_moderation_notices_follow_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+
+    reported = await _warn(quiet_bot, fake)
+    assert _notices(fake, reported) == []
+
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(_notices(fake, reported)) == 1
+
+
+async def test_a_moderation_notice_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    mo = await moderator(bot, fake)
+    reported, _, _ = await reported_pair(bot, fake)
+    fake.block_bot(reported)
+    await bot.send(mo, "/moderation")
+
+    await bot.press(mo, "Warn")
+
+    assert await _unreachable_since(bot, reported) == bot.clock.now()

@@ -6,10 +6,11 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, clear_buttons, guard, reply, texts_for
+from bot.delivery import kinds
+from bot.delivery.queue import NewDelivery
+from bot.handlers.common import answer, clear_buttons, guard, queue_messages, reply, texts_for
 from bot.services import staff_moderation
 from bot.services.staff import Permission, actor
 from bot.services.staff_audit import record
@@ -82,18 +83,24 @@ async def decide(update: Update, context: BotContext) -> None:
     await answer(query, texts(f"moderation.done_{action.value}"))
     await clear_buttons(query)
     if action in (ModerationAction.WARN, ModerationAction.SUSPEND):
+        # Through the engine: she did not ask for it, so quiet hours and her blocking apply.
         her_texts = catalogue(decided.language_code)
-        try:
-            await context.bot.send_message(
-                decided.telegram_user_id,
-                her_texts(
-                    f"moderation.notice_{action.value}",
-                    email=context.settings.council_contact_email,
-                    phone=context.settings.council_contact_phone,
-                ),
-                parse_mode="HTML",
-            )
-        except TelegramError:
-            # She may have blocked the bot; the decision stands and is recorded either way.
-            logger.info("moderation notice could not be delivered")
+        notice = her_texts(
+            f"moderation.notice_{action.value}",
+            email=context.settings.council_contact_email,
+            phone=context.settings.council_contact_phone,
+        )
+        await queue_messages(
+            context,
+            [
+                NewDelivery(
+                    decided.resident_id,
+                    f"{kinds.MODERATION_NOTICE}:{report_id}",
+                    f"{kinds.MODERATION_NOTICE}:{context.today().isoformat()}",
+                    kinds.MODERATION_NOTICE,
+                    notice,
+                    context.now(),
+                )
+            ],
+        )
     await reply(update, texts(f"moderation.done_{action.value}"))

@@ -43,6 +43,7 @@ class Decided:
     action: ModerationAction
     telegram_user_id: int
     language_code: str
+    resident_id: int
 
 
 def _decided(report_id: object) -> ColumnElement[bool]:
@@ -155,7 +156,7 @@ async def decide(
         f"report:{report_id} person:{reported.person_ref}",
         "ok",
     )
-    return Decided(action, reported.telegram_user_id, reported.language_code)
+    return Decided(action, reported.telegram_user_id, reported.language_code, reported.id)
 
 
 async def decisions_about(session: AsyncSession, resident_id: int) -> list[ModerationDecision]:
