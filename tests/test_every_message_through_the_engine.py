@@ -139,3 +139,50 @@ async def test_a_moderation_notice_to_someone_who_blocked_the_bot_marks_her_unre
     await bot.press(mo, "Warn")
 
     assert await _unreachable_since(bot, reported) == bot.clock.now()
+
+
+async def _queue_feedback_questions(bot: BotHarness) -> None:
+    """The hourly job alone: questions are queued, and the engine has not run yet."""
+    assert bot.app.job_queue is not None
+    [job] = bot.app.job_queue.get_jobs_by_name("feedback_prompts")
+    await job.callback(BotContext.from_job(job, bot.app))
+
+
+async def test_a_feedback_question_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Bea")
+    fake.block_bot(user)
+    bot.clock.advance(dt.timedelta(days=14))
+
+    await _run_feedback_job(bot)
+
+    assert await _unreachable_since(bot, user) == bot.clock.now()
+
+
+async def test_withdrawing_feedback_consent_cancels_a_queued_question(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Bea")
+    bot.clock.advance(dt.timedelta(days=14))
+    await _queue_feedback_questions(bot)
+    bot.send_after_updates = False
+
+    await bot.send(user, "/privacy")
+    await bot.press(user, "Turn off: feedback questions")
+    await _send_queued(bot)
+
+    assert _questions(fake, user) == []
+
+
+async def test_a_queued_feedback_question_keeps_its_rating_buttons(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Bea")
+    bot.clock.advance(dt.timedelta(days=14))
+    await _run_feedback_job(bot)
+    [question] = _questions(fake, user)
+
+    thanks = await bot.press(user, "4", message=question)
+
+    assert "Thank you" in thanks[0].plain_text

@@ -318,24 +318,6 @@ async def test_each_person_gets_one_question_per_run_even_with_several_due(
     )
 
 
-async def test_a_failed_send_is_released_for_later_and_a_blocked_one_is_not_retried(
-    sessions: Sessions,
-) -> None:
-    first, second = await _joined(sessions, FORTNIGHT), await _joined(sessions, FORTNIGHT)
-    async with sessions() as session, session.begin():
-        await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
-        claimed = {
-            p.telegram_user_id: p.prompt_id
-            for p in await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
-        }
-        await feedback.release_prompts(session, [claimed[first.telegram_user_id]], DEFAULT_NOW)
-        await feedback.mark_undeliverable(session, [claimed[second.telegram_user_id]], DEFAULT_NOW)
-        retried = await feedback.claim_due_prompts(
-            session, DEFAULT_NOW + dt.timedelta(hours=1), QUIET
-        )
-    assert [p.telegram_user_id for p in retried] == [first.telegram_user_id]
-
-
 async def test_answering_skipping_and_stopping_only_work_on_her_own_open_question(
     sessions: Sessions,
 ) -> None:

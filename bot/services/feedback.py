@@ -57,6 +57,7 @@ class DuePrompt:
     moment: FeedbackMoment
     telegram_user_id: int
     language_code: str
+    resident_id: int
 
 
 def clean_service_ref(text: str | None) -> str | None:
@@ -372,6 +373,8 @@ async def claim_due_prompts(
             FeedbackPrompt.status == PromptStatus.PENDING,
             FeedbackPrompt.due_at <= now,
             Resident.status == ResidentStatus.ACTIVE,
+            # Nobody is asked who blocked the bot; the question waits in case she comes back.
+            Resident.unreachable_since.is_(None),
             ~asked_recently,
             ~answered_recently,
             _feedback_consent_granted(Resident.person_ref),
@@ -385,7 +388,7 @@ async def claim_due_prompts(
         if resident_id in seen:
             continue
         seen.add(resident_id)
-        claimed.append(DuePrompt(prompt_id, moment, telegram_user_id, language))
+        claimed.append(DuePrompt(prompt_id, moment, telegram_user_id, language, resident_id))
         if len(claimed) >= limit:
             break
     if claimed:
@@ -395,28 +398,6 @@ async def claim_due_prompts(
             .values(status=PromptStatus.SENT, sent_at=now, updated_at=now)
         )
     return claimed
-
-
-async def release_prompts(session: AsyncSession, prompt_ids: list[int], now: dt.datetime) -> None:
-    """Sending failed for a passing reason: try these again on a later run."""
-    if prompt_ids:
-        await session.execute(
-            update(FeedbackPrompt)
-            .where(FeedbackPrompt.id.in_(prompt_ids))
-            .values(status=PromptStatus.PENDING, sent_at=None, updated_at=now)
-        )
-
-
-async def mark_undeliverable(
-    session: AsyncSession, prompt_ids: list[int], now: dt.datetime
-) -> None:
-    """She has blocked the bot (or left Telegram): don't try again."""
-    if prompt_ids:
-        await session.execute(
-            update(FeedbackPrompt)
-            .where(FeedbackPrompt.id.in_(prompt_ids))
-            .values(status=PromptStatus.UNDELIVERABLE, updated_at=now)
-        )
 
 
 def _iso(value: dt.datetime | None) -> str | None:
