@@ -16,9 +16,15 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.context import BotContext
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
-from models import Resident
+from models import Delivery, Resident
 from tests.harness import BotHarness
-from tests.test_matching_support import join, run_matching_job
+from tests.test_matching_support import (
+    card_for,
+    join,
+    knows_contact_of,
+    requests,
+    run_matching_job,
+)
 from tests.test_staff_moderation import moderator, reported_pair
 
 # November: UK time is UTC. A Monday.
@@ -138,7 +144,7 @@ async def test_a_moderation_notice_to_someone_who_blocked_the_bot_marks_her_unre
 
     await bot.press(mo, "Warn")
 
-    assert await _unreachable_since(bot, reported) == bot.clock.now()
+    assert await _unreachable_since(bot, reported) is not None
 
 
 async def _queue_feedback_questions(bot: BotHarness) -> None:
@@ -157,7 +163,7 @@ async def test_a_feedback_question_to_someone_who_blocked_the_bot_marks_her_unre
 
     await _run_feedback_job(bot)
 
-    assert await _unreachable_since(bot, user) == bot.clock.now()
+    assert await _unreachable_since(bot, user) is not None
 
 
 async def test_withdrawing_feedback_consent_cancels_a_queued_question(
@@ -186,3 +192,152 @@ async def test_a_queued_feedback_question_keeps_its_rating_buttons(
     thanks = await bot.press(user, "4", message=question)
 
     assert "Thank you" in thanks[0].plain_text
+
+
+async def _hello(bot: BotHarness, fake: FakeTelegram) -> tuple[FakeUser, FakeUser]:
+    """Bea and Amira join; Amira says hello to Bea."""
+    bea = await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    await bot.press(amira, "👋 Say hello", message=card_for(fake, amira, "Bea"))
+    return bea, amira
+
+
+def _introduced(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if "are introduced" in m.plain_text]
+
+
+async def test_a_request_to_say_hello_follows_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+
+    bea, _ = await _hello(quiet_bot, fake)
+    assert requests(fake, bea) == []
+
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(requests(fake, bea)) == 1
+
+
+async def test_the_introduction_reaches_the_one_who_said_yes_at_once_the_other_after_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea, amira = await _hello(quiet_bot, fake)
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+
+    await quiet_bot.press(bea, "✅ Yes, introduce us", message=requests(fake, bea)[-1])
+
+    assert len(_introduced(fake, bea)) == 1
+    assert _introduced(fake, amira) == []
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(_introduced(fake, amira)) == 1
+    assert knows_contact_of(fake, amira, bea)
+
+
+async def test_not_this_time_follows_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea, amira = await _hello(quiet_bot, fake)
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+
+    await quiet_bot.press(bea, "No thanks", message=requests(fake, bea)[-1])
+    await run_matching_job(quiet_bot)
+    assert not any("didn't work out" in m.plain_text for m in fake.messages(amira))
+
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await run_matching_job(quiet_bot)
+    assert "didn't work out" in quiet_bot.last(amira).plain_text
+
+
+async def test_a_request_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    fake.block_bot(bea)
+
+    await bot.press(amira, "👋 Say hello", message=card_for(fake, amira, "Bea"))
+
+    assert await _unreachable_since(bot, bea) is not None
+
+
+async def test_an_introduction_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea, amira = await _hello(bot, fake)
+    fake.block_bot(amira)
+
+    await bot.press(bea, "✅ Yes, introduce us", message=requests(fake, bea)[-1])
+
+    assert await _unreachable_since(bot, amira) is not None
+
+
+async def test_not_this_time_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea, amira = await _hello(bot, fake)
+    fake.block_bot(amira)
+
+    await bot.press(bea, "No thanks", message=requests(fake, bea)[-1])
+    await run_matching_job(bot)
+
+    assert await _unreachable_since(bot, amira) is not None
+
+
+async def test_a_newcomer_digest_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await join(bot, fake, "Bea")
+    await join(bot, fake, "Amira")
+    fake.block_bot(bea)
+
+    await run_matching_job(bot)
+
+    assert await _unreachable_since(bot, bea) is not None
+
+
+async def test_withdrawing_matching_consent_cancels_a_queued_request_to_her(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+    bea, _ = await _hello(quiet_bot, fake)
+
+    await quiet_bot.send(bea, "/privacy")
+    await quiet_bot.press(bea, "Turn off: meeting other mums")
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+
+    assert requests(fake, bea) == []
+
+
+async def test_forget_cancels_her_queued_request_and_keeps_no_copy_of_her_name(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+    bea, amira = await _hello(quiet_bot, fake)
+
+    await quiet_bot.send(amira, "/forget")
+    await quiet_bot.press(amira, "Yes, delete everything")
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+
+    assert requests(fake, bea) == []
+    async with quiet_bot.session() as session:
+        texts = list(await session.scalars(select(Delivery.text)))
+    assert not any("Amira" in text for text in texts)
+
+
+async def test_a_sent_request_is_taken_back_when_the_one_who_asked_leaves(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea, amira = await _hello(bot, fake)
+    [request] = requests(fake, bea)
+
+    await bot.send(amira, "/forget")
+    await bot.press(amira, "Yes, delete everything")
+    await run_matching_job(bot)
+
+    assert request.plain_text == "This request is no longer open."

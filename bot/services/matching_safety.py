@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.matching_outbox import owe, owe_mentions_of
+from bot.delivery import kinds, queue
+from bot.services.matching_outbox import (
+    introduction_key,
+    owe,
+    owe_mentions_of,
+    take_back,
+    take_back_request,
+)
 from models import (
     IntroductionStatus,
     MatchBlock,
@@ -78,14 +85,16 @@ async def _cancel_requests_of(session: AsyncSession, resident_id: int, now: dt.d
         )
         .values(status=IntroductionStatus.CANCELLED, decided_at=now)
         .returning(
+            MatchIntroduction.id,
+            MatchIntroduction.created_at,
             MatchIntroduction.requester_id,
             MatchIntroduction.recipient_id,
             MatchIntroduction.request_message_id,
         )
     )
-    for requester_id, recipient_id, message_id in cancelled.all():
+    for intro_id, created_at, requester_id, recipient_id, message_id in cancelled.all():
         if requester_id == resident_id:
-            owe(session, recipient_id, OutboxKind.RETRACT_REQUEST, message_id)
+            await take_back_request(session, recipient_id, intro_id, created_at, message_id)
         else:
             owe(session, requester_id, OutboxKind.NOT_THIS_TIME)
 
@@ -97,6 +106,8 @@ async def withdraw_from_matching(session: AsyncSession, resident_id: int, now: d
     """
     await _end_suggestions_of(session, resident_id)
     await _cancel_requests_of(session, resident_id, now)
+    # Nothing about matching that is still queued for her goes out after she said no.
+    await queue.cancel_open(session, resident_id=resident_id, kinds=kinds.MATCHING)
     await owe_mentions_of(session, resident_id, (OutboxKind.RETRACT_REQUEST,))
     await session.execute(
         delete(NewcomerNews).where(
@@ -122,6 +133,8 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
         owe(session, viewer_id, OutboxKind.RETRACT_CARD, message_id)
     introductions = await session.execute(
         select(
+            MatchIntroduction.id,
+            MatchIntroduction.created_at,
             MatchIntroduction.requester_id,
             MatchIntroduction.recipient_id,
             MatchIntroduction.status,
@@ -135,16 +148,24 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
             )
         )
     )
-    for requester, recipient, status, request_id, requester_msg, recipient_msg in introductions:
+    for row in introductions.all():
+        intro_id, created_at, requester, recipient, status = row[:5]
+        request_id, requester_msg, recipient_msg = row[5:]
         if requester == resident_id:
-            owe(session, recipient, OutboxKind.RETRACT_REQUEST, request_id)
+            await take_back_request(session, recipient, intro_id, created_at, request_id)
             other, message = recipient, recipient_msg
         else:
             other, message = requester, requester_msg
             if status is IntroductionStatus.REQUESTED:
                 owe(session, other, OutboxKind.NOT_THIS_TIME)
         if status is IntroductionStatus.INTRODUCED:
-            owe(session, other, OutboxKind.RETRACT_INTRODUCTION, message)
+            await take_back(
+                session,
+                other,
+                OutboxKind.RETRACT_INTRODUCTION,
+                message,
+                introduction_key(intro_id),
+            )
 
 
 async def _other_party(
