@@ -8,16 +8,21 @@ bot as unreachable.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
+from bot import jobs
 from bot.clock import FixedClock
 from bot.context import BotContext
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from models import Delivery, Resident
+from tests.content_support import load_sample_into_bot
 from tests.harness import BotHarness
+from tests.test_broadcast import broadcaster, compose, send_now
+from tests.test_broadcast import residents as broadcast_audience
 from tests.test_matching_support import (
     card_for,
     join,
@@ -341,3 +346,105 @@ async def test_a_sent_request_is_taken_back_when_the_one_who_asked_leaves(
     await run_matching_job(bot)
 
     assert request.plain_text == "This request is no longer open."
+
+
+def _weekly(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if re.search(r"You're \d+ weeks pregnant", m.plain_text)]
+
+
+async def test_scheduled_local_information_follows_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(quiet_bot, fake, "Bea")
+    await load_sample_into_bot(quiet_bot)
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+
+    await jobs.run_daily(quiet_bot.app)
+    await _send_queued(quiet_bot)
+    assert _weekly(fake, user) == []
+
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(_weekly(fake, user)) == 1
+
+
+async def test_scheduled_local_information_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Bea")
+    await load_sample_into_bot(bot)
+    fake.block_bot(user)
+
+    await jobs.run_daily(bot.app)
+    await _send_queued(bot)
+
+    assert await _unreachable_since(bot, user) is not None
+
+
+# A year after a 14 March 2027 due date, less a week: her retention notice is due.
+NOTICE_DAY = dt.date(2028, 3, 7)
+
+
+def _retention_notices(fake: FakeTelegram, user: FakeUser) -> list[SentMessage]:
+    return [m for m in fake.messages(user) if "we'll delete" in m.plain_text]
+
+
+async def test_retention_notices_follow_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(quiet_bot, fake, "Bea")
+    quiet_bot.clock.set(_at(NOTICE_DAY, 12, 30))
+
+    await jobs.run_daily(quiet_bot.app)
+    await _send_queued(quiet_bot)
+    assert _retention_notices(fake, user) == []
+
+    quiet_bot.clock.set(_at(NOTICE_DAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(_retention_notices(fake, user)) == 1
+
+
+async def test_a_retention_notice_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await join(bot, fake, "Bea")
+    fake.block_bot(user)
+    bot.clock.set(_at(NOTICE_DAY, 10))
+
+    await jobs.run_daily(bot.app)
+    await _send_queued(bot)
+
+    assert await _unreachable_since(bot, user) is not None
+
+
+async def test_broadcasts_follow_the_configured_quiet_hours(
+    quiet_bot: BotHarness, fake: FakeTelegram
+) -> None:
+    quiet_bot.clock.set(_at(MONDAY, 12, 30))
+    sender = await broadcaster(quiet_bot, fake)
+    [mum] = await broadcast_audience(quiet_bot, fake, 1)
+    await compose(quiet_bot, sender, "Snow: clinics open as usual")
+
+    await quiet_bot.press(sender, "Send now")
+    assert "it will start at 2pm" in quiet_bot.last_with_buttons(sender).plain_text
+    await quiet_bot.press(sender, "Yes, confirm")
+    await _send_queued(quiet_bot)
+    assert fake.messages(mum) == []
+
+    quiet_bot.clock.set(_at(MONDAY, 14))
+    await _send_queued(quiet_bot)
+    assert len(fake.messages(mum)) == 1
+
+
+async def test_a_broadcast_to_someone_who_blocked_the_bot_marks_her_unreachable(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    sender = await broadcaster(bot, fake)
+    [mum] = await broadcast_audience(bot, fake, 1)
+    fake.block_bot(mum)
+    await compose(bot, sender, "Snow: clinics open as usual")
+
+    await send_now(bot, sender)
+    await _send_queued(bot)
+
+    assert await _unreachable_since(bot, mum) is not None

@@ -58,3 +58,15 @@ class QuietHours:
         # Built from the local date, so 08:00 stays 08:00 across the March and October changes.
         wake = dt.datetime.combine(day, dt.time(self.end), tzinfo=self.zone)
         return wake.astimezone(dt.UTC)
+
+    def labels(self) -> dict[str, str]:
+        """How the hours read in a message, e.g. {"quiet_start": "9pm", "quiet_end": "8am"}."""
+        return {"quiet_start": _clock_hour(self.start), "quiet_end": _clock_hour(self.end)}
+
+
+def _clock_hour(hour: int) -> str:
+    if hour == 0:
+        return "midnight"
+    if hour == 12:
+        return "noon"
+    return f"{hour % 12}{'am' if hour < 12 else 'pm'}"

@@ -337,7 +337,7 @@ async def when_given(update: Update, context: BotContext) -> int:
     message = update.effective_message
     when = _parse_when(message.text or "" if message else "", context)
     if isinstance(when, str):
-        await reply(update, texts(when))
+        await reply(update, texts(when, **context.settings.quiet_hours.labels()))
         return WHEN
     if isinstance(when, _Tomorrow):
         await _ask_tomorrow(update, context, texts, broadcast, when.moment)
@@ -388,7 +388,11 @@ async def _confirm(
         quiet = context.settings.quiet_hours.contains(context.now())
         text = texts("broadcast.confirm_now", count=f"{count:,}")
         if quiet:
-            text = Html(text + "\n\n" + texts("broadcast.confirm_quiet"))
+            text = Html(
+                text
+                + "\n\n"
+                + texts("broadcast.confirm_quiet", **context.settings.quiet_hours.labels())
+            )
         go = _data(broadcast, "go", "0")
     else:
         local = when.astimezone(context.settings.zone)
