@@ -448,3 +448,19 @@ async def test_a_broadcast_to_someone_who_blocked_the_bot_marks_her_unreachable(
     await _send_queued(bot)
 
     assert await _unreachable_since(bot, mum) is not None
+
+
+async def test_a_request_queued_when_the_bot_stopped_is_sent_after_the_restart(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    async with BotHarness.start(fake, database_url, clock) as bot:
+        # The bot goes down before its engine sends anything.
+        bot.send_after_updates = False
+        bea, _ = await _hello(bot, fake)
+        assert requests(fake, bea) == []
+
+    async with BotHarness.start(fake, database_url, clock) as bot:
+        await bot.send_queued()
+
+    assert len(requests(fake, bea)) == 1
+    assert fake.violations == []

@@ -28,7 +28,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.delivery import kinds
+from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
@@ -264,22 +264,17 @@ def _request(context: BotContext, intro: Introduction) -> tuple[Html, InlineKeyb
     return _card(context, texts, "match.request", intro.requester), markup
 
 
-async def _queue_request(context: BotContext, intro: Introduction) -> None:
-    """Ask the other person, through the engine: she did not ask to be written to."""
+def _queued_request(context: BotContext, intro: Introduction) -> NewDelivery:
+    """The request for the other person, for the engine: she did not ask to be written to."""
     text, markup = _request(context, intro)
-    await queue_messages(
-        context,
-        [
-            NewDelivery(
-                intro.recipient.resident_id,
-                matching_outbox.request_key(intro.id, intro.created_at),
-                f"{kinds.MATCH_REQUEST}:{context.today().isoformat()}",
-                kinds.MATCH_REQUEST,
-                text,
-                context.now(),
-                buttons=stored_buttons(markup),
-            )
-        ],
+    return NewDelivery(
+        intro.recipient.resident_id,
+        matching_outbox.request_key(intro.id, intro.created_at),
+        f"{kinds.MATCH_REQUEST}:{context.today().isoformat()}",
+        kinds.MATCH_REQUEST,
+        text,
+        context.now(),
+        buttons=stored_buttons(markup),
     )
 
 
@@ -368,6 +363,10 @@ async def say_hello(update: Update, context: BotContext) -> None:
             rules,
             _neighbours(context, rules),
         )
+        if hello.result is HelloResult.REQUESTED and hello.introduction is not None:
+            # Queued with the request itself: a crash loses neither.
+            request = _queued_request(context, hello.introduction)
+            await queue.enqueue(session, [request], context.now())
     if hello.result not in (HelloResult.REQUESTED, HelloResult.INTRODUCED):
         await answer(query, texts(_HELLO_REFUSALS[hello.result]), alert=True)
         return
@@ -382,7 +381,7 @@ async def say_hello(update: Update, context: BotContext) -> None:
         InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
     )
     if hello.result is HelloResult.REQUESTED:
-        await _queue_request(context, intro)
+        context.delivery.wake()
     else:
         await _introduce(context, intro, sender(update).id)
 

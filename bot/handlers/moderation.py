@@ -8,9 +8,9 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
-from bot.delivery import kinds
+from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
-from bot.handlers.common import answer, clear_buttons, guard, queue_messages, reply, texts_for
+from bot.handlers.common import answer, clear_buttons, guard, reply, texts_for
 from bot.services import staff_moderation
 from bot.services.staff import Permission, actor
 from bot.services.staff_audit import record
@@ -62,6 +62,27 @@ async def show_reports(update: Update, context: BotContext) -> None:
         await reply(update, text, reply_markup=markup)
 
 
+def _notice(
+    context: BotContext, decided: staff_moderation.Decided, report_id: int
+) -> NewDelivery | None:
+    """What she is told about a warning or a suspension; nothing for a dismissal."""
+    if decided.action not in (ModerationAction.WARN, ModerationAction.SUSPEND):
+        return None
+    texts = catalogue(decided.language_code)
+    return NewDelivery(
+        decided.resident_id,
+        f"{kinds.MODERATION_NOTICE}:{report_id}",
+        f"{kinds.MODERATION_NOTICE}:{context.today().isoformat()}",
+        kinds.MODERATION_NOTICE,
+        texts(
+            f"moderation.notice_{decided.action.value}",
+            email=context.settings.council_contact_email,
+            phone=context.settings.council_contact_phone,
+        ),
+        context.now(),
+    )
+
+
 async def decide(update: Update, context: BotContext) -> None:
     """A moderator decided on a report: record it, and warn her if that was the decision."""
     query = update.callback_query
@@ -77,30 +98,16 @@ async def decide(update: Update, context: BotContext) -> None:
     report_id, action = int(match[1]), ModerationAction(match[2])
     async with context.session() as session, session.begin():
         decided = await staff_moderation.decide(session, member, report_id, action, context.now())
+        notice = _notice(context, decided, report_id) if decided else None
+        if notice is not None:
+            # In the decision's own unit of work: a crash loses neither, and the engine sends
+            # it (she did not ask for it, so quiet hours and her blocking apply).
+            await queue.enqueue(session, [notice], context.now())
     if decided is None:
         await answer(query, texts("moderation.already"), alert=True)
         return
+    if notice is not None:
+        context.delivery.wake()
     await answer(query, texts(f"moderation.done_{action.value}"))
     await clear_buttons(query)
-    if action in (ModerationAction.WARN, ModerationAction.SUSPEND):
-        # Through the engine: she did not ask for it, so quiet hours and her blocking apply.
-        her_texts = catalogue(decided.language_code)
-        notice = her_texts(
-            f"moderation.notice_{action.value}",
-            email=context.settings.council_contact_email,
-            phone=context.settings.council_contact_phone,
-        )
-        await queue_messages(
-            context,
-            [
-                NewDelivery(
-                    decided.resident_id,
-                    f"{kinds.MODERATION_NOTICE}:{report_id}",
-                    f"{kinds.MODERATION_NOTICE}:{context.today().isoformat()}",
-                    kinds.MODERATION_NOTICE,
-                    notice,
-                    context.now(),
-                )
-            ],
-        )
     await reply(update, texts(f"moderation.done_{action.value}"))
