@@ -31,6 +31,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, create_sessionmaker, upgrade_database
+from bot.delivery.quiet_hours import QuietHours
 from bot.services import feedback
 from bot.services.geo import default_gazetteer
 from bot.services.reports.html_report import render_html
@@ -122,7 +123,7 @@ async def _job_once(engine: AsyncEngine) -> dict[str, float]:
     async with sessions() as session, session.begin():
         planned = await feedback.plan_two_week_prompts(session, NOW)
         await feedback.retire_prompts(session, NOW)
-        claimed = await feedback.claim_due_prompts(session, NOW, LONDON, limit=10**9)
+        claimed = await feedback.claim_due_prompts(session, NOW, QuietHours(LONDON), limit=10**9)
     seconds = time.perf_counter() - started
     async with sessions() as session:
         prompts = await session.scalar(select(func.count()).select_from(FeedbackPrompt))

@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
+from bot.delivery.quiet_hours import QuietHours
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bumpbuddies.sqlite3"
 
 
@@ -159,6 +161,11 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The council's local time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        """The one quiet-hours value every sender and job reads."""
+        return QuietHours.from_settings(self)
 
     def ensure_sqlite_directory(self) -> None:
         """Create the folder a SQLite file lives in, so a fresh clone just works."""

@@ -13,7 +13,6 @@ import logging
 from typing import cast
 
 from bot.context import BotApplication, BotContext, safeguarding_key
-from bot.delivery.quiet_hours import next_send_time
 from bot.services import planning, retention, safeguarding
 from bot.services.content import load_content, loaded_digest
 
@@ -73,13 +72,7 @@ async def run_daily(application: BotApplication) -> None:
     await refresh_content(application)
     now = data.clock.now()
     async with data.sessionmaker() as session, session.begin():
-        plan = await planning.plan_day(
-            session,
-            now,
-            settings.zone,
-            quiet_start=settings.quiet_hours_start,
-            quiet_end=settings.quiet_hours_end,
-        )
+        plan = await planning.plan_day(session, now, settings.zone, settings.quiet_hours)
     async with data.sessionmaker() as session, session.begin():
         kept = await retention.apply_retention(
             session,
@@ -87,9 +80,7 @@ async def run_daily(application: BotApplication) -> None:
             settings.zone,
             months=settings.retention_months,
             notice_days=settings.retention_notice_days,
-            not_before=next_send_time(
-                now, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
-            ),
+            not_before=settings.quiet_hours.next_send_time(now),
             safeguarding=safeguarding_key(settings),
         )
         purged = await safeguarding.purge_expired(

@@ -34,6 +34,9 @@ class BotHarness:
         self.fake = fake
         self.app = application
         self.clock = clock
+        # In production the engine's worker sends queued messages moments after a handler wakes
+        # it; tests that watch the queue itself switch this off and call send_queued().
+        self.send_after_updates = True
 
     @classmethod
     @asynccontextmanager
@@ -60,9 +63,17 @@ class BotHarness:
         assert maker is not None
         return maker()
 
+    async def send_queued(self) -> None:
+        """What the engine's background worker does moments after it is woken: send what is due."""
+        engine = self.app.bot_data.delivery
+        assert engine is not None
+        await engine.run_until_idle()
+
     async def _deliver(self, user: FakeUser, update: dict[str, Any]) -> list[SentMessage]:
         before = len(self.fake.messages(user.id))
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        if self.send_after_updates:
+            await self.send_queued()
         return self.fake.messages(user.id)[before:]
 
     async def send(self, user: FakeUser, text: str) -> list[SentMessage]:

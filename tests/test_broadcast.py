@@ -33,6 +33,8 @@ async def broadcaster(bot: BotHarness, fake: FakeTelegram, name: str = "Bea") ->
     user = fake.new_user(name, started=True)
     async with bot.session() as session, session.begin():
         await make_staff(session, bot.clock.now(), StaffRole.BROADCASTER, user.id)
+    # These tests watch a broadcast's progress, so the engine sends only when they say.
+    bot.send_after_updates = False
     return user
 
 

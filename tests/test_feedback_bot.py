@@ -33,6 +33,7 @@ async def _run_prompt_job(bot: BotHarness) -> None:
     assert bot.app.job_queue is not None
     [job] = bot.app.job_queue.get_jobs_by_name("feedback_prompts")
     await job.callback(BotContext.from_job(job, bot.app))
+    await bot.send_queued()
 
 
 async def _responses(bot: BotHarness) -> list[FeedbackResponse]:
@@ -324,13 +325,21 @@ async def test_a_question_to_someone_who_blocked_the_bot_is_not_retried(
     user = await _signed_up(bot, fake)
     fake.block_bot(user)
     bot.clock.advance(FORTNIGHT)
+    await _run_prompt_job(bot)
+    tried = len(fake.calls_to("sendMessage"))
 
+    bot.clock.advance(dt.timedelta(hours=1))
     await _run_prompt_job(bot)
 
-    assert await _prompt_statuses(bot) == [PromptStatus.UNDELIVERABLE]
+    assert len(fake.calls_to("sendMessage")) == tried
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+    assert resident is not None and resident.unreachable_since is not None
 
 
-async def test_a_question_that_failed_to_send_is_tried_again_next_hour(
+async def test_a_question_that_failed_to_send_is_tried_again(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
     user = await _signed_up(bot, fake)
@@ -338,11 +347,9 @@ async def test_a_question_that_failed_to_send_is_tried_again_next_hour(
     fake.fail_next("sendMessage", error_code=500, description="Internal Server Error")
 
     await _run_prompt_job(bot)
-    assert await _prompt_statuses(bot) == [PromptStatus.PENDING]
 
-    bot.clock.advance(dt.timedelta(hours=1))
-    await _run_prompt_job(bot)
     assert "two weeks now" in bot.last(user).plain_text
+    assert await _prompt_statuses(bot) == [PromptStatus.SENT]
 
 
 async def test_another_feature_can_note_a_moment_and_the_question_follows_a_week_later(

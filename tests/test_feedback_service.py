@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.quiet_hours import QuietHours
 from bot.services import feedback
 from bot.services.residents import NotSignedUp, set_consent
 from models import (
@@ -28,6 +29,7 @@ from tests.factories import consent_evidence, make_resident
 
 Sessions = async_sessionmaker[AsyncSession]
 LONDON = ZoneInfo("Europe/London")
+QUIET = QuietHours(LONDON)
 TODAY = DEFAULT_NOW.date()
 FORTNIGHT = dt.timedelta(days=14)
 
@@ -76,7 +78,7 @@ def test_quiet_hours_run_from_nine_at_night_to_eight_in_the_morning_uk_time(
     # A summer date: British Summer Time is an hour ahead of UTC.
     hour, minute = (int(part) for part in local.split(":"))
     moment = dt.datetime(2027, 7, 1, hour, minute, tzinfo=LONDON)
-    assert feedback.is_quiet_hours(moment.astimezone(dt.UTC), LONDON) is quiet
+    assert QuietHours(LONDON).contains(moment.astimezone(dt.UTC)) is quiet
 
 
 async def test_a_rating_is_stored_with_month_district_and_stage_but_no_words(
@@ -185,8 +187,8 @@ async def test_a_due_question_is_claimed_once_and_marked_sent(sessions: Sessions
     resident = await _joined(sessions, FORTNIGHT)
     async with sessions() as session, session.begin():
         await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
-        [claimed] = await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
-        again = await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
+        [claimed] = await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
+        again = await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
 
     assert claimed.telegram_user_id == resident.telegram_user_id
     assert claimed.moment is FeedbackMoment.TWO_WEEKS
@@ -200,9 +202,9 @@ async def test_nothing_is_claimed_in_quiet_hours(sessions: Sessions) -> None:
     late = DEFAULT_NOW.replace(hour=22)
     async with sessions() as session, session.begin():
         await feedback.plan_two_week_prompts(session, late)
-        assert await feedback.claim_due_prompts(session, late, LONDON) == []
+        assert await feedback.claim_due_prompts(session, late, QUIET) == []
         next_morning = late + dt.timedelta(hours=10)
-        assert len(await feedback.claim_due_prompts(session, next_morning, LONDON)) == 1
+        assert len(await feedback.claim_due_prompts(session, next_morning, QUIET)) == 1
 
 
 async def test_she_is_asked_at_most_once_a_fortnight_and_the_next_question_waits(
@@ -214,11 +216,11 @@ async def test_she_is_asked_at_most_once_a_fortnight_and_the_next_question_waits
         await feedback.note_feedback_moment(
             session, resident.id, FeedbackMoment.AFTER_INTRODUCTION, DEFAULT_NOW - FORTNIGHT
         )
-        first = await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
+        first = await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
         too_soon = await feedback.claim_due_prompts(
-            session, DEFAULT_NOW + FORTNIGHT - dt.timedelta(hours=1), LONDON
+            session, DEFAULT_NOW + FORTNIGHT - dt.timedelta(hours=1), QUIET
         )
-        later = await feedback.claim_due_prompts(session, DEFAULT_NOW + FORTNIGHT, LONDON)
+        later = await feedback.claim_due_prompts(session, DEFAULT_NOW + FORTNIGHT, QUIET)
 
     assert len(first) == 1
     assert too_soon == []
@@ -238,9 +240,9 @@ async def test_feedback_she_sent_herself_counts_towards_the_fortnight(
             today=TODAY,
         )
         await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
-        assert await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON) == []
+        assert await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET) == []
         eleven_days_on = DEFAULT_NOW + dt.timedelta(days=11)
-        assert len(await feedback.claim_due_prompts(session, eleven_days_on, LONDON)) == 1
+        assert len(await feedback.claim_due_prompts(session, eleven_days_on, QUIET)) == 1
 
 
 async def test_withdrawing_feedback_consent_cancels_questions_not_yet_asked(
@@ -256,7 +258,7 @@ async def test_withdrawing_feedback_consent_cancels_questions_not_yet_asked(
             False,
             consent_evidence(DEFAULT_NOW),
         )
-        assert await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON) == []
+        assert await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET) == []
         await feedback.retire_prompts(session, DEFAULT_NOW)
     [prompt] = await _prompts(sessions)
     assert prompt.status is PromptStatus.CANCELLED
@@ -309,29 +311,11 @@ async def test_each_person_gets_one_question_per_run_even_with_several_due(
                 session, resident.id, FeedbackMoment.AFTER_BIRTH, DEFAULT_NOW - FORTNIGHT
             )
         await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
-        claimed = await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
+        claimed = await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
 
     assert sorted(p.telegram_user_id for p in claimed) == sorted(
         r.telegram_user_id for r in residents
     )
-
-
-async def test_a_failed_send_is_released_for_later_and_a_blocked_one_is_not_retried(
-    sessions: Sessions,
-) -> None:
-    first, second = await _joined(sessions, FORTNIGHT), await _joined(sessions, FORTNIGHT)
-    async with sessions() as session, session.begin():
-        await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
-        claimed = {
-            p.telegram_user_id: p.prompt_id
-            for p in await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
-        }
-        await feedback.release_prompts(session, [claimed[first.telegram_user_id]], DEFAULT_NOW)
-        await feedback.mark_undeliverable(session, [claimed[second.telegram_user_id]], DEFAULT_NOW)
-        retried = await feedback.claim_due_prompts(
-            session, DEFAULT_NOW + dt.timedelta(hours=1), LONDON
-        )
-    assert [p.telegram_user_id for p in retried] == [first.telegram_user_id]
 
 
 async def test_answering_skipping_and_stopping_only_work_on_her_own_open_question(
@@ -342,7 +326,7 @@ async def test_answering_skipping_and_stopping_only_work_on_her_own_open_questio
         await feedback.plan_two_week_prompts(session, DEFAULT_NOW)
         claimed = {
             p.telegram_user_id: p.prompt_id
-            for p in await feedback.claim_due_prompts(session, DEFAULT_NOW, LONDON)
+            for p in await feedback.claim_due_prompts(session, DEFAULT_NOW, QUIET)
         }
         amiras = claimed[amira.telegram_user_id]
         evidence = consent_evidence(DEFAULT_NOW, "button:fb:p:stop")

@@ -142,6 +142,7 @@ async def test_through_the_bot_crossing_hellos_and_double_taps_send_contacts_onc
     ]
 
     await asyncio.gather(*(bot.app.process_update(Update.de_json(p, bot.app.bot)) for p in presses))
+    await bot.send_queued()
     for request in requests(fake, bea) + requests(fake, amira):
         await bot.press(bea if request.chat_id == bea.id else amira, 0, message=request)
 

@@ -101,6 +101,7 @@ def knows_contact_of(fake: FakeTelegram, viewer: FakeUser, other: FakeUser) -> b
 async def run_matching_job(bot: BotHarness) -> None:
     """What the JobQueue would run every few minutes, called directly."""
     await matching_handlers.matching_job(BotContext(bot.app))
+    await bot.send_queued()
 
 
 async def resident_of(bot: BotHarness, user: FakeUser) -> Resident:

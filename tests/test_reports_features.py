@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import queue
+from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.services import broadcasts, join_links
 from bot.services.geo import default_gazetteer
@@ -326,6 +326,20 @@ async def test_scheduled_messages_sent_failed_and_blocked_by_month(sessions: Ses
     await seed_scheduled_messages(sessions)
 
     assert published(await build(sessions), "scheduled_messages_by_month") == SCHEDULED
+
+
+async def test_matching_feedback_and_moderation_messages_count_as_scheduled_messages(
+    sessions: Sessions,
+) -> None:
+    async with sessions() as session, session.begin():
+        mums = await background(session, 20)
+        for kind in (kinds.MATCH_REQUEST, kinds.FEEDBACK_PROMPT, kinds.MODERATION_NOTICE):
+            await deliver(session, mums, kind, NOV)
+        await work(session, NOV, sent=50, blocked=10)
+
+    november = published(await build(sessions), "scheduled_messages_by_month")["2026-11"]
+
+    assert november[:3] == ["50", "0", "10"]
 
 
 OUTCOMES = ["Sent", "Failed", "Blocked or left Telegram", "Cancelled", "Not sent yet", "Total"]

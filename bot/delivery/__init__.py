@@ -1,1 +1,1 @@
-"""The one delivery engine for everything the bot sends in bulk (scheduled info, broadcasts)."""
+"""The one delivery engine for every message a resident did not just ask for."""

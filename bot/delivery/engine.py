@@ -36,7 +36,6 @@ from bot.config import Settings
 from bot.delivery import queue
 from bot.delivery.limits import ChatSpacing, Pacer
 from bot.delivery.queue import BatchProgress, Claimed
-from bot.delivery.quiet_hours import in_quiet_hours, next_send_time
 from models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -147,6 +146,7 @@ class DeliveryEngine:
         self._bot = bot
         self._clock = clock
         self._settings = settings
+        self._quiet_hours = settings.quiet_hours
         self.worker_id = (worker_id or _default_worker_id())[:40]
         self._sleep = sleep
         self._virtual = float("-inf")
@@ -184,12 +184,10 @@ class DeliveryEngine:
         self._virtual = max(self._virtual, start + seconds)
 
     def _quiet(self, moment: dt.datetime) -> bool:
-        s = self._settings
-        return in_quiet_hours(moment, s.zone, s.quiet_hours_start, s.quiet_hours_end)
+        return self._quiet_hours.contains(moment)
 
     def _after_quiet(self, moment: dt.datetime) -> dt.datetime:
-        s = self._settings
-        return next_send_time(moment, s.zone, s.quiet_hours_start, s.quiet_hours_end)
+        return self._quiet_hours.next_send_time(moment)
 
     # --- public interface -----------------------------------------------------------------------
 

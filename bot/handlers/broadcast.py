@@ -29,7 +29,6 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
-from bot.delivery.quiet_hours import in_quiet_hours
 from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import broadcasts
 from bot.services.broadcasts import Audience
@@ -314,8 +313,7 @@ def _parse_when(text: str, context: BotContext) -> dt.datetime | _Tomorrow | str
     if day is None or hour > 23 or minute > 59:
         return "broadcast.when_invalid"
     moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
-    settings = context.settings
-    if in_quiet_hours(moment, zone, settings.quiet_hours_start, settings.quiet_hours_end):
+    if context.settings.quiet_hours.contains(moment):
         return "broadcast.when_quiet"
     if not match.group(1) and moment <= context.now():
         # Never move it to tomorrow silently: she may have mistyped, or meant "now".
@@ -339,7 +337,7 @@ async def when_given(update: Update, context: BotContext) -> int:
     message = update.effective_message
     when = _parse_when(message.text or "" if message else "", context)
     if isinstance(when, str):
-        await reply(update, texts(when))
+        await reply(update, texts(when, **context.settings.quiet_hours.labels()))
         return WHEN
     if isinstance(when, _Tomorrow):
         await _ask_tomorrow(update, context, texts, broadcast, when.moment)
@@ -387,13 +385,14 @@ async def _confirm(
             session, audience, broadcast.purpose, context.today()
         )
     if when is None:
-        settings = context.settings
-        quiet = in_quiet_hours(
-            context.now(), settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
-        )
+        quiet = context.settings.quiet_hours.contains(context.now())
         text = texts("broadcast.confirm_now", count=f"{count:,}")
         if quiet:
-            text = Html(text + "\n\n" + texts("broadcast.confirm_quiet"))
+            text = Html(
+                text
+                + "\n\n"
+                + texts("broadcast.confirm_quiet", **context.settings.quiet_hours.labels())
+            )
         go = _data(broadcast, "go", "0")
     else:
         local = when.astimezone(context.settings.zone)
@@ -559,11 +558,7 @@ async def _apply(
 
 def _may_send_at(context: BotContext, when: dt.datetime) -> bool:
     """A time from a button: still in the future and outside quiet hours."""
-    settings = context.settings
-    quiet = in_quiet_hours(
-        when, settings.zone, settings.quiet_hours_start, settings.quiet_hours_end
-    )
-    return when > context.now() and not quiet
+    return when > context.now() and not context.settings.quiet_hours.contains(when)
 
 
 async def _go(

@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from bot.context import BotContext
+from bot.delivery import queue
+from bot.delivery.queue import NewDelivery
 from bot.services import staff
 from bot.services.consent import ConsentContext, Controller
 from bot.services.residents import find_resident
@@ -64,6 +66,43 @@ async def reply(update: Update, text: Html, **kwargs: object) -> Message | None:
     if chat is None:
         return None
     return await chat.send_message(text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+
+
+def stored_buttons(markup: InlineKeyboardMarkup | None) -> list[list[dict[str, Any]]] | None:
+    """Inline buttons as a delivery row keeps them; the engine rebuilds them when it sends."""
+    if markup is None:
+        return None
+    return [[button.to_dict() for button in row] for row in markup.inline_keyboard]
+
+
+async def queue_messages(context: BotContext, messages: Sequence[NewDelivery]) -> int:
+    """Put messages she did not just ask for on the delivery queue, and wake the engine.
+
+    The engine then applies every sending rule: Telegram's limits, quiet hours, unreachable
+    residents, retries, and resuming after a crash. Returns how many were new.
+    """
+    if not messages:
+        return 0
+    async with context.session() as session, session.begin():
+        queued = await queue.enqueue(session, messages, context.now())
+    context.delivery.wake()
+    return queued
+
+
+async def retract_message(context: BotContext, chat_id: int, message_id: int, text: Html) -> None:
+    """Replace an earlier message in her chat (and its buttons) at once: the one way to take
+    something back. Editing makes no sound, so it need not wait for the engine."""
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+        )
+    except Forbidden:
+        # She blocked the bot: the same rule as the engine's, so nothing more is tried.
+        async with context.session() as session, session.begin():
+            await queue.mark_unreachable(session, chat_id, context.now())
+    except TelegramError as error:
+        # Deleted by her, or too old to edit: nothing of the other person is left to show.
+        logger.debug("retraction skipped: %s", type(error).__name__)
 
 
 async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:

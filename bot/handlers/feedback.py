@@ -9,8 +9,7 @@ import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -21,7 +20,16 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
+from bot.delivery import kinds, queue
+from bot.delivery.queue import NewDelivery
+from bot.handlers.common import (
+    answer,
+    consent_evidence,
+    reply,
+    sender,
+    stored_buttons,
+    texts_for,
+)
 from bot.services import feedback
 from bot.services.residents import NotSignedUp
 from bot.texts import Catalogue, catalogue
@@ -446,35 +454,30 @@ def _prompt_markup(texts: Catalogue, prompt_id: int) -> InlineKeyboardMarkup:
 
 
 async def send_feedback_prompts(context: BotContext) -> None:
-    """Hourly: plan "two weeks in" questions, then send the ones due, outside quiet hours."""
+    """Hourly: plan "two weeks in" questions, then queue the ones due for the delivery engine."""
     now = context.now()
     async with context.session() as session, session.begin():
         await feedback.plan_two_week_prompts(session, now)
         await feedback.retire_prompts(session, now)
-        due = await feedback.claim_due_prompts(session, now, context.settings.zone)
-    undeliverable: list[int] = []
-    retry: list[int] = []
-    for prompt in due:
-        texts = catalogue(prompt.language_code)
-        try:
-            await context.bot.send_message(
-                prompt.telegram_user_id,
-                texts(f"feedback.prompt_{prompt.moment.value}"),
-                parse_mode=ParseMode.HTML,
-                reply_markup=_prompt_markup(texts, prompt.prompt_id),
-            )
-        except Forbidden:
-            undeliverable.append(prompt.prompt_id)
-        except TelegramError as error:
-            logger.warning("feedback question not sent: %s", type(error).__name__)
-            retry.append(prompt.prompt_id)
-    if undeliverable or retry:
-        async with context.session() as session, session.begin():
-            await feedback.mark_undeliverable(session, undeliverable, now)
-            await feedback.release_prompts(session, retry, now)
+        due = await feedback.claim_due_prompts(session, now, context.settings.quiet_hours)
+        # Claimed and queued in one unit of work, so a crash loses no question and repeats none.
+        await queue.enqueue(session, [_queued_prompt(prompt, now) for prompt in due], now)
     if due:
-        failed = len(undeliverable) + len(retry)
-        logger.info("feedback questions: %d sent, %d not delivered", len(due) - failed, failed)
+        context.delivery.wake()
+        logger.info("feedback questions: %d queued", len(due))
+
+
+def _queued_prompt(prompt: feedback.DuePrompt, now: dt.datetime) -> NewDelivery:
+    texts = catalogue(prompt.language_code)
+    return NewDelivery(
+        prompt.resident_id,
+        f"{kinds.FEEDBACK_PROMPT}:{prompt.prompt_id}",
+        f"{kinds.FEEDBACK_PROMPT}:{now.date().isoformat()}",
+        kinds.FEEDBACK_PROMPT,
+        texts(f"feedback.prompt_{prompt.moment.value}"),
+        now,
+        buttons=stored_buttons(_prompt_markup(texts, prompt.prompt_id)),
+    )
 
 
 def schedule_feedback_prompts(application: BotApplication) -> None:

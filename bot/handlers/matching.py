@@ -28,18 +28,24 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, guard, reply, sender, texts_for
-from bot.services import (
-    matching,
-    matching_cohorts,
-    matching_news,
-    matching_outbox,
-    residents,
+from bot.delivery import kinds, queue
+from bot.delivery.queue import NewDelivery
+from bot.handlers.common import (
+    answer,
+    guard,
+    queue_messages,
+    reply,
+    retract_message,
+    sender,
+    stored_buttons,
+    texts_for,
 )
+from bot.services import matching, matching_cohorts, matching_news, matching_outbox, residents
 from bot.services import matching_introductions as intros
 from bot.services.matching_cohorts import Registration
 from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
-from bot.services.matching_rules import MatchRules, WardNeighbours, in_quiet_hours, ward_neighbours
+from bot.services.matching_news import find_button
+from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
 from bot.services.matching_safety import (
     Subject,
     add_report_reason,
@@ -52,6 +58,8 @@ from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
 
 logger = logging.getLogger(__name__)
+
+NOT_THIS_TIME = OutboxKind.NOT_THIS_TIME
 
 REPORT_REASON = 0
 END = ConversationHandler.END
@@ -108,7 +116,10 @@ def _safety_row(texts: Catalogue, subject: str) -> list[InlineKeyboardButton]:
 
 def _find_button(texts: Catalogue) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts("match.offer_button"), callback_data="mt:find")]]
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in find_button(texts)
+        ]
     )
 
 
@@ -245,9 +256,9 @@ async def _contact(context: BotContext, person: Person, texts: Catalogue) -> Htm
     return texts("match.contact_username", link=link, username=username) if username else link
 
 
-async def _send_request(context: BotContext, intro: Introduction, again: bool = False) -> None:
-    recipient, requester = intro.recipient, intro.requester
-    texts = catalogue(recipient.language_code)
+def _request(context: BotContext, intro: Introduction) -> tuple[Html, InlineKeyboardMarkup]:
+    """The request the other person sees: who would like to say hello, and her answers."""
+    texts = catalogue(intro.recipient.language_code)
     markup = InlineKeyboardMarkup(
         [
             [
@@ -259,47 +270,91 @@ async def _send_request(context: BotContext, intro: Introduction, again: bool = 
             _safety_row(texts, f"i{intro.id}"),
         ]
     )
-    sent = await _send(
-        context,
-        recipient.telegram_user_id,
-        _card(context, texts, "match.request", requester),
-        markup,
+    return _card(context, texts, "match.request", intro.requester), markup
+
+
+def _queued_request(context: BotContext, intro: Introduction) -> NewDelivery:
+    """The request for the other person, for the engine: she did not ask to be written to."""
+    text, markup = _request(context, intro)
+    return NewDelivery(
+        intro.recipient.resident_id,
+        matching_outbox.request_key(intro.id, intro.created_at),
+        f"{kinds.MATCH_REQUEST}:{context.today().isoformat()}",
+        kinds.MATCH_REQUEST,
+        text,
+        context.now(),
+        buttons=stored_buttons(markup),
     )
+
+
+async def _show_request_again(context: BotContext, intro: Introduction) -> None:
+    """/mymatches: a request waiting for her answer, shown again at her asking."""
+    text, markup = _request(context, intro)
+    sent = await _send(context, intro.recipient.telegram_user_id, text, markup)
     if sent is None:
         return
     async with context.session() as session, session.begin():
-        if again:
-            matching_outbox.mention(
-                session,
-                recipient.resident_id,
-                [requester.resident_id],
-                OutboxKind.RETRACT_REQUEST,
-                sent.message_id,
-            )
-        else:
-            await intros.record_request_message(session, intro.id, sent.message_id)
-
-
-async def _introduce(context: BotContext, intro: Introduction) -> None:
-    """Both agreed: each gets the other's contact and an icebreaker."""
-    sent: list[int | None] = []
-    for me in (intro.requester, intro.recipient):
-        other = intro.other(me.resident_id)
-        texts = catalogue(me.language_code)
-        message = await _send(
-            context,
-            me.telegram_user_id,
-            texts(
-                "match.introduced",
-                name=other.display_name,
-                contact=await _contact(context, other, texts),
-                icebreaker=texts(f"match.icebreaker_{intro.id % ICEBREAKERS}"),
-            ),
-            InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
+        matching_outbox.mention(
+            session,
+            intro.recipient.resident_id,
+            [intro.requester.resident_id],
+            OutboxKind.RETRACT_REQUEST,
+            sent.message_id,
         )
-        sent.append(message.message_id if message else None)
+
+
+async def _introduction(context: BotContext, intro: Introduction, me: Person) -> Html:
+    other = intro.other(me.resident_id)
+    texts = catalogue(me.language_code)
+    return texts(
+        "match.introduced",
+        name=other.display_name,
+        contact=await _contact(context, other, texts),
+        icebreaker=texts(f"match.icebreaker_{intro.id % ICEBREAKERS}"),
+    )
+
+
+async def _introduce(context: BotContext, intro: Introduction, answered_by: int) -> None:
+    """Both agreed: each gets the other's contact and an icebreaker.
+
+    The one who just said yes sees hers at once. The other's goes through the engine, so quiet
+    hours apply to it: a new contact is good news but not urgent, and the yes may come at night.
+    """
+    answering = (
+        intro.requester if intro.requester.telegram_user_id == answered_by else intro.recipient
+    )
+    waiting = intro.other(answering.resident_id)
+    markup = InlineKeyboardMarkup([_safety_row(catalogue(answering.language_code), f"i{intro.id}")])
+    message = await _send(
+        context, answering.telegram_user_id, await _introduction(context, intro, answering), markup
+    )
+    await queue_messages(
+        context,
+        [
+            NewDelivery(
+                waiting.resident_id,
+                matching_outbox.introduction_key(intro.id),
+                f"{kinds.MATCH_INTRODUCTION}:{context.today().isoformat()}",
+                kinds.MATCH_INTRODUCTION,
+                await _introduction(context, intro, waiting),
+                context.now(),
+                buttons=stored_buttons(
+                    InlineKeyboardMarkup(
+                        [_safety_row(catalogue(waiting.language_code), f"i{intro.id}")]
+                    )
+                ),
+            )
+        ],
+    )
+    # The queued side's message id is kept on its delivery row (see matching_outbox.take_back).
+    shown = message.message_id if message else None
     async with context.session() as session, session.begin():
-        await intros.record_introduction_messages(session, intro.id, sent[0], sent[1])
+        await intros.record_introduction_messages(
+            session,
+            intro.id,
+            shown if answering is intro.requester else None,
+            shown if answering is intro.recipient else None,
+        )
 
 
 async def _refusal(context: BotContext, telegram_user_id: int, key: str) -> str:
@@ -327,6 +382,10 @@ async def say_hello(update: Update, context: BotContext) -> None:
             rules,
             _neighbours(context, rules),
         )
+        if hello.result is HelloResult.REQUESTED and hello.introduction is not None:
+            # Queued with the request itself: a crash loses neither.
+            request = _queued_request(context, hello.introduction)
+            await queue.enqueue(session, [request], context.now())
     if hello.result not in (HelloResult.REQUESTED, HelloResult.INTRODUCED):
         key = await _refusal(context, sender(update).id, _HELLO_REFUSALS[hello.result])
         await answer(query, texts(key), alert=True)
@@ -342,9 +401,9 @@ async def say_hello(update: Update, context: BotContext) -> None:
         InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
     )
     if hello.result is HelloResult.REQUESTED:
-        await _send_request(context, intro)
+        context.delivery.wake()
     else:
-        await _introduce(context, intro)
+        await _introduce(context, intro, sender(update).id)
 
 
 async def answer_request(update: Update, context: BotContext) -> None:
@@ -371,7 +430,7 @@ async def answer_request(update: Update, context: BotContext) -> None:
         InlineKeyboardMarkup([_safety_row(texts, f"i{intro.id}")]),
     )
     if accept:
-        await _introduce(context, intro)
+        await _introduce(context, intro, sender(update).id)
     else:
         await deliver_owed(context)
 
@@ -422,7 +481,7 @@ async def show_my_matches(update: Update, context: BotContext) -> None:
                 session, me.id, named, OutboxKind.RETRACT_LIST, summary.message_id
             )
     for intro in mine.waiting_for_her:
-        await _send_request(context, intro, again=True)
+        await _show_request_again(context, intro)
 
 
 def _subject(context: BotContext) -> tuple[Subject, int]:
@@ -684,78 +743,50 @@ async def stale_button(update: Update, context: BotContext) -> None:
         await answer(update.callback_query, texts_for(update)("match.not_yours"), alert=True)
 
 
-async def _retract(context: BotContext, item: matching_outbox.OutboxItem) -> None:
-    texts = catalogue(item.language_code)
-    assert item.message_id is not None
-    try:
-        await context.bot.edit_message_text(
-            texts(_RETRACTED[item.kind]),
-            chat_id=item.telegram_user_id,
-            message_id=item.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=None,
-        )
-    except TelegramError as error:
-        # Deleted by her, or the chat is gone: nothing of the other person is left to show.
-        logger.debug("retraction skipped: %s", type(error).__name__)
-
-
-async def _not_this_time(context: BotContext, item: matching_outbox.OutboxItem) -> None:
-    async with context.session() as session, session.begin():
-        me = await intros.by_telegram(session, item.telegram_user_id)
-    if me is None or not matching.pool_member(me).in_pool:
-        # She has left matching meanwhile: there is nothing kind left to say.
-        return
-    await _show_suggestions(
-        context,
-        item.telegram_user_id,
-        item.resident_id,
-        catalogue(item.language_code),
-        "match.not_this_time",
-        "match.not_this_time_alone",
-    )
-
-
 async def deliver_owed(context: BotContext) -> None:
-    """Tidy and tell other residents' chats after a change; kind words wait for daytime."""
-    daytime = not in_quiet_hours(context.now(), context.settings.zone)
-    kinds = matching_outbox.RETRACTIONS + ((OutboxKind.NOT_THIS_TIME,) if daytime else ())
+    """Tidy other residents' chats after a change, and queue the kind words owed to them."""
     async with context.session() as session, session.begin():
-        items = await matching_outbox.owed(session, kinds)
+        items = await matching_outbox.owed(session, (*matching_outbox.RETRACTIONS, NOT_THIS_TIME))
+    queued = False
     for item in items:
-        # Claimed before sending, so two drains at once never send the same thing twice.
+        # Claimed before acting, so two drains at once never do the same thing twice; the kind
+        # words are queued in that same unit of work, so a crash loses none.
         async with context.session() as session, session.begin():
             claimed = await matching_outbox.done(session, item.id)
-        if not claimed:
-            continue
-        if item.kind is OutboxKind.NOT_THIS_TIME:
-            await _not_this_time(context, item)
-        else:
-            await _retract(context, item)
+            if claimed and item.kind is NOT_THIS_TIME:
+                told = await matching_news.queue_not_this_time(session, item, context.now())
+                queued = queued or told
+        if claimed and item.kind is not NOT_THIS_TIME:
+            assert item.message_id is not None
+            texts = catalogue(item.language_code)
+            await retract_message(
+                context, item.telegram_user_id, item.message_id, texts(_RETRACTED[item.kind])
+            )
+    if queued:
+        context.delivery.wake()
 
 
 async def send_newcomer_digests(context: BotContext) -> None:
-    """At most one 'new mums near you' message per member per UK day, never at night."""
+    """At most one 'new mums near you' message per member per UK day, queued in the daytime."""
     now = context.now()
-    if in_quiet_hours(now, context.settings.zone):
+    if context.settings.quiet_hours.contains(now):
         return
     today = now.astimezone(context.settings.zone).date()
     rules = _rules(context)
     neighbours = _neighbours(context, rules)
     async with context.session() as session, session.begin():
         due = await matching_news.digests_due(session, today)
+    queued = False
     for digest in due:
         # Only newcomers her /match would show her now are news: never "see your suggestions?"
         # followed by suggestions without them.
         async with context.session() as session, session.begin():
-            told = await matching_news.take_digest(
-                session, digest.resident_id, today, now, rules, neighbours
+            queued = (
+                await matching_news.queue_digest(session, digest, today, now, rules, neighbours)
+                or queued
             )
-        if not told:
-            continue
-        texts = catalogue(digest.language_code)
-        text = texts("match.newcomers", count=told)
-        await _send(context, digest.telegram_user_id, text, _find_button(texts))
+    if queued:
+        context.delivery.wake()
 
 
 async def matching_job(context: BotContext) -> None:

@@ -73,6 +73,7 @@ async def decide(update: Update, context: BotContext) -> None:
         await answer(query, texts("general.bad_button"), alert=True)
         return
     report_id, action = int(match[1]), ModerationAction(match[2])
+    queued = False
     async with context.session() as session, session.begin():
         decided = await staff_moderation.decide(session, member, report_id, action, context.now())
         if decided is not None and action in (ModerationAction.WARN, ModerationAction.SUSPEND):
@@ -83,10 +84,12 @@ async def decide(update: Update, context: BotContext) -> None:
                 phone=context.settings.council_contact_phone,
             )
             await staff_moderation.queue_notice(session, decided, notice, context.now())
+            queued = True
     if decided is None:
         await answer(query, texts("moderation.already"), alert=True)
         return
+    if queued:
+        context.delivery.wake()
     await answer(query, texts(f"moderation.done_{action.value}"))
     await clear_buttons(query)
-    context.delivery.wake()
     await reply(update, texts(f"moderation.done_{action.value}"))

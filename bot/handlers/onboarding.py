@@ -29,7 +29,6 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
-from bot.delivery.quiet_hours import next_send_time
 from bot.handlers import matching, privacy
 from bot.handlers.common import (
     answer,
@@ -448,12 +447,8 @@ async def _take_due_answer(update: Update, context: BotContext, text: str) -> in
 async def _due_not_known(update: Update, context: BotContext) -> int:
     """She doesn't know yet: sign-up carries on, and the question comes back in two weeks."""
     texts = texts_for(update)
-    settings = context.settings
-    ask_at = next_send_time(
-        context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER,
-        settings.zone,
-        settings.quiet_hours_start,
-        settings.quiet_hours_end,
+    ask_at = context.settings.quiet_hours.next_send_time(
+        context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER
     )
     button = {"text": texts.raw("due.reminder_button"), "callback_data": "ob:sum:due"}
     async with context.session() as session, session.begin():
@@ -467,7 +462,7 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
         )
         profile = await residents.profile(session, sender(update).id)
     if noted:
-        on = long_date(ask_at.astimezone(settings.zone).date())
+        on = long_date(ask_at.astimezone(context.settings.zone).date())
         await reply(update, texts("due.not_known", date=on))
     elif profile is not None and profile.due_date is not None:
         await reply(update, texts("due.kept", due=long_date(profile.due_date)))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.delivery.quiet_hours import QuietHours
 from bot.services import residents
 from bot.services.consent import ConsentContext
 from bot.services.due_dates import gestation
@@ -46,8 +46,6 @@ MOMENT_DELAY: dict[FeedbackMoment, dt.timedelta] = {
     # Time to settle in with the baby before we ask anything.
     FeedbackMoment.AFTER_BIRTH: dt.timedelta(days=14),
 }
-QUIET_FROM = dt.time(21, 0)
-QUIET_UNTIL = dt.time(8, 0)
 PROMPT_BATCH = 500
 
 
@@ -59,6 +57,7 @@ class DuePrompt:
     moment: FeedbackMoment
     telegram_user_id: int
     language_code: str
+    resident_id: int
 
 
 def clean_service_ref(text: str | None) -> str | None:
@@ -84,12 +83,6 @@ def stage_band(due_date: dt.date | None, today: dt.date) -> StageBand:
     if weeks < 28:
         return StageBand.SECOND_TRIMESTER
     return StageBand.THIRD_TRIMESTER
-
-
-def is_quiet_hours(now: dt.datetime, zone: ZoneInfo) -> bool:
-    """Between 21:00 and 08:00 council time nobody is asked anything."""
-    local = now.astimezone(zone).time()
-    return local >= QUIET_FROM or local < QUIET_UNTIL
 
 
 def _feedback_consent_granted(person_ref: Any) -> ColumnElement[bool]:
@@ -356,10 +349,10 @@ async def retire_prompts(session: AsyncSession, now: dt.datetime) -> None:
 
 
 async def claim_due_prompts(
-    session: AsyncSession, now: dt.datetime, zone: ZoneInfo, limit: int = PROMPT_BATCH
+    session: AsyncSession, now: dt.datetime, quiet: QuietHours, limit: int = PROMPT_BATCH
 ) -> list[DuePrompt]:
     """The questions to send now, marked sent before sending so none is ever sent twice."""
-    if is_quiet_hours(now, zone):
+    if quiet.contains(now):
         return []
     recent = now - PROMPT_GAP
     earlier = aliased(FeedbackPrompt)
@@ -380,6 +373,8 @@ async def claim_due_prompts(
             FeedbackPrompt.status == PromptStatus.PENDING,
             FeedbackPrompt.due_at <= now,
             Resident.status == ResidentStatus.ACTIVE,
+            # Nobody is asked who blocked the bot; the question waits in case she comes back.
+            Resident.unreachable_since.is_(None),
             ~asked_recently,
             ~answered_recently,
             _feedback_consent_granted(Resident.person_ref),
@@ -393,7 +388,7 @@ async def claim_due_prompts(
         if resident_id in seen:
             continue
         seen.add(resident_id)
-        claimed.append(DuePrompt(prompt_id, moment, telegram_user_id, language))
+        claimed.append(DuePrompt(prompt_id, moment, telegram_user_id, language, resident_id))
         if len(claimed) >= limit:
             break
     if claimed:
@@ -403,28 +398,6 @@ async def claim_due_prompts(
             .values(status=PromptStatus.SENT, sent_at=now, updated_at=now)
         )
     return claimed
-
-
-async def release_prompts(session: AsyncSession, prompt_ids: list[int], now: dt.datetime) -> None:
-    """Sending failed for a passing reason: try these again on a later run."""
-    if prompt_ids:
-        await session.execute(
-            update(FeedbackPrompt)
-            .where(FeedbackPrompt.id.in_(prompt_ids))
-            .values(status=PromptStatus.PENDING, sent_at=None, updated_at=now)
-        )
-
-
-async def mark_undeliverable(
-    session: AsyncSession, prompt_ids: list[int], now: dt.datetime
-) -> None:
-    """She has blocked the bot (or left Telegram): don't try again."""
-    if prompt_ids:
-        await session.execute(
-            update(FeedbackPrompt)
-            .where(FeedbackPrompt.id.in_(prompt_ids))
-            .values(status=PromptStatus.UNDELIVERABLE, updated_at=now)
-        )
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from bot.services.feedback import note_feedback_moment
 from bot.services.matching import in_pool_clause, pool_member
-from bot.services.matching_outbox import owe
+from bot.services.matching_outbox import owe, take_back_request
 from bot.services.matching_rules import MatchRules, WardNeighbours, eligible, pair
 from models import (
     FeedbackMoment,
@@ -81,6 +81,8 @@ class Introduction:
     requester: Person
     recipient: Person
     status: IntroductionStatus
+    # When this request was made: a pair asked again after a cancellation keeps its row id.
+    created_at: dt.datetime
 
     def other(self, resident_id: int) -> Person:
         """The person who is not her."""
@@ -134,7 +136,9 @@ async def _view(session: AsyncSession, intro_id: int) -> Introduction:
     requester = await session.get(Resident, intro.requester_id)
     recipient = await session.get(Resident, intro.recipient_id)
     assert requester is not None and recipient is not None
-    return Introduction(intro.id, _person(requester), _person(recipient), intro.status)
+    return Introduction(
+        intro.id, _person(requester), _person(recipient), intro.status, intro.created_at
+    )
 
 
 async def _pair_row(session: AsyncSession, a: int, b: int) -> MatchIntroduction | None:
@@ -412,15 +416,17 @@ async def expire_requests(session: AsyncSession, now: dt.datetime, limit: int = 
         )
         .values(status=IntroductionStatus.EXPIRED, decided_at=now)
         .returning(
+            MatchIntroduction.id,
+            MatchIntroduction.created_at,
             MatchIntroduction.requester_id,
             MatchIntroduction.recipient_id,
             MatchIntroduction.request_message_id,
         )
     )
     count = 0
-    for requester_id, recipient_id, message_id in expired.all():
+    for intro_id, created_at, requester_id, recipient_id, message_id in expired.all():
         owe(session, requester_id, OutboxKind.NOT_THIS_TIME)
-        owe(session, recipient_id, OutboxKind.RETRACT_REQUEST, message_id)
+        await take_back_request(session, recipient_id, intro_id, created_at, message_id)
         count += 1
     return count
 

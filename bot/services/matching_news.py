@@ -9,9 +9,20 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services.matching import find_candidates, in_pool_clause, shown_now
+from bot.delivery import kinds, queue
+from bot.delivery.queue import NewDelivery
+from bot.services.matching import find_candidates, in_pool_clause, pool_member, shown_now
+from bot.services.matching_outbox import OutboxItem
 from bot.services.matching_rules import MatchRules, WardNeighbours
+from bot.texts import Catalogue, catalogue
 from models import NewcomerDigest, NewcomerNews, Resident
+
+FIND_CALLBACK = "mt:find"
+
+
+def find_button(texts: Catalogue) -> list[list[dict[str, str]]]:
+    """'Show me mums near me': suggestions are worked out when she taps, never before."""
+    return [[{"text": texts("match.offer_button"), "callback_data": FIND_CALLBACK}]]
 
 
 @dataclass(frozen=True)
@@ -116,3 +127,50 @@ async def take_digest(
             sent.sent_on = today
     await session.flush()
     return told
+
+
+async def queue_digest(
+    session: AsyncSession,
+    digest: Digest,
+    today: dt.date,
+    now: dt.datetime,
+    rules: MatchRules,
+    neighbours: WardNeighbours,
+) -> bool:
+    """Take today's digest for her and queue it for the engine; False if there is nothing to tell.
+
+    Both in the caller's unit of work, so a crash neither loses nor repeats it.
+    """
+    told = await take_digest(session, digest.resident_id, today, now, rules, neighbours)
+    if not told:
+        return False
+    texts = catalogue(digest.language_code)
+    text = texts("match.newcomers", count=told)
+    key = f"{kinds.MATCH_DIGEST}:{today.isoformat()}"
+    message = NewDelivery(
+        digest.resident_id, key, key, kinds.MATCH_DIGEST, text, now, buttons=find_button(texts)
+    )
+    await queue.enqueue(session, [message], now)
+    return True
+
+
+async def queue_not_this_time(session: AsyncSession, item: OutboxItem, now: dt.datetime) -> bool:
+    """'It didn't work out', with a button for fresh suggestions; False if she left matching.
+
+    The suggestions are not attached: the message may wait for the morning, and by then they
+    would be stale, and no other resident's name waits in the queue.
+    """
+    me = await session.get(Resident, item.resident_id)
+    if me is None or not pool_member(me).in_pool:
+        return False
+    texts = catalogue(item.language_code)
+    message = NewDelivery(
+        item.resident_id,
+        f"{kinds.MATCH_NOT_THIS_TIME}:{item.id}",
+        f"{kinds.MATCH_NOT_THIS_TIME}:{now.date().isoformat()}",
+        kinds.MATCH_NOT_THIS_TIME,
+        texts("match.not_this_time"),
+        now,
+        buttons=find_button(texts),
+    )
+    return bool(await queue.enqueue(session, [message], now))

@@ -7,13 +7,15 @@ nothing is sent for a change that rolled back.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import MatchMention, MatchOutbox, OutboxKind, Resident
+from bot.delivery import kinds
+from models import Delivery, DeliveryStatus, MatchMention, MatchOutbox, OutboxKind, Resident
 
 RETRACTIONS = (
     OutboxKind.RETRACT_CARD,
@@ -43,6 +45,62 @@ def owe(
         # The message was never recorded (sending failed): there is nothing to take back.
         return
     session.add(MatchOutbox(recipient_id=recipient_id, kind=kind, message_id=message_id))
+
+
+def request_key(intro_id: int, created_at: dt.datetime) -> str:
+    """The queued request's content key: one per request, even for a pair that asks again."""
+    return f"{kinds.MATCH_REQUEST}:{intro_id}:{int(created_at.timestamp())}"
+
+
+def introduction_key(intro_id: int) -> str:
+    """The queued introduction's content key (each side's row is her own)."""
+    return f"{kinds.MATCH_INTRODUCTION}:{intro_id}"
+
+
+async def take_back(
+    session: AsyncSession,
+    recipient_id: int,
+    kind: OutboxKind,
+    message_id: int | None,
+    content_key: str,
+) -> None:
+    """Take a message back from her chat, whether it was sent at once or queued.
+
+    Still queued: it is cancelled, and never sent. Sent by the engine: its Telegram id is on the
+    delivery row, and the chat is tidied like any other. Either way our copy of its words goes,
+    since they name someone who has left or withdrawn.
+    """
+    delivery = await session.scalar(
+        select(Delivery).where(
+            Delivery.resident_id == recipient_id, Delivery.content_key == content_key
+        )
+    )
+    if delivery is not None:
+        if delivery.status is DeliveryStatus.QUEUED:
+            delivery.status = DeliveryStatus.CANCELLED
+        message_id = message_id or delivery.telegram_message_id
+        # Taken back once: a second withdrawal or /forget finds nothing left to retract.
+        delivery.telegram_message_id = None
+        delivery.text = ""
+        delivery.buttons = None
+    owe(session, recipient_id, kind, message_id)
+
+
+async def take_back_request(
+    session: AsyncSession,
+    recipient_id: int,
+    intro_id: int,
+    created_at: dt.datetime,
+    message_id: int | None,
+) -> None:
+    """Take a request to say hello back from the chat of the one who was asked."""
+    await take_back(
+        session,
+        recipient_id,
+        OutboxKind.RETRACT_REQUEST,
+        message_id,
+        request_key(intro_id, created_at),
+    )
 
 
 def mention(

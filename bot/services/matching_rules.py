@@ -8,13 +8,8 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from bot.services.geo import Gazetteer, Ward
-
-# The issue fixes these: nothing automatic reaches her between 21:00 and 08:00 UK time.
-QUIET_FROM = dt.time(21, 0)
-QUIET_UNTIL = dt.time(8, 0)
 
 _EARTH_RADIUS_KM = 6371.0088
 # The haversine shortlist is within 0.5% of the geodesic; this margin keeps every true neighbour.
@@ -165,12 +160,6 @@ def rank_key(
 ) -> tuple[bool, int, float, float, int]:
     """Same ward first, then due-date gap, then distance, then most recently active."""
     return (not same_ward, gap_days, distance_km, -active_at.timestamp(), resident_id)
-
-
-def in_quiet_hours(now: dt.datetime, zone: ZoneInfo) -> bool:
-    """Whether it is night in the council's time zone, when nothing automatic is sent."""
-    local = now.astimezone(zone).time()
-    return local >= QUIET_FROM or local < QUIET_UNTIL
 
 
 def first_of_month(day: dt.date) -> dt.date:

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.matching_outbox import owe, owe_mentions_of
+from bot.delivery import kinds, queue
+from bot.services.matching_outbox import (
+    introduction_key,
+    owe,
+    owe_mentions_of,
+    take_back,
+    take_back_request,
+)
 from models import (
     IntroductionStatus,
     MatchBlock,
@@ -62,21 +69,21 @@ async def _take_back_what_shows(session: AsyncSession, resident_id: int) -> None
     for card_id, viewer_id, message_id in cards.all():
         owe(session, viewer_id, OutboxKind.RETRACT_CARD, message_id)
         card_ids.append(card_id)
+    # Requests go through the delivery engine: one still queued is cancelled, a sent one taken
+    # back by the Telegram id on its delivery row (or on the introduction, for older ones).
     requests = await session.execute(
         select(
             MatchIntroduction.id,
+            MatchIntroduction.created_at,
             MatchIntroduction.recipient_id,
             MatchIntroduction.request_message_id,
         )
-        .where(
-            MatchIntroduction.requester_id == resident_id,
-            MatchIntroduction.request_message_id.is_not(None),
-        )
+        .where(MatchIntroduction.requester_id == resident_id)
         .order_by(MatchIntroduction.id)
     )
     request_ids = []
-    for request_id, recipient_id, message_id in requests.all():
-        owe(session, recipient_id, OutboxKind.RETRACT_REQUEST, message_id)
+    for request_id, created_at, recipient_id, message_id in requests.all():
+        await take_back_request(session, recipient_id, request_id, created_at, message_id)
         request_ids.append(request_id)
     if card_ids:
         await session.execute(
@@ -141,6 +148,8 @@ async def withdraw_from_matching(session: AsyncSession, resident_id: int, now: d
     await _take_back_what_shows(session, resident_id)
     await _end_suggestions_of(session, resident_id)
     await _cancel_requests_of(session, resident_id, now)
+    # Nothing about matching that is still queued for her goes out after she said no.
+    await queue.cancel_open(session, resident_id=resident_id, kinds=kinds.MATCHING)
     await session.execute(
         delete(NewcomerNews).where(
             or_(NewcomerNews.newcomer_id == resident_id, NewcomerNews.recipient_id == resident_id)
@@ -159,6 +168,7 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
     await owe_mentions_of(session, resident_id, tuple(OutboxKind))
     introductions = await session.execute(
         select(
+            MatchIntroduction.id,
             MatchIntroduction.requester_id,
             MatchIntroduction.recipient_id,
             MatchIntroduction.status,
@@ -171,7 +181,8 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
             )
         )
     )
-    for requester, recipient, status, requester_msg, recipient_msg in introductions:
+    # Her own requests were taken back above, with every card and request showing her.
+    for intro_id, requester, recipient, status, requester_msg, recipient_msg in introductions:
         if requester == resident_id:
             other, message = recipient, recipient_msg
         else:
@@ -179,7 +190,13 @@ async def prepare_erasure(session: AsyncSession, resident_id: int) -> None:
             if status is IntroductionStatus.REQUESTED:
                 owe(session, other, OutboxKind.NOT_THIS_TIME)
         if status is IntroductionStatus.INTRODUCED:
-            owe(session, other, OutboxKind.RETRACT_INTRODUCTION, message)
+            await take_back(
+                session,
+                other,
+                OutboxKind.RETRACT_INTRODUCTION,
+                message,
+                introduction_key(intro_id),
+            )
 
 
 async def _other_party(

@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from bot.delivery import queue
-from bot.delivery.quiet_hours import next_send_time
+from bot.delivery.quiet_hours import QuietHours
 from bot.services.content import POSTNATAL, PREGNANCY
 from bot.services.due_dates import PREGNANCY_DAYS
 from bot.texts import catalogue
@@ -430,14 +430,12 @@ async def plan_day(
     session: AsyncSession,
     now: dt.datetime,
     zone: ZoneInfo,
-    *,
-    quiet_start: int = 21,
-    quiet_end: int = 8,
+    quiet: QuietHours | None = None,
 ) -> PlanResult:
     """Queue today's week messages, "near you" messages and overdue check-ins, then record it."""
     today = local_today(now, zone)
     # Planned at night (a late restart), the rows wait for the morning rather than the engine.
-    run = _Run(today, now, next_send_time(now, zone, quiet_start, quiet_end))
+    run = _Run(today, now, (quiet or QuietHours(zone)).next_send_time(now))
     # A withdrawal whose cancel ran before our rows existed would miss them. So on PostgreSQL
     # the plan holds this lock until it commits, and a withdrawal takes it before cancelling:
     # it then waits for the plan and cancels what the plan queued. (A withdrawal committed

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import queue
+from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.services.consent import (
     ConsentContext,
@@ -248,6 +248,9 @@ async def set_consent(
         if not granted:
             # Withdrawal takes effect at once: nothing already queued for her goes out.
             await cancel_local_info(session, resident.id)
+    if purpose is ConsentPurpose.FEEDBACK and not granted:
+        # A question already queued is not asked after she said no.
+        await queue.cancel_open(session, resident_id=resident.id, kinds=(kinds.FEEDBACK_PROMPT,))
     if purpose is ConsentPurpose.MATCHING:
         # The matching pool flag moves with the record; withdrawing ends her open proposals.
         await set_matching_consent(session, resident, granted, context.now)

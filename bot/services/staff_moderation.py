@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.delivery import queue
+from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.services.matching import pause_matching
 from bot.services.staff_audit import Actor, record
@@ -29,7 +29,7 @@ PAGE = 5
 # when she has talked to only one person. So it is sent no sooner than this after the report
 # (and by day, through the delivery engine), and its words name no one and no report.
 NOTICE_GAP = dt.timedelta(days=3)
-NOTICE = "moderation"
+NOTICE = kinds.MODERATION_NOTICE
 
 
 @dataclass(frozen=True)

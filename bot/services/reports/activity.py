@@ -152,8 +152,10 @@ SECTIONS = [
         Section(
             slug="scheduled_messages_by_month",
             title="Scheduled messages by month and outcome",
-            description="Messages the bot planned for residents (weekly messages, local "
-            "services, check-ins, notices), by the month they were due to go. Blocked means "
+            description="Messages the bot sent residents on its own initiative (weekly "
+            "messages, local services, check-ins, retention notices, matching requests, "
+            "introductions and news, feedback questions, moderation notices), by the month they "
+            "were due to go. Blocked means "
             "Telegram would not deliver it because she blocked the bot or left Telegram. "
             "Broadcasts are counted separately below.",
             row_dim="month",
