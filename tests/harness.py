@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.context import BotApplication
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_request import FakeRequest
+from bot.sandbox.fake_transport import FakeTransport
 
 
 def settings_for_test(token: str, database_url: str, **overrides: Any) -> Settings:
@@ -43,6 +44,7 @@ class BotHarness:
             clock=clock,
             request=FakeRequest(fake),
             get_updates_request=FakeRequest(fake),
+            delivery_transport=FakeTransport(fake),
             rate_limit=False,
             # Bulk sends happen when a test calls delivery.run_until_idle(), on the test's clock.
             sleep=clock.sleep,
