@@ -117,8 +117,11 @@ class BulkSender:
             self._shared = True
         else:
             limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            # One TLS context for all: each costs tens of milliseconds to load certificates.
+            tls = httpx.create_ssl_context()
             self._transports = [
-                httpx.AsyncHTTPTransport(limits=limits) for _ in range(max(1, connections))
+                httpx.AsyncHTTPTransport(verify=tls, limits=limits)
+                for _ in range(max(1, connections))
             ]
             self._shared = False
         self._idle: asyncio.Queue[httpx.AsyncBaseTransport] | None = None
