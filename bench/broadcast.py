@@ -378,7 +378,7 @@ async def run_scenario(
 async def _until_polling(fake: FakeTelegram) -> None:
     """Wait until the bot asks for updates: its start-up (imports, migrations) is over."""
     deadline = time.monotonic() + START_TIMEOUT
-    while not fake.calls_to("getUpdates") and time.monotonic() < deadline:
+    while not fake.calls_to("getUpdates") and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
 
