@@ -91,7 +91,7 @@ def classify(status: int, body: bytes) -> Answer:
     return Answer(Outcome.RETRY, error=error)
 
 
-def _transport_error(exc: httpx.TransportError) -> Answer:
+def _transport_error(exc: httpx.HTTPError) -> Answer:
     # Only the type: an exception's text could one day carry the URL, and with it the token.
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
     return Answer(Outcome.RETRY, error=f"{kind} ({type(exc).__name__})")
@@ -184,7 +184,8 @@ class BulkSender:
                 body = await response.aread()
             finally:
                 await response.aclose()
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
+            # Connection trouble, timeouts, and an answer that could not be decoded alike.
             return _transport_error(exc)
         return classify(response.status_code, body)
 
