@@ -165,11 +165,20 @@ async def test_a_wrong_token_fails_rather_than_hammering_telegram(fake: FakeTele
     assert answer == Answer(Outcome.FAILED, error="401 Unauthorized")
 
 
-async def test_a_refused_connection_is_retried_and_nothing_logs_the_token(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError, "network error (ConnectError)"),
+        (httpx.RemoteProtocolError, "network error (RemoteProtocolError)"),
+        (httpx.DecodingError, "network error (DecodingError)"),
+        (httpx.WriteTimeout, "timed out (WriteTimeout)"),
+    ],
+)
+async def test_network_trouble_is_retried_and_nothing_logs_the_token(
+    caplog: pytest.LogCaptureFixture, error: type[httpx.RequestError], expected: str
 ) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("Connection refused", request=request)
+        raise error("the connection went wrong", request=request)
 
     token = "123:secret-token"
     bulk = BulkSender(
@@ -179,7 +188,7 @@ async def test_a_refused_connection_is_retried_and_nothing_logs_the_token(
 
     answer = await bulk.send(7, TEXT, None, paid=False)
 
-    assert answer == Answer(Outcome.RETRY, error="network error (ConnectError)")
+    assert answer == Answer(Outcome.RETRY, error=expected)
     assert token not in caplog.text
 
 
