@@ -7,7 +7,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from telegram import Bot, BotCommand, Update
+import httpx
+from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -28,7 +29,7 @@ from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
 from bot.db_roles import connection_risk
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.sender import PooledRequest
+from bot.delivery.sender import BulkSender
 from bot.handlers import (
     common,
     data_rights,
@@ -83,25 +84,27 @@ async def post_init(application: BotApplication) -> None:
 
 
 async def _start_delivery(application: BotApplication) -> None:
-    """The delivery engine, on a Bot of its own.
+    """The delivery engine, with a lean sender of its own (bot/delivery/sender.py).
 
-    Bulk sends bypass PTB's AIORateLimiter: the engine paces them itself and must see every 429
-    to pause all sends in flight; the limiter would retry inside a send (holding a claimed row)
-    and throttle a second time. Interactive replies keep the AIORateLimiter.
+    Bulk sends bypass PTB and its AIORateLimiter: the engine paces them itself and must see every
+    429 to pause all sends in flight; the limiter would retry inside a send (holding a claimed
+    row) and throttle a second time. Interactive replies keep PTB and the AIORateLimiter.
     """
     data = application.bot_data
     assert data.settings is not None and data.sessionmaker is not None and data.clock is not None
     settings = data.settings
-    request = data.delivery_request or PooledRequest(settings.delivery_max_in_flight)
-    # Without a configured base URL, PTB's own default (the real Bot API) applies.
-    if settings.bot_api_base_url:
-        bulk_bot = Bot(application.bot.token, base_url=settings.bot_api_base_url, request=request)
-    else:
-        bulk_bot = Bot(application.bot.token, request=request)
-    await bulk_bot.initialize()
-    data.delivery_bot = bulk_bot
+    # PTB's base URL (BOT_API_BASE_URL, else the real Bot API), with the token in its path.
+    data.delivery_sender = BulkSender(
+        application.bot.base_url,
+        settings.delivery_max_in_flight,
+        transport=data.delivery_transport,
+    )
     data.delivery = DeliveryEngine(
-        data.sessionmaker, bulk_bot, data.clock, settings, sleep=data.sleep or asyncio.sleep
+        data.sessionmaker,
+        data.delivery_sender,
+        data.clock,
+        settings,
+        sleep=data.sleep or asyncio.sleep,
     )
     if data.delivery_worker:
         await data.delivery.start()
@@ -112,8 +115,8 @@ async def post_shutdown(application: BotApplication) -> None:
     data = application.bot_data
     if data.delivery is not None:
         await data.delivery.stop()
-    if data.delivery_bot is not None:
-        await data.delivery_bot.shutdown()
+    if data.delivery_sender is not None:
+        await data.delivery_sender.aclose()
     if data.place_search is not None:
         await data.place_search.close()
     if data.engine is not None:
@@ -129,16 +132,21 @@ def build_application(
     rate_limit: bool = True,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     delivery_worker: bool = True,
+    delivery_transport: httpx.AsyncBaseTransport | None = None,
 ) -> BotApplication:
     """The bot with all its handlers; `request` lets tests plug in the fake Bot API.
 
-    `sleep` replaces asyncio.sleep for the delivery engine (tests pass FixedClock.sleep), and
+    `delivery_transport` does the same for bulk sends, which bypass PTB (FakeTransport); a
+    test's `request` needs one too, or bulk sends would go to the real Bot API. `sleep` replaces
+    asyncio.sleep for the delivery engine (tests pass FixedClock.sleep), and
     `delivery_worker=False` leaves sending to explicit `run_until_idle()` calls.
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
     # Fail at start-up, not at the first /forget.
     safeguarding_key(settings)
+    if request is not None and delivery_transport is None:
+        raise ValueError("with a request of its own, bulk sends need a delivery_transport too")
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -160,7 +168,7 @@ def build_application(
     application.bot_data.clock = clock or SystemClock()
     application.bot_data.sleep = sleep
     application.bot_data.delivery_worker = delivery_worker
-    application.bot_data.delivery_request = request
+    application.bot_data.delivery_transport = delivery_transport
 
     private = filters.ChatType.PRIVATE
     # Group -1 runs before everything: a button pressed outside her own chat never acts.

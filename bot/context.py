@@ -6,14 +6,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram import Bot
 from telegram.ext import Application, CallbackContext, ExtBot
-from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.sender import BulkSender
 from bot.services.content import ContentSet
 from bot.services.geo import Gazetteer
 from bot.services.place_search import PlaceSearch
@@ -32,8 +32,9 @@ class BotData:
         self.place_search: PlaceSearch | None = None
         # The bulk sender (broadcasts, scheduled information); made in post_init.
         self.delivery: DeliveryEngine | None = None
-        self.delivery_bot: Bot | None = None
-        self.delivery_request: BaseRequest | None = None
+        self.delivery_sender: BulkSender | None = None
+        # Tests' stand-in for the network under bulk sends (the fake Bot API in-process).
+        self.delivery_transport: httpx.AsyncBaseTransport | None = None
         self.delivery_worker = True
         self.sleep: Callable[[float], Awaitable[None]] | None = None
         # The council's content (content/), read from the database; None until it is loaded.

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.context import BotApplication
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_request import FakeRequest
+from bot.sandbox.fake_transport import FakeTransport
 
 # The key of the safeguarding record's hashes in tests (production requires its own).
 TEST_SAFEGUARDING_SECRET = "test-safeguarding-secret-0123456789abcdef"
@@ -49,6 +50,7 @@ class BotHarness:
             clock=clock,
             request=FakeRequest(fake),
             get_updates_request=FakeRequest(fake),
+            delivery_transport=FakeTransport(fake),
             rate_limit=False,
             # Bulk sends happen when a test calls delivery.run_until_idle(), on the test's clock.
             sleep=clock.sleep,

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
 
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.delivery import queue
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.queue import BatchProgress, NewDelivery
+from bot.delivery.sender import BulkSender
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, FloodControl
-from bot.sandbox.fake_request import FakeRequest
+from bot.sandbox.fake_transport import FakeTransport
 from models import Delivery, DeliveryStatus, Resident
 from tests.factories import make_resident
 from tests.harness import settings_for_test
@@ -40,20 +40,23 @@ def fake(clock: FixedClock) -> FakeTelegram:
 
 
 @pytest.fixture
-async def bulk_bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    """A plain Bot on the in-process fake, as post_init makes for the engine."""
-    bot = Bot(fake.token, request=FakeRequest(fake))
-    await bot.initialize()
-    yield bot
-    await bot.shutdown()
+async def sender(fake: FakeTelegram) -> AsyncIterator[BulkSender]:
+    """The engine's bulk sender, as post_init makes it, on the in-process fake."""
+    bulk = BulkSender(
+        f"https://api.telegram.org/bot{fake.token}", 16, transport=FakeTransport(fake)
+    )
+    yield bulk
+    await bulk.aclose()
 
 
 class World:
     """Residents with Telegram accounts on the fake, the queue, and engines to send it."""
 
-    def __init__(self, fake: FakeTelegram, bot: Bot, sessions: Sessions, clock: FixedClock) -> None:
+    def __init__(
+        self, fake: FakeTelegram, sender: BulkSender, sessions: Sessions, clock: FixedClock
+    ) -> None:
         self.fake = fake
-        self.bot = bot
+        self.sender = sender
         self.sessions = sessions
         self.clock = clock
 
@@ -62,7 +65,7 @@ class World:
     ) -> DeliveryEngine:
         return DeliveryEngine(
             sessions or self.sessions,
-            self.bot,
+            self.sender,
             self.clock,
             settings_for_test(self.fake.token, "sqlite+aiosqlite://", **settings),
             worker_id=worker_id,
@@ -132,8 +135,8 @@ class World:
 
 
 @pytest.fixture
-def world(fake: FakeTelegram, bulk_bot: Bot, sessions: Sessions, clock: FixedClock) -> World:
-    return World(fake, bulk_bot, sessions, clock)
+def world(fake: FakeTelegram, sender: BulkSender, sessions: Sessions, clock: FixedClock) -> World:
+    return World(fake, sender, sessions, clock)
 
 
 def local(
@@ -490,12 +493,12 @@ async def test_two_engines_on_one_database_never_send_a_message_twice(
 
 
 async def test_the_background_worker_sends_when_woken_and_stops_cleanly(
-    fake: FakeTelegram, bulk_bot: Bot, sessions: Sessions, clock: FixedClock
+    fake: FakeTelegram, sender: BulkSender, sessions: Sessions, clock: FixedClock
 ) -> None:
-    world = World(fake, bulk_bot, sessions, clock)
+    world = World(fake, sender, sessions, clock)
     [user] = await world.residents(1)
     engine = DeliveryEngine(
-        sessions, bulk_bot, clock, settings_for_test(fake.token, "sqlite+aiosqlite://")
+        sessions, sender, clock, settings_for_test(fake.token, "sqlite+aiosqlite://")
     )
     await engine.start()
     try:

@@ -24,18 +24,15 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import queue
 from bot.delivery.limits import ChatSpacing, Pacer
 from bot.delivery.queue import BatchProgress, Claimed
+from bot.delivery.sender import BulkSender, Outcome
 from models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -47,7 +44,6 @@ _PROGRESS_SECONDS = 3.0
 _BACKOFF_SECONDS = 2.0
 _MAX_BACKOFF_SECONDS = 300.0
 _IDLE_POLL_SECONDS = 30.0
-_UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 
 
 @dataclass
@@ -116,26 +112,13 @@ def _default_worker_id() -> str:
     return f"{socket.gethostname()[:20]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def _seconds(value: dt.timedelta | float) -> float:
-    # PTB_TIMEDELTA=true (set in bot/__init__.py) makes retry_after a timedelta; ints before.
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
-def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(**button) for button in row] for row in buttons]
-    )
-
-
 class DeliveryEngine:
     """Sends due rows of the delivery queue; one per process, started in post_init."""
 
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        bot: Bot,
+        sender: BulkSender,
         clock: Clock,
         settings: Settings,
         *,
@@ -143,7 +126,7 @@ class DeliveryEngine:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._sessions = sessionmaker
-        self._bot = bot
+        self._sender = sender
         self._clock = clock
         self._settings = settings
         self._quiet_hours = settings.quiet_hours
@@ -410,39 +393,22 @@ class DeliveryEngine:
             buffer.add(row.batch).released.append((row.id, until, reason))
 
     async def _send_one(self, row: Claimed, buffer: _Buffer) -> None:
-        try:
-            message = await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=row.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=_markup(row.buttons),
-                allow_paid_broadcast=True if row.paid else None,
-            )
-        except RetryAfter as exc:
-            pause = _seconds(exc.retry_after)
+        answer = await self._sender.send(row.chat_id, row.text, row.buttons, paid=row.paid)
+        results = buffer.add(row.batch)
+        if answer.outcome is Outcome.SENT:
+            results.sent.append((row.id, answer.message_id))
+        elif answer.outcome is Outcome.FLOOD:
+            pause = answer.retry_after
             self._paused_until = max(self._paused_until, self._now_s() + pause)
             until = self._now() + dt.timedelta(seconds=pause)
-            reason = f"429 flood control: paused {pause:g}s"
-            buffer.add(row.batch).released.append((row.id, until, reason))
-        except Forbidden as exc:
+            results.released.append((row.id, until, f"429 flood control: paused {pause:g}s"))
+        elif answer.outcome is Outcome.UNREACHABLE:
             self._gone.add(row.chat_id)
-            buffer.add(row.batch).unreachable.append((row.id, row.chat_id, f"403 {exc.message}"))
-        except BadRequest as exc:
-            # BadRequest is a NetworkError in PTB, so it must be caught before one.
-            if any(marker in exc.message.lower() for marker in _UNREACHABLE_400):
-                self._gone.add(row.chat_id)
-                buffer.add(row.batch).unreachable.append(
-                    (row.id, row.chat_id, f"400 {exc.message}")
-                )
-            else:
-                buffer.add(row.batch).failed.append((row.id, f"400 {exc.message}"))
-        except NetworkError as exc:
-            # 5xx and timeouts: the message may or may not have gone; retry with backoff.
-            self._retry_or_fail(row, buffer.add(row.batch), f"{type(exc).__name__}: {exc.message}")
-        except TelegramError as exc:
-            buffer.add(row.batch).failed.append((row.id, f"{type(exc).__name__}: {exc.message}"))
+            results.unreachable.append((row.id, row.chat_id, answer.error))
+        elif answer.outcome is Outcome.RETRY:
+            self._retry_or_fail(row, results, answer.error)
         else:
-            buffer.add(row.batch).sent.append((row.id, message.message_id))
+            results.failed.append((row.id, answer.error))
 
     def _retry_or_fail(self, row: Claimed, results: _Results, error: str) -> None:
         if row.attempts >= self._settings.delivery_max_attempts:

@@ -1,71 +1,195 @@
-"""The HTTP side of bulk sending: several one-connection clients instead of one big pool.
+"""The lean path for bulk sends: prepared JSON over a few keep-alive connections.
 
-httpcore's connection pool rescans every connection for every request, so one client with many
-connections spends more CPU the more sends are in flight (measured in bench/broadcast.py: a
-64-connection pool halved throughput). Each send here borrows a whole client with one
-keep-alive connection, and gives it back when the answer has come.
+python-telegram-bot builds every request through several layers and parses every answer into a
+`Message`; at paid-broadcast rates that was most of the bot's CPU (docs/PERFORMANCE.md). The engine
+needs none of it: only whether Telegram took the message, its id (kept for later edits) and, if
+not, what to do next. `classify` makes that decision for every answer, in one place.
+
+Each connection is a transport of its own, lent to one send at a time: httpcore's pool rescans all
+its connections for every request, so one large pool costs more CPU the more sends are in flight.
+Requests go to the transport directly (no httpx.Client): the URL is parsed once, and nothing is
+logged, so the token in the URL path never reaches a log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
 
-# PTB's own annotation for timeouts; BaseRequest.do_request is typed with it.
-from telegram._utils.types import ODVInput
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+import httpx
+
+# Telegram's 400s that mean the chat itself is gone, rather than the message being wrong.
+_UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
+_HEADERS = httpx.Headers({"Content-Type": "application/json", "Accept": "application/json"})
+# PTB's defaults for the bulk Bot this replaces: a slow answer is a timeout, retried with backoff.
+_TIMEOUTS = {"connect": 5.0, "read": 10.0, "write": 5.0, "pool": 5.0}
+_PREPARED_TEXTS = 16
 
 
-class PooledRequest(BaseRequest):
-    """A BaseRequest over `size` HTTPXRequests of one connection each."""
+class Outcome(enum.Enum):
+    """What the engine does with one answer."""
 
-    def __init__(self, size: int, *, read_timeout: float = 10.0) -> None:
-        self._clients = [
-            HTTPXRequest(connection_pool_size=1, read_timeout=read_timeout) for _ in range(size)
-        ]
-        self._idle: asyncio.Queue[HTTPXRequest] | None = None
-        self._read_timeout = read_timeout
+    # Telegram took the message; its id is kept.
+    SENT = "sent"
+    # 429: every send pauses for retry_after; the row goes back, no attempt counted against it.
+    FLOOD = "flood"
+    # She blocked the bot or the chat is gone: she is marked unreachable, her other rows skipped.
+    UNREACHABLE = "unreachable"
+    # 5xx, timeouts, connection trouble: it may or may not have gone; retried with growing waits.
+    RETRY = "retry"
+    # Telegram refused the message itself (malformed, bad token): retrying would not help.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One send's outcome, with what the engine keeps of it."""
+
+    outcome: Outcome
+    message_id: int | None = None
+    retry_after: float = 0.0
+    error: str = ""
+
+
+def classify(status: int, body: bytes) -> Answer:
+    """Telegram's answer to sendMessage, as the engine acts on it.
+
+    Mirrors python-telegram-bot's reading of an answer (the HTTP status decides; a retry_after
+    anywhere is a flood pause), so bulk sends and PTB's replies treat Telegram alike.
+    """
+    try:
+        envelope: Any = json.loads(body)
+    except ValueError:
+        envelope = None
+    if 200 <= status <= 299:
+        if isinstance(envelope, dict) and envelope.get("ok"):
+            result = envelope.get("result")
+            message_id = result.get("message_id") if isinstance(result, dict) else None
+            return Answer(Outcome.SENT, message_id if isinstance(message_id, int) else None)
+        # Telegram said yes but the answer can't be read: the message probably went, so it is
+        # not sent again; it is recorded as failed, with why.
+        return Answer(Outcome.FAILED, error=f"{status} unreadable answer")
+    if not isinstance(envelope, dict):
+        envelope = {}
+    description = str(envelope.get("description") or f"HTTP {status}")
+    error = f"{status} {description}"
+    parameters = envelope.get("parameters")
+    retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        return Answer(Outcome.FLOOD, retry_after=float(retry_after), error=error)
+    if status == 403:
+        return Answer(Outcome.UNREACHABLE, error=error)
+    if status == 400:
+        gone = any(marker in description.lower() for marker in _UNREACHABLE_400)
+        return Answer(Outcome.UNREACHABLE if gone else Outcome.FAILED, error=error)
+    if status in (401, 404, 409) or not 300 <= status <= 599:
+        return Answer(Outcome.FAILED, error=error)
+    # 5xx, and a 429 without retry_after: Telegram's trouble, worth trying again.
+    return Answer(Outcome.RETRY, error=error)
+
+
+def _transport_error(exc: httpx.HTTPError) -> Answer:
+    # Only the type: an exception's text could one day carry the URL, and with it the token.
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
+    return Answer(Outcome.RETRY, error=f"{kind} ({type(exc).__name__})")
+
+
+class BulkSender:
+    """Sends bulk messages to the Bot API at `base_url` (PTB's `Bot.base_url`: token included).
+
+    `transport` replaces the network with one shared transport (tests: the fake Bot API);
+    otherwise `connections` keep-alive connections are opened as needed.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        connections: int,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = httpx.URL(f"{base_url}/sendMessage")
+        if transport is not None:
+            self._transports = [transport]
+            self._shared = True
+        else:
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            # One TLS context for all: each costs tens of milliseconds to load certificates.
+            tls = httpx.create_ssl_context()
+            self._transports = [
+                httpx.AsyncHTTPTransport(verify=tls, limits=limits)
+                for _ in range(max(1, connections))
+            ]
+            self._shared = False
+        self._idle: asyncio.Queue[httpx.AsyncBaseTransport] | None = None
+        self._prepared: dict[tuple[str, bool], tuple[Any, bytes]] = {}
 
     @property
-    def read_timeout(self) -> float | None:
-        """The default read timeout of every client."""
-        return self._read_timeout
+    def connections(self) -> int:
+        """How many connections sends share (1 for an injected transport)."""
+        return len(self._transports)
 
-    async def initialize(self) -> None:
-        """Open every client."""
-        self._idle = asyncio.Queue()
-        for client in self._clients:
-            await client.initialize()
-            self._idle.put_nowait(client)
-
-    async def shutdown(self) -> None:
-        """Close every client."""
-        for client in self._clients:
-            await client.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Send on the first idle client (waiting for one if all are busy)."""
+    def _idle_transports(self) -> asyncio.Queue[httpx.AsyncBaseTransport]:
+        # Made on first use, inside the event loop that sends.
         if self._idle is None:
-            await self.initialize()
-        assert self._idle is not None
-        client = await self._idle.get()
+            self._idle = asyncio.Queue()
+            for transport in self._transports:
+                self._idle.put_nowait(transport)
+        return self._idle
+
+    def body(self, chat_id: int, text: str, buttons: Any, *, paid: bool) -> bytes:
+        """The JSON for one sendMessage; what follows chat_id is prepared once per message."""
+        key = (text, paid)
+        cached = self._prepared.get(key)
+        if cached is None or cached[0] != buttons:
+            fields: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+            if buttons:
+                fields["reply_markup"] = {"inline_keyboard": buttons}
+            if paid:
+                fields["allow_paid_broadcast"] = True
+            rest = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[1:]
+            cached = (buttons, rest.encode("utf-8"))
+            if len(self._prepared) >= _PREPARED_TEXTS:
+                self._prepared.clear()
+            self._prepared[key] = cached
+        return b'{"chat_id":%d,%s' % (chat_id, cached[1])
+
+    async def send(self, chat_id: int, text: str, buttons: Any, *, paid: bool) -> Answer:
+        """Send one HTML message; never raises for anything Telegram or the network does."""
+        request = httpx.Request(
+            "POST",
+            self._url,
+            headers=_HEADERS,
+            content=self.body(chat_id, text, buttons, paid=paid),
+            extensions={"timeout": _TIMEOUTS},
+        )
+        if self._shared:
+            return await self._exchange(self._transports[0], request)
+        idle = self._idle_transports()
+        transport = await idle.get()
         try:
-            return await client.do_request(
-                url,
-                method,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
+            return await self._exchange(transport, request)
         finally:
-            self._idle.put_nowait(client)
+            idle.put_nowait(transport)
+
+    async def _exchange(
+        self, transport: httpx.AsyncBaseTransport, request: httpx.Request
+    ) -> Answer:
+        try:
+            response = await transport.handle_async_request(request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            # Connection trouble, timeouts, and an answer that could not be decoded alike.
+            return _transport_error(exc)
+        return classify(response.status_code, body)
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for transport in self._transports:
+            await transport.aclose()

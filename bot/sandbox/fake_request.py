@@ -14,7 +14,7 @@ from telegram.request import BaseRequest, RequestData
 
 from .fake_api import FakeTelegram, SimulatedTimeout
 
-__all__ = ["FakeRequest"]
+__all__ = ["FakeRequest", "answer"]
 
 _METHOD_PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[^/]+)\Z")
 _FILE_PATH = re.compile(r"/file/bot(?P<token>[^/]+)/(?P<path>.+)\Z")
@@ -34,6 +34,30 @@ def _read_content(content: Any) -> bytes:
         data = content.read()
         return data if isinstance(data, bytes) else str(data).encode("utf-8")
     return bytes(content)
+
+
+async def answer(
+    fake: FakeTelegram, url: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
+) -> tuple[int, bytes]:
+    """The HTTP status and body Telegram would send for one request to `url`.
+
+    Raises SimulatedTimeout when the fake was told to let this call time out.
+    """
+    path = unquote(urlsplit(url).path)
+    file_match = _FILE_PATH.search(path)
+    if file_match:
+        if file_match["token"] != fake.token:
+            return 401, _body(_UNAUTHORIZED)
+        stored = fake.file_content(file_match["path"])
+        return (404, _body(_NOT_FOUND)) if stored is None else (200, stored)
+    match = _METHOD_PATH.search(path)
+    if match is None:
+        return 404, _body(_NOT_FOUND)
+    if match["token"] != fake.token:
+        return 401, _body(_UNAUTHORIZED)
+    envelope = await fake.call(match["method"], params, files)
+    status = 200 if envelope.get("ok") else int(envelope.get("error_code", 400))
+    return status, _body(envelope)
 
 
 class FakeRequest(BaseRequest):
@@ -68,18 +92,6 @@ class FakeRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Answer one request with the HTTP status and body Telegram would send."""
-        path = unquote(urlsplit(url).path)
-        file_match = _FILE_PATH.search(path)
-        if file_match:
-            if file_match["token"] != self.fake.token:
-                return 401, _body(_UNAUTHORIZED)
-            stored = self.fake.file_content(file_match["path"])
-            return (404, _body(_NOT_FOUND)) if stored is None else (200, stored)
-        match = _METHOD_PATH.search(path)
-        if match is None:
-            return 404, _body(_NOT_FOUND)
-        if match["token"] != self.fake.token:
-            return 401, _body(_UNAUTHORIZED)
         params: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
         if request_data is not None:
@@ -93,9 +105,7 @@ class FakeRequest(BaseRequest):
                 filename, content = field_tuple[0], field_tuple[1]
                 files[name] = (filename or name, _read_content(content))
         try:
-            envelope = await self.fake.call(match["method"], params, files)
+            return await answer(self.fake, url, params, files)
         except SimulatedTimeout:
             # What HTTPXRequest raises when Telegram does not answer in time.
             raise TimedOut from None
-        status = 200 if envelope.get("ok") else int(envelope.get("error_code", 400))
-        return status, _body(envelope)
