@@ -43,7 +43,7 @@ def fake(clock: FixedClock) -> FakeTelegram:
 async def sender(fake: FakeTelegram) -> AsyncIterator[BulkSender]:
     """The engine's bulk sender, as post_init makes it, on the in-process fake."""
     bulk = BulkSender(
-        f"https://api.telegram.org/bot{fake.token}", 16, transport=FakeTransport(fake)
+        f"https://bot-api.invalid/bot{fake.token}", 16, transport=FakeTransport(fake)
     )
     yield bulk
     await bulk.aclose()

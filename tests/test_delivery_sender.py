@@ -19,7 +19,7 @@ TEXT = "<b>Clinic closed</b> on Friday"
 
 @pytest.fixture
 async def sender(fake: FakeTelegram) -> AsyncIterator[BulkSender]:
-    bulk = BulkSender(f"https://api.telegram.org/bot{fake.token}", 4, transport=FakeTransport(fake))
+    bulk = BulkSender(f"https://bot-api.invalid/bot{fake.token}", 4, transport=FakeTransport(fake))
     yield bulk
     await bulk.aclose()
     fake.assert_no_violations()
@@ -157,7 +157,7 @@ async def test_a_timeout_is_retried(sender: BulkSender, fake: FakeTelegram, her:
 async def test_a_wrong_token_fails_rather_than_hammering_telegram(fake: FakeTelegram) -> None:
     user = fake.new_user("Amira", started=True)
     wrong = BulkSender(
-        "https://api.telegram.org/bot1:not-the-token", 1, transport=FakeTransport(fake)
+        "https://bot-api.invalid/bot1:not-the-token", 1, transport=FakeTransport(fake)
     )
 
     answer = await wrong.send(user.id, TEXT, None, paid=False)
@@ -182,7 +182,7 @@ async def test_network_trouble_is_retried_and_nothing_logs_the_token(
 
     token = "123:secret-token"
     bulk = BulkSender(
-        f"https://api.telegram.org/bot{token}", 1, transport=httpx.MockTransport(refuse)
+        f"https://bot-api.invalid/bot{token}", 1, transport=httpx.MockTransport(refuse)
     )
     caplog.set_level(logging.DEBUG)
 
