@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +26,15 @@ def settings_for_test(token: str, database_url: str, **overrides: Any) -> Settin
     values: dict[str, Any] = {"safeguarding_secret": TEST_SAFEGUARDING_SECRET}
     values.update(overrides)
     return Settings(_env_file=None, telegram_bot_token=token, database_url=database_url, **values)
+
+
+def schema_checked(fake: FakeTelegram) -> Iterator[FakeTelegram]:
+    """Yield the fake, then fail the test if anything called it outside the Bot API schema.
+
+    Every fixture that makes a fake hands it out through this, so no test can skip the check.
+    """
+    yield fake
+    fake.assert_no_violations()
 
 
 class BotHarness:
@@ -58,6 +67,8 @@ class BotHarness:
         )
         async with running(application):
             yield cls(fake, application, clock)
+        # Also here, for fakes a test made itself: a bot started by hand is checked all the same.
+        fake.assert_no_violations()
 
     def session(self) -> AsyncSession:
         """A session on the bot's own database."""

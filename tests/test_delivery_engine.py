@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,19 +23,21 @@ from bot.sandbox.fake_api import FakeTelegram, FakeUser, FloodControl
 from bot.sandbox.fake_transport import FakeTransport
 from models import Delivery, DeliveryStatus, Resident
 from tests.factories import make_resident
-from tests.harness import settings_for_test
+from tests.harness import schema_checked, settings_for_test
 
 Sessions = async_sessionmaker[AsyncSession]
 LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
-def fake(clock: FixedClock) -> FakeTelegram:
+def fake(clock: FixedClock) -> Iterator[FakeTelegram]:
     """A fake whose flood limits run on the test's clock, so pacing is checked exactly."""
-    return FakeTelegram(
-        clock=lambda: clock.now().timestamp(),
-        # A little more tolerance than the engine's own catch-up allowance of one send.
-        flood=FloodControl(clock=lambda: clock.now().timestamp(), tolerance=0.05),
+    yield from schema_checked(
+        FakeTelegram(
+            clock=lambda: clock.now().timestamp(),
+            # A little more tolerance than the engine's own catch-up allowance of one send.
+            flood=FloodControl(clock=lambda: clock.now().timestamp(), tolerance=0.05),
+        )
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import html
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,14 +36,22 @@ from bot.sandbox.schema import (
     validate_call,
     validate_object,
 )
+from tests.harness import schema_checked
 
 # --- fixtures ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def fake() -> FakeTelegram:
-    """A fresh fake Bot API."""
-    return FakeTelegram()
+def fake() -> Iterator[FakeTelegram]:
+    """A fresh fake Bot API; a test that breaks the schema on purpose takes its violations."""
+    yield from schema_checked(FakeTelegram())
+
+
+def taken_violations(fake: FakeTelegram) -> list[str]:
+    """The violations a test provoked on purpose, taken off the fake so its teardown check passes."""
+    taken = list(fake.violations)
+    fake.violations.clear()
+    return taken
 
 
 @pytest.fixture
@@ -110,7 +118,7 @@ async def test_unknown_parameter_is_a_violation(fake: FakeTelegram, ann: FakeUse
     response = await fake.call("sendMessage", {"chat_id": ann.id, "text": "hi", "colour": 1})
 
     assert response["error_code"] == 400
-    assert fake.violations == ["sendMessage: unknown parameter 'colour'"]
+    assert taken_violations(fake) == ["sendMessage: unknown parameter 'colour'"]
     assert fake.sent == []
 
 
@@ -122,7 +130,7 @@ async def test_missing_required_parameter_is_a_violation(fake: FakeTelegram) -> 
         "error_code": 400,
         "description": "Bad Request: chat_id is empty",
     }
-    assert fake.violations == ["sendMessage: missing required parameter 'chat_id'"]
+    assert taken_violations(fake) == ["sendMessage: missing required parameter 'chat_id'"]
 
 
 def test_integer_parameter_takes_numbers_and_numeric_strings_only() -> None:
@@ -174,14 +182,14 @@ async def test_unknown_method_is_not_found(fake: FakeTelegram) -> None:
     response = await fake.call("sendTelegram", {})
 
     assert response == {"ok": False, "error_code": 404, "description": "Not Found"}
-    assert fake.violations == ["unknown method 'sendTelegram'"]
+    assert taken_violations(fake) == ["unknown method 'sendTelegram'"]
 
 
 async def test_method_the_fake_does_not_implement_is_a_violation(fake: FakeTelegram) -> None:
     response = await fake.call("sendDice", {"chat_id": 1})
 
     assert response["error_code"] == 400
-    assert fake.violations == ["not implemented by the fake: sendDice"]
+    assert taken_violations(fake) == ["not implemented by the fake: sendDice"]
 
 
 async def test_method_names_are_case_insensitive(fake: FakeTelegram) -> None:
@@ -200,7 +208,7 @@ async def test_html_with_unescaped_tag_is_rejected(fake: FakeTelegram, ann: Fake
     assert response["description"] == (
         'Bad Request: can\'t parse entities: Unsupported start tag "date" at byte offset 4'
     )
-    assert len(fake.violations) == 1
+    assert len(taken_violations(fake)) == 1
 
 
 @pytest.mark.parametrize(
@@ -256,12 +264,16 @@ async def test_text_longer_than_4096_characters_after_parsing_is_rejected(
     response = await fake.call("sendMessage", {"chat_id": ann.id, "text": "x" * 4097})
 
     assert response["description"] == "Bad Request: message is too long"
+    assert taken_violations(fake) == [
+        "sendMessage: text is 4097 characters after entity parsing; Telegram allows at most 4096"
+    ]
 
 
 async def test_blank_text_is_rejected(fake: FakeTelegram, ann: FakeUser) -> None:
     response = await fake.call("sendMessage", {"chat_id": ann.id, "text": " \n "})
 
     assert response["description"] == "Bad Request: message text is empty"
+    assert taken_violations(fake) == ["sendMessage: text is empty after entity parsing"]
 
 
 async def test_document_caption_over_1024_characters_is_rejected(
@@ -274,6 +286,9 @@ async def test_document_caption_over_1024_characters_is_rejected(
     )
 
     assert response["description"] == "Bad Request: message caption is too long"
+    assert taken_violations(fake) == [
+        "sendDocument: caption is 1025 characters after entity parsing; Telegram allows at most 1024"
+    ]
 
 
 # --- inline keyboards -------------------------------------------------------------------------
@@ -290,7 +305,7 @@ async def test_callback_data_longer_than_64_bytes_is_rejected(
     )
 
     assert response["description"] == "Bad Request: BUTTON_DATA_INVALID"
-    assert "66 bytes" in fake.violations[0]
+    assert "66 bytes" in taken_violations(fake)[0]
 
 
 async def test_inline_keyboard_of_more_than_100_buttons_is_rejected(
@@ -303,6 +318,9 @@ async def test_inline_keyboard_of_more_than_100_buttons_is_rejected(
     )
 
     assert response["description"] == "Bad Request: REPLY_MARKUP_TOO_LONG"
+    assert taken_violations(fake) == [
+        "sendMessage: inline keyboard has 101 buttons; Telegram allows at most 100"
+    ]
 
 
 async def test_inline_button_without_an_action_is_rejected(
@@ -315,6 +333,10 @@ async def test_inline_button_without_an_action_is_rejected(
     )
 
     assert "Text buttons are unallowed" in response["description"]
+    assert taken_violations(fake) == [
+        "sendMessage: reply_markup.inline_keyboard[0][0] ('Just text') has no action such as "
+        "callback_data or url"
+    ]
 
 
 # --- messages the bot sends -------------------------------------------------------------------
@@ -773,6 +795,9 @@ async def test_ptb_raises_telegrams_exceptions(
         await ptb_bot.send_message(ann.id, "x")
 
     assert flood.value.retry_after == dt.timedelta(seconds=5)
+    assert taken_violations(fake) == [
+        'sendMessage: text is not valid Telegram HTML: Unsupported start tag "" at byte offset 2'
+    ]
 
 
 async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
@@ -884,6 +909,7 @@ async def test_http_errors_are_bot_api_envelopes(
     assert (wrong_token.status_code, wrong_token.json()["description"]) == (401, "Unauthorized")
     assert (bad_request.status_code, bad_request.json()["ok"]) == (400, False)
     assert nowhere.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+    assert taken_violations(fake) == ["sendMessage: missing required parameter 'chat_id'"]
 
 
 async def test_http_long_poll_does_not_block_other_requests(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from models import StaffRole
 from tests.factories import make_staff
-from tests.harness import BotHarness
+from tests.harness import BotHarness, schema_checked
 from tests.test_matching_support import join
 
 _RIGHTS = (
@@ -30,9 +30,9 @@ _RIGHTS = (
 
 
 @pytest.fixture
-def fake(clock: FixedClock) -> FakeTelegram:
+def fake(clock: FixedClock) -> Iterator[FakeTelegram]:
     """The fake on the test clock, so invite links 'expire' relative to the bot's time."""
-    return FakeTelegram(clock=lambda: clock.now().timestamp())
+    yield from schema_checked(FakeTelegram(clock=lambda: clock.now().timestamp()))
 
 
 @pytest.fixture
@@ -50,7 +50,6 @@ async def bot(
         async with harness.session() as session, session.begin():
             await make_staff(session, clock.now(), StaffRole.MODERATOR, staff.id)
         yield harness
-    assert fake.violations == []
 
 
 @pytest.fixture

@@ -217,8 +217,9 @@ def test_run_without_a_token_opens_the_sandbox(tmp_path: Path) -> None:
     assert "Goodbye" in result.stdout
 
 
-async def test_an_answer_that_comes_after_the_wait_is_shown_at_the_prompt() -> None:
-    fake = FakeTelegram()
+async def test_an_answer_that_comes_after_the_wait_is_shown_at_the_prompt(
+    fake: FakeTelegram,
+) -> None:
     stdin = asyncio.StreamReader()
     out = WatchedOutput("Your report is ready")
     chat = _Chat(fake, _Lines(lambda: stdin.read(1024)), out, interactive=True)
