@@ -48,7 +48,7 @@ def fake() -> Iterator[FakeTelegram]:
 
 
 def taken_violations(fake: FakeTelegram) -> list[str]:
-    """The violations a test provoked on purpose, taken off the fake so its teardown check passes."""
+    """Violations a test provoked on purpose, taken off the fake so its teardown check passes."""
     taken = list(fake.violations)
     fake.violations.clear()
     return taken
@@ -287,7 +287,8 @@ async def test_document_caption_over_1024_characters_is_rejected(
 
     assert response["description"] == "Bad Request: message caption is too long"
     assert taken_violations(fake) == [
-        "sendDocument: caption is 1025 characters after entity parsing; Telegram allows at most 1024"
+        "sendDocument: caption is 1025 characters after entity parsing; "
+        "Telegram allows at most 1024"
     ]
 
 
