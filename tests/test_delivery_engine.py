@@ -44,9 +44,7 @@ def fake(clock: FixedClock) -> Iterator[FakeTelegram]:
 @pytest.fixture
 async def sender(fake: FakeTelegram) -> AsyncIterator[BulkSender]:
     """The engine's bulk sender, as post_init makes it, on the in-process fake."""
-    bulk = BulkSender(
-        f"https://bot-api.invalid/bot{fake.token}", 16, transport=FakeTransport(fake)
-    )
+    bulk = BulkSender(f"https://bot-api.invalid/bot{fake.token}", 16, transport=FakeTransport(fake))
     yield bulk
     await bulk.aclose()
 
