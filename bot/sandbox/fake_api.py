@@ -26,12 +26,12 @@ from .schema import (
 )
 
 __all__ = [
+    "MEDIA_KINDS",
     "ApiCall",
     "ApiError",
     "FakeTelegram",
     "FakeUser",
     "FloodControl",
-    "MEDIA_KINDS",
     "SentMessage",
     "SimulatedTimeout",
 ]
@@ -722,9 +722,7 @@ class FakeTelegram:
         message["edit_date"] = max(self._now(), int(message["date"]))
         return self._enqueue({"edited_message": message})
 
-    def send_media(
-        self, user: FakeUser, kind: str, *, caption: str | None = None
-    ) -> JSONDict:
+    def send_media(self, user: FakeUser, kind: str, *, caption: str | None = None) -> JSONDict:
         """The user sends something that is not text: one of MEDIA_KINDS, as Telegram shapes it."""
         if kind not in MEDIA_KINDS:
             raise ValueError(f"unknown media kind {kind!r}; one of {MEDIA_KINDS}")
@@ -763,7 +761,9 @@ class FakeTelegram:
                 "document": {**file, "mime_type": "video/mp4"},
             },
             "audio": {"audio": {**file, "duration": 180, "title": "Lullaby"}},
-            "document": {"document": {**file, "file_name": "scan.pdf", "mime_type": "application/pdf"}},
+            "document": {
+                "document": {**file, "file_name": "scan.pdf", "mime_type": "application/pdf"}
+            },
             "contact": {"contact": {"phone_number": "+447700900123", "first_name": "Mum"}},
             "dice": {"dice": {"emoji": "\U0001f3b2", "value": 1 + number % 6}},
             "poll": {
