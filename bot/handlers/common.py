@@ -58,6 +58,26 @@ def sender(update: Update) -> User:
     return user
 
 
+def her_message(update: Update) -> Message:
+    """The message a step answers: what she just sent, or her edit of an earlier message.
+
+    An edit is taken as a new answer to the question pending now, as if she had typed it
+    again; handlers read this instead of update.message, which is None for an edit.
+    """
+    message = update.effective_message
+    if message is None:
+        raise ApplicationHandlerStop
+    return message
+
+
+def her_text(update: Update) -> str:
+    """The text of her message or edit (handlers that call this are filtered on text)."""
+    text = her_message(update).text
+    if text is None:
+        raise ApplicationHandlerStop
+    return text
+
+
 async def reply(update: Update, text: Html, **kwargs: object) -> Message | None:
     """Send HTML text to the chat the update came from."""
     chat = update.effective_chat

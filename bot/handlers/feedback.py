@@ -21,7 +21,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, her_text, reply, sender, texts_for
 from bot.services import feedback
 from bot.services.residents import NotSignedUp
 from bot.texts import Catalogue, catalogue
@@ -257,9 +257,8 @@ async def _finish(update: Update, context: BotContext) -> int:
 
 async def comment_text(update: Update, context: BotContext) -> int:
     """She typed a comment."""
-    assert update.message is not None and update.message.text is not None
     texts = texts_for(update)
-    text = update.message.text.strip()
+    text = her_text(update).strip()
     if not text:
         await reply(update, texts("feedback.comment_empty"))
         return COMMENT

@@ -28,7 +28,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, guard, reply, sender, texts_for
+from bot.handlers.common import answer, guard, her_text, reply, sender, texts_for
 from bot.services import (
     matching,
     matching_cohorts,
@@ -545,15 +545,13 @@ async def report_person(update: Update, context: BotContext) -> int:
 
 async def report_reason(update: Update, context: BotContext) -> int:
     """She typed why she reported: added to her report for the moderators."""
-    assert update.message is not None and update.message.text is not None
+    reason = her_text(update)
     texts = texts_for(update)
     report_id = context.user_data.pop("match_report", None) if context.user_data else None
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
         added = (
-            await add_report_reason(
-                session, me.id, int(report_id), update.message.text, context.now()
-            )
+            await add_report_reason(session, me.id, int(report_id), reason, context.now())
             if me is not None and report_id is not None
             else False
         )

@@ -20,6 +20,7 @@ from telegram import (
 )
 from telegram.error import BadRequest
 from telegram.ext import (
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -35,6 +36,8 @@ from bot.handlers.common import (
     answer,
     consent_evidence,
     fallback_message,
+    her_message,
+    her_text,
     reply,
     sender,
     texts_for,
@@ -477,8 +480,7 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
 @_signed_up
 async def due_date_text(update: Update, context: BotContext) -> int:
     """She typed her due date (or how far along she is, or that she doesn't know yet)."""
-    assert update.message is not None and update.message.text is not None
-    return await _take_due_answer(update, context, update.message.text)
+    return await _take_due_answer(update, context, her_text(update))
 
 
 async def due_date_not_text(update: Update, context: BotContext) -> int:
@@ -542,8 +544,7 @@ async def due_confirm_button(update: Update, context: BotContext) -> int:
 @_signed_up
 async def due_confirm_text(update: Update, context: BotContext) -> int:
     """She typed her answer to "is that right?" (or simply a different date)."""
-    assert update.message is not None and update.message.text is not None
-    text = update.message.text
+    text = her_text(update)
     said = read_yes_no(text)
     if said is True:
         return await _confirmed(update, context, None)
@@ -782,8 +783,9 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
 @_signed_up
 async def area_location(update: Update, context: BotContext) -> int:
     """She shared her location: resolve it offline and keep only the ward."""
-    assert update.message is not None and update.message.location is not None
-    location = update.message.location
+    location = her_message(update).location
+    if location is None:
+        raise ApplicationHandlerStop
     if context.user_data is not None:
         context.user_data.pop("outcode", None)
     found = context.gazetteer.resolve_point(location.latitude, location.longitude)
@@ -793,8 +795,7 @@ async def area_location(update: Update, context: BotContext) -> int:
 @_signed_up
 async def area_text(update: Update, context: BotContext) -> int:
     """She typed a postcode, a postcode district, or (if enabled) a place name."""
-    assert update.message is not None and update.message.text is not None
-    text = update.message.text.strip()
+    text = her_text(update).strip()
     texts = texts_for(update)
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
@@ -898,8 +899,7 @@ async def name_default(update: Update, context: BotContext) -> int:
 @_signed_up
 async def name_text(update: Update, context: BotContext) -> int:
     """She typed the name she'd like to use."""
-    assert update.message is not None and update.message.text is not None
-    return await _save_name(update, context, update.message.text)
+    return await _save_name(update, context, her_text(update))
 
 
 async def name_not_text(update: Update, context: BotContext) -> int:
