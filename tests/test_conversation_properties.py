@@ -30,7 +30,7 @@ from bot.sandbox.fake_api import MEDIA_KINDS, FakeTelegram, FakeUser, SentMessag
 from bot.services.due_dates import read_yes_no
 from bot.services.urgent_help import rules_for
 from bot.texts import catalogue
-from models import Base, Resident
+from models import AuditEvent, Base, Resident, StaffRole
 from tests.conftest import DEFAULT_NOW
 from tests.database import fresh_database
 from tests.factories import (
@@ -38,6 +38,7 @@ from tests.factories import (
     at_area_step,
     give_consents,
     make_resident,
+    make_staff,
     new_resident_user,
     onboard,
 )
@@ -45,6 +46,7 @@ from tests.harness import BotHarness
 from tests.test_matching_support import CASTLE, DISTRICT_OF, card_for, join
 
 NOW = DEFAULT_NOW
+AUDIT_TABLE = AuditEvent.__tablename__
 PER_STATE = settings(
     max_examples=10,
     deadline=None,
@@ -80,6 +82,9 @@ class Scene:
     text_answers: bool = False
     # A shared location (or a venue, which carries one) is an answer here.
     location_answers: bool = False
+    # Staff: a refused staff button is audited by design (issue 10 §9), so garbage may add an
+    # audit event, and nothing else.
+    staff: bool = False
 
 
 Setup = Callable[[BotHarness, FakeTelegram], Awaitable[Scene]]
@@ -201,6 +206,24 @@ async def _report_reason(bot: BotHarness, fake: FakeTelegram) -> Scene:
     return Scene(user, text_answers=True)
 
 
+def _staff_step(role: StaffRole, command: str, *steps: str, text_answers: bool) -> Setup:
+    """A member of staff part-way through a composer: each step is a button, or text to send."""
+
+    async def setup(bot: BotHarness, fake: FakeTelegram) -> Scene:
+        user = fake.new_user("Nadia", started=True)
+        async with bot.session() as session, session.begin():
+            await make_staff(session, bot.clock.now(), role, user.id)
+        await bot.send(user, command)
+        for step in steps:
+            if step.startswith("press:"):
+                await bot.press(user, step.removeprefix("press:"))
+            else:
+                await bot.send(user, step)
+        return Scene(user, text_answers=text_answers, staff=True)
+
+    return setup
+
+
 STATES: dict[str, Setup] = {
     "consent: health data": lambda bot, fake: _consent_step(bot, fake, 0),
     "consent: matching": lambda bot, fake: _consent_step(bot, fake, 1),
@@ -225,6 +248,21 @@ STATES: dict[str, Setup] = {
     "/forget: confirm": _after_command("/forget"),
     "/match: card": _matching_card,
     "/match: report reason": _report_reason,
+    "/broadcast: message": _staff_step(StaffRole.BROADCASTER, "/broadcast", text_answers=True),
+    "/broadcast: draft": _staff_step(
+        StaffRole.BROADCASTER, "/broadcast", "Flu jabs this week", text_answers=False
+    ),
+    "/broadcast: send later": _staff_step(
+        StaffRole.BROADCASTER,
+        "/broadcast",
+        "Flu jabs this week",
+        "press:Send later…",
+        text_answers=True,
+    ),
+    "/joinlink: clinic": _staff_step(StaffRole.MIDWIFE, "/joinlink", text_answers=True),
+    "/joinlink: district": _staff_step(
+        StaffRole.MIDWIFE, "/joinlink", "Moulsham clinic", text_answers=False
+    ),
 }
 
 
@@ -399,7 +437,8 @@ async def _deliver(bot: BotHarness, fake: FakeTelegram, user: FakeUser, given: I
     if given.kind == "media":
         return await bot.send_media(user, given.value)
     messages = fake.messages(user)
-    target = messages[-1] if given.on_newest else bot.last_with_buttons(user)
+    with_buttons = [m for m in messages if m.has_inline_keyboard]
+    target = with_buttons[-1] if with_buttons and not given.on_newest else messages[-1]
     return await bot.forge(user, target, given.value)
 
 
@@ -478,6 +517,8 @@ def test_no_input_in_any_state_fails_leaks_or_changes_anything_it_should_not(
                 if garbage:
                     after = await _snapshot(bot, user)
                     changed = {k for k in before if before[k] != after.get(k)}
+                    if scene.staff:
+                        changed.discard(AUDIT_TABLE)
                     assert not changed, (state, given_input, changed)
         assert fake.violations == []
 
