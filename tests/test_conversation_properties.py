@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from telegram.ext import CommandHandler, ConversationHandler
 
 from bot.clock import FixedClock
-from bot.sandbox.fake_api import MEDIA_KINDS, FakeTelegram, FakeUser, SentMessage
+from bot.sandbox.fake_api import CAPTIONED_KINDS, MEDIA_KINDS, FakeTelegram, FakeUser, SentMessage
 from bot.services.due_dates import read_yes_no
 from bot.services.urgent_help import rules_for
 from bot.texts import catalogue
@@ -277,6 +277,8 @@ class Input:
     value: str
     # For made-up button data: press it on her newest message, or on the newest with buttons.
     on_newest: bool = False
+    # For media that can carry one: a caption, which the urgent check reads too.
+    caption: str | None = None
 
 
 def _sendable(text: str) -> bool:
@@ -321,6 +323,12 @@ inputs = st.lists(
         st.builds(Input, kind=st.just("text"), value=typed),
         st.builds(Input, kind=st.just("edit"), value=typed),
         st.builds(Input, kind=st.just("media"), value=st.sampled_from(MEDIA_KINDS)),
+        st.builds(
+            Input,
+            kind=st.just("media"),
+            value=st.sampled_from(CAPTIONED_KINDS),
+            caption=typed,
+        ),
         st.builds(Input, kind=st.just("command"), value=commands),
         st.builds(Input, kind=st.just("callback"), value=made_up_data, on_newest=st.booleans()),
     ),
@@ -382,12 +390,15 @@ def _is_garbage(bot: BotHarness, scene: Scene, given: Input, offered: set[str]) 
     """Whether this input, in this state, must leave everything as it was.
 
     Media is garbage unless it is a location where one is asked for; a command we don't have
-    and button data never offered to her always are. Typed text (or an edit, which counts as
+    and button data never offered to her always are (a caption with urgent words gets the
+    urgent reply, like text). Typed text (or an edit, which counts as
     a new answer to the pending question) is garbage only where text isn't an answer, and even
     there typed yes/no words work like the buttons at some steps, and an urgent phrase gets the
     urgent reply and the question again: those may rightly act, so they are not garbage.
     """
     if given.kind == "media":
+        if given.caption is not None and _is_urgent(bot, given.caption):
+            return False
         return not (scene.location_answers and given.value in ("location", "venue"))
     if given.kind == "command":
         return given.value[1:].lower() not in _known_commands(bot)
@@ -435,7 +446,7 @@ async def _deliver(bot: BotHarness, fake: FakeTelegram, user: FakeUser, given: I
     if given.kind == "edit":
         return await bot.edit(user, given.value)
     if given.kind == "media":
-        return await bot.send_media(user, given.value)
+        return await bot.send_media(user, given.value, caption=given.caption)
     messages = fake.messages(user)
     with_buttons = [m for m in messages if m.has_inline_keyboard]
     target = with_buttons[-1] if with_buttons and not given.on_newest else messages[-1]

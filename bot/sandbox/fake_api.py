@@ -26,6 +26,7 @@ from .schema import (
 )
 
 __all__ = [
+    "CAPTIONED_KINDS",
     "MEDIA_KINDS",
     "ApiCall",
     "ApiError",
@@ -86,7 +87,7 @@ MEDIA_KINDS = (
     "venue",
     "location",
 )
-_CAPTIONED = frozenset({"photo", "voice", "video", "animation", "audio", "document"})
+CAPTIONED_KINDS = ("photo", "voice", "video", "animation", "audio", "document")
 _BOT_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,32})?")
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
@@ -729,7 +730,7 @@ class FakeTelegram:
         message = self._user_message(user, None)
         message.update(self._media(kind))
         if caption is not None:
-            if kind not in _CAPTIONED:
+            if kind not in CAPTIONED_KINDS:
                 raise ValueError(f"a {kind} has no caption")
             message["caption"] = caption
         return self._enqueue({"message": message})
