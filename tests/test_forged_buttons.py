@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.sandbox.fake_api import FakeTelegram
-from models import ModerationDecision, Resident
+from models import ConsentEvent, ModerationDecision, Resident
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness
 from tests.test_staff_moderation import moderator, reported_pair
@@ -121,3 +121,21 @@ async def test_moderation_buttons_pressed_on_a_message_without_buttons_do_not_fa
     _no_handler_failed(caplog)
     async with bot.session() as session:
         assert len(list(await session.scalars(select(ModerationDecision)))) == 2
+
+
+async def test_a_consent_button_forged_onto_another_message_records_nothing(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    # Found by tests/test_conversation_properties.py: ('/baby: birth date', pv:feedback:off).
+    user = fake.new_user("Amira")
+    await onboard(bot, user)
+    await bot.send(user, "/baby")
+    question = bot.last_with_buttons(user)
+    async with bot.session() as session:
+        before = await session.scalar(select(func.count()).select_from(ConsentEvent))
+    await bot.forge(user, question, "pv:feedback:off")
+    await bot.forge(user, question, "pv:matching:yes")
+    async with bot.session() as session:
+        after = await session.scalar(select(func.count()).select_from(ConsentEvent))
+    assert after == before
+    assert "earlier message" in (bot.last_answer() or "")

@@ -95,6 +95,20 @@ async def answer(query: CallbackQuery, text: str | None = None, alert: bool = Fa
         logger.debug("callback query could not be answered")
 
 
+def offered_here(query: CallbackQuery) -> bool:
+    """Whether the message pressed carries this very button.
+
+    Telegram sends the message as it is now, so data that none of its buttons carries was made
+    up, or comes from a keyboard already replaced: a step whose record quotes the message she
+    pressed (a consent receipt) must not act on it.
+    """
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return False
+    return any(b.callback_data == query.data for row in markup.inline_keyboard for b in row)
+
+
 async def clear_buttons(query: CallbackQuery) -> None:
     """Take the buttons off the message pressed; a message that has none already is fine."""
     try:
