@@ -30,7 +30,7 @@ from bot.sandbox.fake_api import CAPTIONED_KINDS, MEDIA_KINDS, FakeTelegram, Fak
 from bot.services.due_dates import read_yes_no
 from bot.services.urgent_help import rules_for
 from bot.texts import catalogue
-from models import AuditEvent, Base, Resident, StaffRole
+from models import AuditEvent, Base, ConsentPurpose, Resident, StaffRole
 from tests.conftest import DEFAULT_NOW
 from tests.database import fresh_database
 from tests.factories import (
@@ -310,7 +310,54 @@ commands = st.one_of(
     st.from_regex(r"/[a-z][a-z0-9_]{0,15}", fullmatch=True),
 )
 PREFIXES = ("ob:", "pv:", "fg:", "fg:yes:", "md:", "mt:", "mt:hi:", "fb:", "le:", "sv:", "st:")
+# Small numbers hit real rows (suggestions, introductions, reports, staff, links), which may
+# belong to someone else: a press must check the row is hers, not only that the data parses.
+row_ids = st.integers(0, 12)
+hex8 = st.text(alphabet="0123456789abcdef", min_size=8, max_size=8)
+forged_as_ours = st.one_of(
+    st.builds("mt:{}:{}".format, st.sampled_from(("hi", "yes", "no", "grp", "rsn")), row_ids),
+    st.builds(
+        "mt:{}:{}{}".format,
+        st.sampled_from(("blk", "rep", "repy", "repn")),
+        st.sampled_from("si"),
+        row_ids,
+    ),
+    st.builds("md:{}:{}".format, row_ids, st.sampled_from(("suspend", "dismiss", "warn"))),
+    st.builds("{}:{}".format, st.sampled_from(("st:rv", "st:rvy", "jl:rv", "fb:p")), row_ids),
+    st.builds(
+        "pv:{}:{}".format,
+        st.sampled_from([p.value for p in ConsentPurpose]),
+        st.sampled_from(("on", "off", "yes", "no")),
+    ),
+    st.builds("fb:{}:{}:{}".format, st.sampled_from("rlc"), hex8, st.sampled_from("12345")),
+    st.builds("ob:due:yes:{}".format, st.dates(dt.date(2026, 11, 1), dt.date(2027, 9, 1))),
+    st.builds("fg:{}:{}".format, st.sampled_from(("yes", "no")), hex8),
+    # Buttons that act by themselves (no row id): each checks she is at that step.
+    st.sampled_from(
+        (
+            "ob:health:yes",
+            "ob:health:no",
+            "ob:consent:matching:yes",
+            "ob:consent:feedback:no",
+            "ob:due:unknown",
+            "ob:due:no",
+            "ob:sum:ok",
+            "ob:sum:done",
+            "ob:name:default",
+            "ob:area:wait",
+            "ob:ward:E05010828",
+            "le:keep",
+            "le:wait",
+            "le:end:yes",
+            "le:end:no",
+            "le:close",
+            "st:inv:midwife",
+            "st:inv:admin",
+        )
+    ),
+)
 made_up_data = st.one_of(
+    forged_as_ours,
     st.builds(
         str.__add__,
         st.sampled_from(PREFIXES),
