@@ -139,3 +139,29 @@ async def test_a_consent_button_forged_onto_another_message_records_nothing(
         after = await session.scalar(select(func.count()).select_from(ConsentEvent))
     assert after == before
     assert "earlier message" in (bot.last_answer() or "")
+
+
+@pytest.mark.parametrize("data", ["ob:due:no", "ob:due:yes:2027-02-30", "ob:consent:matching:no"])
+async def test_an_old_sign_up_button_leaves_a_profile_change_where_it_was(
+    bot: BotHarness, fake: FakeTelegram, data: str
+) -> None:
+    # Found by tests/test_conversation_properties.py: ('/profile: due date', ob:due:yes:…).
+    user = fake.new_user("Amira")
+    await onboard(bot, user)
+    await bot.send(user, "/profile")
+    profile = bot.last_with_buttons(user)
+    await bot.press(user, profile.callback_data().index("ob:sum:due"), profile)
+    question = bot.last(user)
+    async with bot.session() as session:
+        before = await session.scalar(select(Resident).where(Resident.telegram_user_id == user.id))
+        assert before is not None
+        stamp = before.updated_at
+    sent = await bot.forge(user, question, data)
+    assert sent == []
+    assert "button" in (bot.last_answer() or "")
+    async with bot.session() as session:
+        after = await session.scalar(select(Resident).where(Resident.telegram_user_id == user.id))
+        assert after is not None and after.updated_at == stamp
+    # She is still changing her due date: a date she types now is read as one.
+    [confirm] = await bot.send(user, "20/03/2027")
+    assert "Yes, that's right" in confirm.button_texts()
