@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.sandbox.fake_api import FakeTelegram
+from bot.texts import catalogue
 from models import ConsentEvent, ModerationDecision, Resident
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness
+from tests.test_matching_support import card_for, join
 from tests.test_staff_moderation import moderator, reported_pair
 
 BAD_BUTTON = "Sorry, that button didn't work. Please use the latest message."
@@ -165,3 +167,18 @@ async def test_an_old_sign_up_button_leaves_a_profile_change_where_it_was(
     # She is still changing her due date: a date she types now is read as one.
     [confirm] = await bot.send(user, "20/03/2027")
     assert "Yes, that's right" in confirm.button_texts()
+
+
+async def test_a_skip_button_of_another_report_leaves_her_reason_question_open(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    # Found by tests/test_conversation_properties.py at '/match: report reason' (mt:rsn:<id>).
+    await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    await bot.press(amira, "⚠️ Report", message=card_for(fake, amira, "Bea"))
+    [question] = await bot.press(amira, "⚠️ Yes, report")
+    sent = await bot.forge(amira, question, "mt:rsn:999")
+    assert sent == [] and "earlier message" in (bot.last_answer() or "")
+    [thanks] = await bot.send(amira, "She asked for my address")
+    assert thanks.text == catalogue("en")("match.report.thanks")

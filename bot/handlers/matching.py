@@ -559,12 +559,18 @@ async def report_reason(update: Update, context: BotContext) -> int:
     return END
 
 
-async def report_skip(update: Update, context: BotContext) -> int:
+async def report_skip(update: Update, context: BotContext) -> int | None:
     """She'd rather not give a reason."""
     texts = texts_for(update)
+    query = update.callback_query
+    pending = context.user_data.get("match_report") if context.user_data is not None else None
+    if query is not None and query.data != f"mt:rsn:{pending}":
+        # Skip only the report whose reason is asked now: another one's button (old or made
+        # up) leaves her question open.
+        await answer(query, texts("general.stale_button"), alert=True)
+        return None
     if context.user_data is not None:
         context.user_data.pop("match_report", None)
-    query = update.callback_query
     if query is not None:
         await answer(query)
         if isinstance(query.message, Message):
