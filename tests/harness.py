@@ -99,6 +99,16 @@ class BotHarness:
         """She shares her location."""
         return await self._deliver(user, self.fake.send_location(user, latitude, longitude))
 
+    async def edit(self, user: FakeUser, text: str) -> list[SentMessage]:
+        """She edits the newest text she sent to read `text`."""
+        return await self._deliver(user, self.fake.edit_message(user, text))
+
+    async def send_media(
+        self, user: FakeUser, kind: str, caption: str | None = None
+    ) -> list[SentMessage]:
+        """She sends a photo, sticker, voice note... (one of fake_api.MEDIA_KINDS)."""
+        return await self._deliver(user, self.fake.send_media(user, kind, caption=caption))
+
     async def press(
         self, user: FakeUser, button: str | int, message: SentMessage | None = None
     ) -> list[SentMessage]:

@@ -95,3 +95,22 @@ async def test_an_error_in_a_handler_is_logged_without_personal_data_and_she_get
     assert "RuntimeError" in caplog.text
     for trace in ("Philippa", "secret-due-date", str(user.id), fake.token):
         assert trace not in caplog.text
+
+
+async def test_an_edited_message_is_taken_as_her_new_answer_to_the_pending_question(
+    bot: BotHarness, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = new_resident_user(fake)
+    await give_consents(bot, user)
+    await bot.send(user, "soon")
+    [question] = await bot.edit(user, "14/03/2027")
+    assert "Yes, that's right" in question.button_texts()
+    await bot.press(user, "Yes, that's right")
+    await bot.send(user, "CM1 1AA")
+    await bot.edit(user, "<b>Amira</b>")
+    assert "handler failed" not in caplog.text
+    async with bot.session() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.telegram_user_id == user.id)
+        )
+    assert resident is not None and resident.display_name == "<b>Amira</b>"

@@ -26,7 +26,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from bot.sandbox.fake_api import MEDIA_KINDS, FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.sandbox.fake_request import FakeRequest
 from bot.sandbox.schema import (
@@ -951,3 +951,38 @@ async def running_application(
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+# --- what a user sends besides plain text ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", MEDIA_KINDS)
+def test_every_kind_of_media_is_a_valid_update_that_ptb_reads(
+    fake: FakeTelegram, ann: FakeUser, kind: str
+) -> None:
+    update = fake.send_media(ann, kind)
+    assert validate_object("Update", update) == []
+    assert fake.violations == []
+    message = Update.de_json(update, None).message
+    assert message is not None and message.text is None
+    assert message.effective_attachment is not None
+
+
+def test_an_edit_resends_her_earlier_message_with_the_new_text(
+    fake: FakeTelegram, ann: FakeUser
+) -> None:
+    first = fake.send_message(ann, "14/03/2027")
+    fake.send_message(ann, "hello")
+    edited = fake.edit_message(ann, "15/03/2027", message_id=first["message"]["message_id"])
+    assert validate_object("Update", edited) == [] and fake.violations == []
+    parsed = Update.de_json(edited, None)
+    assert parsed.message is None and parsed.edited_message is not None
+    assert parsed.edited_message.text == "15/03/2027"
+    assert parsed.edited_message.message_id == first["message"]["message_id"]
+    newest = fake.edit_message(ann, "/start")
+    assert newest["edited_message"]["entities"][0]["type"] == "bot_command"
+
+
+def test_she_can_only_edit_text_she_sent(fake: FakeTelegram, ann: FakeUser) -> None:
+    with pytest.raises(LookupError):
+        fake.edit_message(ann, "no earlier message")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.sandbox.fake_api import FakeTelegram
-from models import ModerationDecision, Resident
+from bot.texts import catalogue
+from models import ConsentEvent, ModerationDecision, Resident
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness
+from tests.test_matching_support import card_for, join
 from tests.test_staff_moderation import moderator, reported_pair
 
 BAD_BUTTON = "Sorry, that button didn't work. Please use the latest message."
@@ -121,3 +123,62 @@ async def test_moderation_buttons_pressed_on_a_message_without_buttons_do_not_fa
     _no_handler_failed(caplog)
     async with bot.session() as session:
         assert len(list(await session.scalars(select(ModerationDecision)))) == 2
+
+
+async def test_a_consent_button_forged_onto_another_message_records_nothing(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    # Found by tests/test_conversation_properties.py: ('/baby: birth date', pv:feedback:off).
+    user = fake.new_user("Amira")
+    await onboard(bot, user)
+    await bot.send(user, "/baby")
+    question = bot.last_with_buttons(user)
+    async with bot.session() as session:
+        before = await session.scalar(select(func.count()).select_from(ConsentEvent))
+    await bot.forge(user, question, "pv:feedback:off")
+    await bot.forge(user, question, "pv:matching:yes")
+    async with bot.session() as session:
+        after = await session.scalar(select(func.count()).select_from(ConsentEvent))
+    assert after == before
+    assert "earlier message" in (bot.last_answer() or "")
+
+
+@pytest.mark.parametrize("data", ["ob:due:no", "ob:due:yes:2027-02-30", "ob:consent:matching:no"])
+async def test_an_old_sign_up_button_leaves_a_profile_change_where_it_was(
+    bot: BotHarness, fake: FakeTelegram, data: str
+) -> None:
+    # Found by tests/test_conversation_properties.py: ('/profile: due date', ob:due:yes:…).
+    user = fake.new_user("Amira")
+    await onboard(bot, user)
+    await bot.send(user, "/profile")
+    profile = bot.last_with_buttons(user)
+    await bot.press(user, profile.callback_data().index("ob:sum:due"), profile)
+    question = bot.last(user)
+    async with bot.session() as session:
+        before = await session.scalar(select(Resident).where(Resident.telegram_user_id == user.id))
+        assert before is not None
+        stamp = before.updated_at
+    sent = await bot.forge(user, question, data)
+    assert sent == []
+    assert "button" in (bot.last_answer() or "")
+    async with bot.session() as session:
+        after = await session.scalar(select(Resident).where(Resident.telegram_user_id == user.id))
+        assert after is not None and after.updated_at == stamp
+    # She is still changing her due date: a date she types now is read as one.
+    [confirm] = await bot.send(user, "20/03/2027")
+    assert "Yes, that's right" in confirm.button_texts()
+
+
+async def test_a_skip_button_of_another_report_leaves_her_reason_question_open(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    # Found by tests/test_conversation_properties.py at '/match: report reason' (mt:rsn:<id>).
+    await join(bot, fake, "Bea")
+    amira = await join(bot, fake, "Amira")
+    await bot.send(amira, "/match")
+    await bot.press(amira, "⚠️ Report", message=card_for(fake, amira, "Bea"))
+    [question] = await bot.press(amira, "⚠️ Yes, report")
+    sent = await bot.forge(amira, question, "mt:rsn:999")
+    assert sent == [] and "earlier message" in (bot.last_answer() or "")
+    [thanks] = await bot.send(amira, "She asked for my address")
+    assert thanks.text == catalogue("en")("match.report.thanks")

@@ -71,7 +71,10 @@ async def test_a_replayed_privacy_button_records_nothing_new(
     await bot.forge(user, choices, "pv:matching:off")
 
     assert len(await _events(bot)) == count
-    assert bot.last_answer() == "That was already your choice – nothing changed."
+    # The message now offers "Turn on": the replayed "Turn off" is from its earlier keyboard.
+    assert (
+        bot.last_answer() == "That button is from an earlier message – please use the latest one."
+    )
 
 
 @pytest.mark.parametrize("data", ["pv:health_data:off", "pv:matching:maybe", "pv:x:on"])

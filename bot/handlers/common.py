@@ -60,6 +60,26 @@ def sender(update: Update) -> User:
     return user
 
 
+def her_message(update: Update) -> Message:
+    """The message a step answers: what she just sent, or her edit of an earlier message.
+
+    An edit is taken as a new answer to the question pending now, as if she had typed it
+    again; handlers read this instead of update.message, which is None for an edit.
+    """
+    message = update.effective_message
+    if message is None:
+        raise ApplicationHandlerStop
+    return message
+
+
+def her_text(update: Update) -> str:
+    """The text of her message or edit (handlers that call this are filtered on text)."""
+    text = her_message(update).text
+    if text is None:
+        raise ApplicationHandlerStop
+    return text
+
+
 async def reply(update: Update, text: Html, **kwargs: object) -> Message | None:
     """Send HTML text to the chat the update came from."""
     chat = update.effective_chat
@@ -112,6 +132,20 @@ async def answer(query: CallbackQuery, text: str | None = None, alert: bool = Fa
     except TelegramError:
         # The answer is cosmetic: an old query can no longer be answered and that is fine.
         logger.debug("callback query could not be answered")
+
+
+def offered_here(query: CallbackQuery) -> bool:
+    """Whether the message pressed carries this very button.
+
+    Telegram sends the message as it is now, so data that none of its buttons carries was made
+    up, or comes from a keyboard already replaced: a step whose record quotes the message she
+    pressed (a consent receipt) must not act on it.
+    """
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return False
+    return any(b.callback_data == query.data for row in markup.inline_keyboard for b in row)
 
 
 async def clear_buttons(query: CallbackQuery) -> None:

@@ -25,6 +25,7 @@ from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
     consent_evidence,
+    her_text,
     reply,
     sender,
     stored_buttons,
@@ -265,9 +266,8 @@ async def _finish(update: Update, context: BotContext) -> int:
 
 async def comment_text(update: Update, context: BotContext) -> int:
     """She typed a comment."""
-    assert update.message is not None and update.message.text is not None
     texts = texts_for(update)
-    text = update.message.text.strip()
+    text = her_text(update).strip()
     if not text:
         await reply(update, texts("feedback.comment_empty"))
         return COMMENT

@@ -21,7 +21,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.handlers import data_rights
-from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, her_text, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import life_events
 from bot.services.consent import ConsentContext
@@ -176,8 +176,7 @@ async def birth_date_button(update: Update, context: BotContext) -> int:
 
 async def birth_date_text(update: Update, context: BotContext) -> int:
     """She typed her baby's birth date."""
-    assert update.message is not None and update.message.text is not None
-    parsed = life_events.parse_birth_date(update.message.text, context.today())
+    parsed = life_events.parse_birth_date(her_text(update), context.today())
     if isinstance(parsed, BirthDateProblem):
         await reply(update, texts_for(update)(f"life.{parsed.value}"))
         return BIRTH_DATE

@@ -33,6 +33,7 @@ from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
     guard,
+    her_text,
     queue_messages,
     reply,
     retract_message,
@@ -604,15 +605,13 @@ async def report_person(update: Update, context: BotContext) -> int:
 
 async def report_reason(update: Update, context: BotContext) -> int:
     """She typed why she reported: added to her report for the moderators."""
-    assert update.message is not None and update.message.text is not None
+    reason = her_text(update)
     texts = texts_for(update)
     report_id = context.user_data.pop("match_report", None) if context.user_data else None
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
         added = (
-            await add_report_reason(
-                session, me.id, int(report_id), update.message.text, context.now()
-            )
+            await add_report_reason(session, me.id, int(report_id), reason, context.now())
             if me is not None and report_id is not None
             else False
         )
@@ -620,12 +619,18 @@ async def report_reason(update: Update, context: BotContext) -> int:
     return END
 
 
-async def report_skip(update: Update, context: BotContext) -> int:
+async def report_skip(update: Update, context: BotContext) -> int | None:
     """She'd rather not give a reason."""
     texts = texts_for(update)
+    query = update.callback_query
+    pending = context.user_data.get("match_report") if context.user_data is not None else None
+    if query is not None and query.data != f"mt:rsn:{pending}":
+        # Skip only the report whose reason is asked now: another one's button (old or made
+        # up) leaves her question open.
+        await answer(query, texts("general.stale_button"), alert=True)
+        return None
     if context.user_data is not None:
         context.user_data.pop("match_report", None)
-    query = update.callback_query
     if query is not None:
         await answer(query)
         if isinstance(query.message, Message):

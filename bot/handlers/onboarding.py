@@ -20,6 +20,7 @@ from telegram import (
 )
 from telegram.error import BadRequest
 from telegram.ext import (
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -34,6 +35,8 @@ from bot.handlers.common import (
     answer,
     consent_evidence,
     fallback_message,
+    her_message,
+    her_text,
     reply,
     sender,
     texts_for,
@@ -72,14 +75,15 @@ KM_PER_MILE = 1.609344
 _PURPOSE_BY_NAME = {p.value: p for p in ConsentPurpose}
 
 
-Callback = Callable[[Update, BotContext], Coroutine[Any, Any, int]]
+# None leaves her conversation where it was (PTB keeps the state).
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, int | None]]
 
 
 def _signed_up(callback: Callback) -> Callback:
     """Steps that need her record end kindly if it is gone (declined, or /forget meanwhile)."""
 
     @functools.wraps(callback)
-    async def wrapper(update: Update, context: BotContext) -> int:
+    async def wrapper(update: Update, context: BotContext) -> int | None:
         try:
             return await callback(update, context)
         except NotSignedUp:
@@ -348,7 +352,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
 
 
 @_signed_up
-async def optional_choice(update: Update, context: BotContext) -> int:
+async def optional_choice(update: Update, context: BotContext) -> int | None:
     """She answered one of the optional consents."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -365,9 +369,10 @@ async def optional_choice(update: Update, context: BotContext) -> int:
                 session, sender(update).id, purpose, choice == "yes", evidence
             )
     if not asked_now:
-        # An earlier question's button: her answer to it stands; /privacy changes it.
+        # An earlier question's button: her answer to it stands; /privacy changes it. Whatever
+        # she is doing now (a due date, a /profile change) stays where it was.
         await answer(query, texts_for(update)("general.stale_button"), alert=True)
-        return CONSENT_OPTIONAL
+        return None
     await answer(query)
     await _clear_buttons(update)
     await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
@@ -472,8 +477,7 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
 @_signed_up
 async def due_date_text(update: Update, context: BotContext) -> int:
     """She typed her due date (or how far along she is, or that she doesn't know yet)."""
-    assert update.message is not None and update.message.text is not None
-    return await _take_due_answer(update, context, update.message.text)
+    return await _take_due_answer(update, context, her_text(update))
 
 
 async def due_date_not_text(update: Update, context: BotContext) -> int:
@@ -492,15 +496,17 @@ async def due_unknown(update: Update, context: BotContext) -> int:
     return await _due_not_known(update, context)
 
 
-async def _confirmed(update: Update, context: BotContext, shown: dt.date | None) -> int:
+async def _confirmed(update: Update, context: BotContext, shown: dt.date | None) -> int | None:
     texts = texts_for(update)
     async with context.session() as session, session.begin():
         stored = await residents.confirm_due_date(session, sender(update).id, shown, context.now())
     query = update.callback_query
+    if stored is None and query is not None:
+        # An older question's button (or a made-up one): whatever she is answering now, a
+        # /profile change included, stays where it was.
+        await answer(query, texts("general.stale_button"), alert=True)
+        return None
     if stored is None:
-        # An older question's button, or nothing is waiting: ask what is actually pending.
-        if query is not None:
-            await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
     if query is not None:
         await answer(query)
@@ -509,36 +515,41 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
     return await _advance(update, context)
 
 
-async def _rejected(update: Update, context: BotContext) -> int:
+async def _rejected(update: Update, context: BotContext) -> int | None:
     async with context.session() as session, session.begin():
-        await residents.reject_due_date(session, sender(update).id, context.now())
+        waiting = await residents.reject_due_date(session, sender(update).id, context.now())
+    query = update.callback_query
+    if not waiting and query is not None:
+        # No date is waiting for her yes or no: an old (or made-up) button changes nothing.
+        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        return None
+    if query is not None:
+        await answer(query)
+        await _clear_buttons(update)
     await _ask_due(update, texts_for(update), "due.ask_again")
     return DUE_DATE
 
 
 @_signed_up
-async def due_confirm_button(update: Update, context: BotContext) -> int:
+async def due_confirm_button(update: Update, context: BotContext) -> int | None:
     """She tapped Yes or No under the date we read."""
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.split(":")
     if parts[2] == "no":
-        await answer(query)
-        await _clear_buttons(update)
         return await _rejected(update, context)
     try:
         shown = dt.date.fromisoformat(parts[3])
     except (IndexError, ValueError):
         await answer(query, texts_for(update)("general.bad_button"), alert=True)
-        return await _advance(update, context)
+        return None
     return await _confirmed(update, context, shown)
 
 
 @_signed_up
-async def due_confirm_text(update: Update, context: BotContext) -> int:
+async def due_confirm_text(update: Update, context: BotContext) -> int | None:
     """She typed her answer to "is that right?" (or simply a different date)."""
-    assert update.message is not None and update.message.text is not None
-    text = update.message.text
+    text = her_text(update)
     said = read_yes_no(text)
     if said is True:
         return await _confirmed(update, context, None)
@@ -777,8 +788,9 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
 @_signed_up
 async def area_location(update: Update, context: BotContext) -> int:
     """She shared her location: resolve it offline and keep only the ward."""
-    assert update.message is not None and update.message.location is not None
-    location = update.message.location
+    location = her_message(update).location
+    if location is None:
+        raise ApplicationHandlerStop
     if context.user_data is not None:
         context.user_data.pop("outcode", None)
     found = context.gazetteer.resolve_point(location.latitude, location.longitude)
@@ -788,8 +800,7 @@ async def area_location(update: Update, context: BotContext) -> int:
 @_signed_up
 async def area_text(update: Update, context: BotContext) -> int:
     """She typed a postcode, a postcode district, or (if enabled) a place name."""
-    assert update.message is not None and update.message.text is not None
-    text = update.message.text.strip()
+    text = her_text(update).strip()
     texts = texts_for(update)
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
@@ -893,8 +904,7 @@ async def name_default(update: Update, context: BotContext) -> int:
 @_signed_up
 async def name_text(update: Update, context: BotContext) -> int:
     """She typed the name she'd like to use."""
-    assert update.message is not None and update.message.text is not None
-    return await _save_name(update, context, update.message.text)
+    return await _save_name(update, context, her_text(update))
 
 
 async def name_not_text(update: Update, context: BotContext) -> int:

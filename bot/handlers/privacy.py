@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.handlers.common import answer, consent_evidence, reply, sender, texts_for
+from bot.handlers.common import answer, consent_evidence, offered_here, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
 from bot.services import residents
 from bot.services.consent import latest_receipt_id
@@ -128,6 +128,11 @@ async def change_choice(update: Update, context: BotContext) -> None:
             await answer(query, texts("life.matching_closed"), alert=True)
             return
         await _explain(update, purpose)
+        return
+    if not offered_here(query):
+        # Her choice is recorded with the text of the message she pressed: a choice that
+        # message never offered would be recorded with words she was not shown.
+        await answer(query, texts("general.stale_button"), alert=True)
         return
     message = query.message
     # A yes is recorded with the explanation she was just shown (the message she pressed),

@@ -26,6 +26,8 @@ from .schema import (
 )
 
 __all__ = [
+    "CAPTIONED_KINDS",
+    "MEDIA_KINDS",
     "ApiCall",
     "ApiError",
     "FakeTelegram",
@@ -69,6 +71,23 @@ _CHAT_ACTIONS = frozenset(
     }
 )
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}\Z")
+# What a user can send besides text; the bot must take each kindly wherever she is.
+MEDIA_KINDS = (
+    "photo",
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "animation",
+    "audio",
+    "document",
+    "contact",
+    "dice",
+    "poll",
+    "venue",
+    "location",
+)
+CAPTIONED_KINDS = ("photo", "voice", "video", "animation", "audio", "document")
 _BOT_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,32})?")
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
@@ -336,6 +355,7 @@ class FakeTelegram:
         self._started: set[int] = set()
         self._blocked: set[int] = set()
         self._user_messages: dict[int, set[int]] = {}
+        self._texts_written: dict[int, list[JSONDict]] = {}
         self._next_message_ids: dict[int, int] = {}
         self._chat_instances: dict[int, str] = {}
         self._open_queries: dict[str, JSONDict] = {}
@@ -669,6 +689,7 @@ class FakeTelegram:
             ]
         if reply_to is not None:
             message["reply_to_message"] = reply_to.as_dict()
+        self._texts_written.setdefault(user.id, []).append(copy.deepcopy(message))
         return self._enqueue({"message": message})
 
     def send_location(
@@ -683,6 +704,94 @@ class FakeTelegram:
         message = self._user_message(user, chat)
         message["location"] = {"latitude": float(latitude), "longitude": float(longitude)}
         return self._enqueue({"message": message})
+
+    def edit_message(self, user: FakeUser, text: str, *, message_id: int | None = None) -> JSONDict:
+        """The user edits a text message she sent earlier (by default her newest one)."""
+        self._require_user(user)
+        written = self._texts_written.get(user.id, [])
+        originals = [m for m in written if message_id in (None, m["message_id"])]
+        if not originals:
+            raise LookupError(f"user {user.id} sent no text message {message_id or ''} to edit")
+        message = copy.deepcopy(originals[-1])
+        message.pop("entities", None)
+        message["text"] = text
+        command = _BOT_COMMAND_RE.match(text)
+        if command:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
+        message["edit_date"] = max(self._now(), int(message["date"]))
+        return self._enqueue({"edited_message": message})
+
+    def send_media(self, user: FakeUser, kind: str, *, caption: str | None = None) -> JSONDict:
+        """The user sends something that is not text: one of MEDIA_KINDS, as Telegram shapes it."""
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {kind!r}; one of {MEDIA_KINDS}")
+        message = self._user_message(user, None)
+        message.update(self._media(kind))
+        if caption is not None:
+            if kind not in CAPTIONED_KINDS:
+                raise ValueError(f"a {kind} has no caption")
+            message["caption"] = caption
+        return self._enqueue({"message": message})
+
+    def _media(self, kind: str) -> JSONDict:
+        number = self._next_file_number
+        self._next_file_number += 1
+        file = {"file_id": f"media-{kind}-{number}", "file_unique_id": f"u{kind}{number}"}
+        location = {"latitude": 51.7356, "longitude": 0.4685}
+        shapes: dict[str, JSONDict] = {
+            "photo": {"photo": [{**file, "width": 90, "height": 60, "file_size": 1200}]},
+            "sticker": {
+                "sticker": {
+                    **file,
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                    "emoji": "\U0001f60a",
+                }
+            },
+            "voice": {"voice": {**file, "duration": 3, "mime_type": "audio/ogg"}},
+            "video": {"video": {**file, "width": 640, "height": 360, "duration": 5}},
+            "video_note": {"video_note": {**file, "length": 240, "duration": 4}},
+            # Telegram also fills `document` for an animation, for older clients.
+            "animation": {
+                "animation": {**file, "width": 320, "height": 240, "duration": 2},
+                "document": {**file, "mime_type": "video/mp4"},
+            },
+            "audio": {"audio": {**file, "duration": 180, "title": "Lullaby"}},
+            "document": {
+                "document": {**file, "file_name": "scan.pdf", "mime_type": "application/pdf"}
+            },
+            "contact": {"contact": {"phone_number": "+447700900123", "first_name": "Mum"}},
+            "dice": {"dice": {"emoji": "\U0001f3b2", "value": 1 + number % 6}},
+            "poll": {
+                "poll": {
+                    "id": f"poll{number}",
+                    "question": "Names?",
+                    "options": [
+                        {"persistent_id": "a", "text": "Ada", "voter_count": 0},
+                        {"persistent_id": "b", "text": "Bea", "voter_count": 0},
+                    ],
+                    "total_voter_count": 0,
+                    "is_closed": False,
+                    "is_anonymous": True,
+                    "type": "regular",
+                    "allows_multiple_answers": False,
+                    "allows_revoting": True,
+                    "members_only": False,
+                }
+            },
+            # A venue message carries its location too, as Telegram sends it.
+            "venue": {
+                "venue": {"location": location, "title": "Clinic", "address": "1 High St"},
+                "location": location,
+            },
+            "location": {"location": location},
+        }
+        return shapes[kind]
 
     def press_button(self, user: FakeUser, message: SentMessage, button: str | int) -> JSONDict:
         """The user taps an inline button, chosen by exact text or flat index."""

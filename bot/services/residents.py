@@ -291,11 +291,17 @@ async def confirm_due_date(
     return pending
 
 
-async def reject_due_date(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> None:
-    """She said no: forget the date waiting for her, so the question is asked again."""
+async def reject_due_date(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> bool:
+    """She said no: forget the date waiting for her, so the question is asked again.
+
+    False, changing nothing, when no date was waiting (an old or made-up "No").
+    """
     resident = await _require(session, telegram_user_id)
+    if resident.pending_due_date is None:
+        return False
     resident.pending_due_date = None
     resident.updated_at = now
+    return True
 
 
 async def due_date_not_known(
