@@ -968,10 +968,15 @@ async def summary_change(update: Update, context: BotContext) -> int:
     return NAME
 
 
-async def profile_done(update: Update, context: BotContext) -> int:
+async def profile_done(update: Update, context: BotContext) -> int | None:
     """She's finished looking at /profile."""
     query = update.callback_query
     assert query is not None
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None or profile.step is not Step.DONE:
+        # Mid sign-up there is no /profile to close: an old or made-up Done leaves her there.
+        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        return None
     await answer(query, texts_for(update)("summary.closed"))
     await _clear_buttons(update)
     return END
