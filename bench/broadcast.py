@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,19 +44,20 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.population import load
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.sandbox.fake_api import FakeTelegram
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.sandbox.flood_control import FloodControl
+from bot.services.geo import default_gazetteer
+from bot.services.synthetic import Mix, Window
 from models import (
     Broadcast,
     BroadcastPurpose,
     BroadcastStatus,
     Delivery,
     DeliveryStatus,
-    Resident,
-    ResidentStatus,
     StaffMember,
     StaffRole,
 )
@@ -73,6 +73,8 @@ START_TIMEOUT = 60.0
 # The bot's bulk sender has one keep-alive connection per send in flight; the bare sender the same.
 IN_FLIGHT = Settings(_env_file=None).delivery_max_in_flight
 _MIGRATING = asyncio.Lock()
+# Everyone lives in one Chelmsford ward: the audience is "everyone", so where does not matter.
+WARD = "E05015473"
 
 
 @dataclass
@@ -128,6 +130,18 @@ class Watch:
         return len(self.times)
 
 
+def broadcast_mix(now: dt.datetime, telegram_ids: list[int]) -> Mix:
+    """Everyone signed up, in one ward, reachable: each is one of the fake's users."""
+    return Mix(
+        count=len(telegram_ids),
+        now=now,
+        wards=(WARD,),
+        joined=(Window(0, 0),),
+        due=Window(100, 101),
+        telegram_ids=telegram_ids,
+    )
+
+
 async def _seed(url: str, fake: FakeTelegram, count: int) -> tuple[set[int], int]:
     """Residents (one Telegram user each) and a broadcaster; returns their ids."""
     # Alembic's env runs its own event loop, so it gets a thread of its own; one at a time, as
@@ -137,28 +151,10 @@ async def _seed(url: str, fake: FakeTelegram, count: int) -> tuple[set[int], int
     now = dt.datetime.now(dt.UTC)
     users = [fake.new_user(f"Mum {n}", started=True) for n in range(count)]
     sender = fake.new_user("Broadcaster", started=True)
+    await load(url, default_gazetteer(), broadcast_mix(now, [user.id for user in users]))
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                insert(Resident.__table__),  # type: ignore[arg-type]
-                [
-                    {
-                        "person_ref": str(uuid.uuid4()),
-                        "telegram_user_id": user.id,
-                        "status": ResidentStatus.ACTIVE,
-                        "display_name": f"Mum {n}",
-                        "due_date": now.date() + dt.timedelta(days=100),
-                        "ward_code": "E05015473",
-                        "district_code": "E07000070",
-                        "language_code": "en",
-                        "created_at": now,
-                        "updated_at": now,
-                        "onboarded_at": now,
-                    }
-                    for n, user in enumerate(users)
-                ],
-            )
             staff_id = (
                 await connection.execute(
                     insert(StaffMember.__table__)  # type: ignore[arg-type]

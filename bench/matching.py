@@ -3,8 +3,10 @@ sign-up-to-first-proposal throughput against a bare python-telegram-bot echo bot
 
 Candidate search: for each backend (SQLite, PostgreSQL) and size, a fresh database is migrated by
 Alembic (the real schema and indexes), filled in bulk (executemany on SQLite, COPY on PostgreSQL)
-with residents spread over the 257 shipped Essex wards and 40 weeks of due dates, one matching
-consent event each (80% yes), and open suggestions for about 1% of them. Then the real service
+with the shared generator's residents (bot/services/synthetic.py, bench/matching_data.py's mix)
+spread over the 257 shipped Essex wards and 40 weeks of due dates, 95% signed up, their consent
+events (health data and each optional choice; 80% yes to matching), and open suggestions for
+about 1% of them. Then the real service
 call, `find_candidates(..., limit=3)` in its own session and transaction (as a handler runs it),
 is timed for residents picked at random from the matching pool.
 

@@ -22,7 +22,6 @@ import random
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.population import load
 from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.delivery.quiet_hours import QuietHours
 from bot.services import feedback
@@ -37,14 +37,13 @@ from bot.services.geo import default_gazetteer
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import build_report
 from bot.services.reports.sections import Period
+from bot.services.synthetic import Mix, Window
 from models import (
-    ConsentEvent,
-    ConsentPurpose,
+    OPTIONAL_PURPOSES,
     FeedbackMoment,
     FeedbackPrompt,
     FeedbackResponse,
     Resident,
-    ResidentStatus,
     StageBand,
 )
 
@@ -55,51 +54,30 @@ NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 BATCH = 5_000
 
 
-async def _seed(engine: AsyncEngine, residents: int, ratings: int, rng: random.Random) -> None:
+def reports_mix(residents: int, seed: int) -> Mix:
     """Residents who joined over the past two years, a third in the last five weeks."""
+    return Mix(
+        count=residents,
+        now=NOW,
+        seed=seed,
+        wards="every",
+        joined=(Window(0, 35, weight=1), Window(35, 730, weight=2)),
+        weeks_along_at_joining=(20, 20),
+        consents=dict.fromkeys(OPTIONAL_PURPOSES, 0.7),
+        first_telegram_id=5_000_000_000,
+        # A few clinics and GPs, and forty posters sharing a fifth of sign-ups.
+        sources={None: 2, "clinic_1": 1, "gp_2": 1} | {f"poster_{n}": 1 / 40 for n in range(40)},
+    )
+
+
+async def _seed(engine: AsyncEngine, residents: int, ratings: int, seed: int) -> None:
+    """The shared generator's residents (bench/population.py), then ratings from them."""
+    url = engine.url.render_as_string(hide_password=False)
+    await load(url, default_gazetteer(), reports_mix(residents, seed))
+    rng = random.Random(seed)
     districts = [d.code for d in default_gazetteer().districts()]
     sessions = create_sessionmaker(engine)
-    rows: list[dict[str, Any]] = []
-    consents: list[dict[str, Any]] = []
-    for i in range(residents):
-        recent = i % 3 == 0
-        days = rng.uniform(0, 35) if recent else rng.uniform(35, 730)
-        joined = NOW - dt.timedelta(days=days)
-        ref = str(uuid.UUID(int=rng.getrandbits(128)))
-        rows.append(
-            {
-                "person_ref": ref,
-                "telegram_user_id": 5_000_000_000 + i,
-                "status": ResidentStatus.ACTIVE,
-                "display_name": "Bench",
-                "due_date": joined.date() + dt.timedelta(weeks=20),
-                "ward_code": "E05015473",
-                "district_code": rng.choice(districts),
-                "signup_source": rng.choice([None, None, "clinic_1", "gp_2", f"poster_{i % 40}"]),
-                "language_code": "en",
-                "created_at": joined,
-                "updated_at": joined,
-                "onboarded_at": joined,
-            }
-        )
-        for purpose in ConsentPurpose:
-            consents.append(
-                {
-                    "person_ref": ref,
-                    "purpose": purpose,
-                    "granted": purpose is ConsentPurpose.HEALTH_DATA or rng.random() < 0.7,
-                    "notice_version": "bench",
-                    "text_sha256": "0" * 64,
-                    "method": "bench",
-                    "source": None,
-                    "created_at": joined,
-                }
-            )
     async with sessions() as session, session.begin():
-        for start in range(0, len(rows), BATCH):
-            await session.execute(insert(Resident), rows[start : start + BATCH])
-        for start in range(0, len(consents), BATCH):
-            await session.execute(insert(ConsentEvent), consents[start : start + BATCH])
         ids = list(await session.scalars(select(Resident.id)))
         responses = [
             {
@@ -137,11 +115,10 @@ async def _database(folder: Path, name: str) -> AsyncEngine:
 
 
 async def bench_job(folder: Path, sizes: list[int]) -> dict[str, Any]:
-    rng = random.Random(6)
     runs = {}
     for size in sizes:
         engine = await _database(folder, f"job-{size}.sqlite3")
-        await _seed(engine, size, 0, rng)
+        await _seed(engine, size, 0, seed=6)
         first = await _job_once(engine)
         # The next hour: nothing new to plan or send, which is what most runs look like.
         second = await _job_once(engine)
@@ -153,7 +130,7 @@ async def bench_job(folder: Path, sizes: list[int]) -> dict[str, Any]:
 
 async def bench_report(folder: Path, residents: int, ratings: int) -> dict[str, Any]:
     engine = await _database(folder, "report.sqlite3")
-    await _seed(engine, residents, ratings, random.Random(7))
+    await _seed(engine, residents, ratings, seed=7)
     period = Period.last_months(NOW.date(), 12, LONDON)
     started = time.perf_counter()
     async with create_sessionmaker(engine)() as session, session.begin():

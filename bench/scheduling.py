@@ -2,8 +2,9 @@
 
 For each backend (SQLite, PostgreSQL) and size (10k, 100k, 1M; `--quick`: 10k and 100k), a fresh
 database is migrated, filled in bulk (executemany on SQLite, COPY on PostgreSQL) with residents,
-their consent history (four events each, the latest local-information choice a yes for 80%),
-birth news for some, and the Essex sample content. Then one planning run is timed in a child
+their consent history (from the shared generator, bot/services/synthetic.py: health data, each
+optional choice, local information's after an earlier opposite one, the latest a yes for 80%),
+birth news for 10%, and the Essex sample content. Then one planning run is timed in a child
 process, which reports its own peak RSS (VmHWM): the first run of a day when nobody has had
 this week's message yet, i.e. the worst case (about 80% of residents get a row), and the next
 day's run (only those starting a new week). Results: bench/results/scheduling.json (or
@@ -22,27 +23,22 @@ import datetime as dt
 import json
 import os
 import platform
-import random
 import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bench.matching_data import ensure_postgres_database
+from bench.population import ensure_postgres_database, load, reset_postgres
 from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.services.content import store_content
 from bot.services.content_files import read_content
 from bot.services.geo import default_gazetteer
+from bot.services.synthetic import CONSENT_SHARES, Mix, Window
+from models import ConsentPurpose
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -56,158 +52,27 @@ BABY_SHARE = 0.1
 CHUNK = 50_000
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 
-RESIDENT_COLUMNS = (
-    "id",
-    "person_ref",
-    "telegram_user_id",
-    "status",
-    "display_name",
-    "due_date",
-    "ward_code",
-    "district_code",
-    "language_code",
-    "created_at",
-    "updated_at",
-    "onboarded_at",
-    "local_info_consent",
-)
-CONSENT_COLUMNS = (
-    "person_ref",
-    "purpose",
-    "granted",
-    "notice_version",
-    "text_sha256",
-    "method",
-    "source",
-    "created_at",
-)
-LIFE_COLUMNS = ("resident_id", "stage", "baby_born_on", "keep_local_info", "updated_at")
 
-
-def _residents(
-    count: int, seed: int
-) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]], tuple[Any, ...] | None]]:
-    """Per resident: her row, her consent events, her birth news (or None)."""
-    rng = random.Random(seed)
-    wards = [
-        (w.code, w.district_code)
-        for d in default_gazetteer().districts()
-        for w in default_gazetteer().wards_in(d.code)
-    ]
-    for number in range(1, count + 1):
-        ref = str(uuid.UUID(int=rng.getrandbits(128)))
-        ward, district = wards[rng.randrange(len(wards))]
-        born = rng.random() < BABY_SHARE
-        due = TODAY + dt.timedelta(days=rng.randrange(-300, 1) if born else rng.randrange(-14, 281))
-        local_info = rng.random() < LOCAL_INFO_SHARE
-        resident = (
-            number,
-            ref,
-            10_000_000 + number,
-            "active",
-            "Mum",
-            due,
-            ward,
-            district,
-            "en",
-            NOW,
-            NOW,
-            NOW,
-            local_info,
-        )
-        events = [
-            (ref, purpose, granted, "bench", "0" * 64, "bench", None, NOW)
-            for purpose, granted in (
-                ("health_data", True),
-                ("matching", True),
-                ("local_info", not local_info),
-                ("local_info", local_info),
-            )
-        ]
-        life = (number, "baby", due, False, NOW) if born else None
-        yield resident, events, life
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-
-
-def _fill_sqlite(path: Path, count: int) -> None:
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA synchronous=OFF")
-    batches: dict[str, list[tuple[Any, ...]]] = {"r": [], "c": [], "l": []}
-
-    def flush() -> None:
-        connection.executemany(_insert_sql("residents", RESIDENT_COLUMNS), batches["r"])
-        connection.executemany(_insert_sql("consent_events", CONSENT_COLUMNS), batches["c"])
-        connection.executemany(_insert_sql("life_events", LIFE_COLUMNS), batches["l"])
-        for rows in batches.values():
-            rows.clear()
-
-    for resident, events, life in _residents(count, seed=count):
-        batches["r"].append(tuple(_sqlite_value(v) for v in resident))
-        batches["c"].extend(tuple(_sqlite_value(v) for v in e) for e in events)
-        if life:
-            batches["l"].append(tuple(_sqlite_value(v) for v in life))
-        if len(batches["r"]) >= CHUNK:
-            flush()
-    flush()
-    connection.commit()
-    connection.execute("ANALYZE")
-    connection.close()
-
-
-async def _fill_postgres(url: str, count: int) -> None:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        batches: dict[str, list[tuple[Any, ...]]] = {"r": [], "c": [], "l": []}
-
-        async def flush() -> None:
-            await connection.copy_records_to_table(
-                "residents", records=batches["r"], columns=RESIDENT_COLUMNS
-            )
-            await connection.copy_records_to_table(
-                "consent_events", records=batches["c"], columns=CONSENT_COLUMNS
-            )
-            await connection.copy_records_to_table(
-                "life_events", records=batches["l"], columns=LIFE_COLUMNS
-            )
-            for rows in batches.values():
-                rows.clear()
-
-        for resident, events, life in _residents(count, seed=count):
-            batches["r"].append(resident)
-            batches["c"].extend(events)
-            if life:
-                batches["l"].append(life)
-            if len(batches["r"]) >= CHUNK:
-                await flush()
-        await flush()
-        await connection.execute(
-            "SELECT setval(pg_get_serial_sequence('residents', 'id'), max(id)) FROM residents"
-        )
-        # A living database has been vacuumed; right after a bulk load of millions of rows,
-        # autovacuum would otherwise be measured alongside the plan.
-        await connection.execute("VACUUM ANALYZE")
-        await connection.execute("CHECKPOINT")
-    finally:
-        await connection.close()
-
-
-async def _reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+def scheduling_mix(count: int) -> Mix:
+    """Every ward evenly; 10% have had their baby; 80% say yes to local information."""
+    return Mix(
+        count=count,
+        now=NOW,
+        seed=count,
+        wards="every",
+        joined=(Window(0, 0),),
+        due=Window(-14, 281),
+        born_share=BABY_SHARE,
+        born=Window(-300, 1),
+        consents={
+            **CONSENT_SHARES,
+            ConsentPurpose.MATCHING: 1.0,
+            ConsentPurpose.LOCAL_INFO: LOCAL_INFO_SHARE,
+        },
+        # Her local-information choice follows an earlier opposite one, so "latest" matters.
+        second_thoughts={ConsentPurpose.LOCAL_INFO: 1.0},
+        first_telegram_id=10_000_001,
+    )
 
 
 async def _load_content(url: str) -> None:
@@ -229,12 +94,12 @@ def prepare(backend: str, count: int, folder: Path, postgres_url: str) -> tuple[
         path.unlink(missing_ok=True)
         url = f"sqlite+aiosqlite:///{path}"
         upgrade_database(url)
-        _fill_sqlite(path, count)
+        asyncio.run(load(url, default_gazetteer(), scheduling_mix(count), chunk=CHUNK))
     else:
         url = postgres_url
-        asyncio.run(_reset_postgres(url))
+        asyncio.run(reset_postgres(url))
         upgrade_database(url)
-        asyncio.run(_fill_postgres(url, count))
+        asyncio.run(load(url, default_gazetteer(), scheduling_mix(count), chunk=CHUNK))
     asyncio.run(_load_content(url))
     return url, time.perf_counter() - started
 

@@ -8,12 +8,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
 from bot.handlers import broadcast as broadcast_handlers
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
+from bot.services import broadcasts
 from bot.services.consent import record_consent
+from bot.services.geo import default_gazetteer
 from models import (
+    AuditEvent,
     Broadcast,
     BroadcastStatus,
     ConsentPurpose,
@@ -24,7 +28,7 @@ from models import (
     StaffRole,
 )
 from tests.factories import consent_evidence, make_resident, make_staff, onboard
-from tests.harness import BotHarness
+from tests.harness import BotHarness, settings_for_test
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -616,3 +620,29 @@ async def test_only_her_own_scheduled_broadcasts_are_listed_and_cancelled_but_an
         )
     assert status is BroadcastStatus.CANCELLED
     assert cancels == ["admin"]
+
+
+async def test_discarding_a_draft_is_audited_by_the_service_itself(
+    sessions: async_sessionmaker[AsyncSession], clock: FixedClock, database_url: str
+) -> None:
+    # No bot here: the rule and its audit live in the service, whoever presses the button.
+    desk = broadcasts.Desk(
+        sessions, clock, settings_for_test("1:test", database_url), default_gazetteer(), None
+    )
+    async with sessions() as session, session.begin():
+        member = await make_staff(session, clock.now(), StaffRole.BROADCASTER, 501)
+    draft = await broadcasts.start_draft(desk, member, "Clinic moved to the library")
+
+    pressed = await broadcasts.press(desk, member, draft.id, draft.revision, "discard", "")
+    replayed = await broadcasts.press(desk, member, draft.id, draft.revision, "discard", "")
+
+    assert pressed.step == broadcasts.Step("discard")
+    assert replayed == broadcasts.Pressed(None, None)
+    async with sessions() as session:
+        status = await session.scalar(select(Broadcast.status))
+        events = list(await session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    assert status is BroadcastStatus.CANCELLED
+    assert [(e.action, e.target) for e in events][1:] == [
+        ("broadcast.draft", f"broadcast:{draft.id}"),
+        ("broadcast.discard", f"broadcast:{draft.id}"),
+    ]

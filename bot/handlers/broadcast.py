@@ -31,11 +31,10 @@ from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
 from bot.handlers.common import answer, guard, reply, texts_for
 from bot.services import broadcasts
-from bot.services.broadcasts import Audience
-from bot.services.staff import Permission, actor
-from bot.services.staff_audit import record
+from bot.services.broadcasts import Audience, Desk, Step
+from bot.services.staff import Permission
 from bot.texts import Catalogue, Html, catalogue, long_date
-from models import Broadcast, BroadcastPurpose, BroadcastStatus, DeliveryStatus, StaffMember
+from models import Broadcast, BroadcastPurpose, DeliveryStatus, StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,17 @@ _RANGE = re.compile(rf"\s*{_DATE}\s*(?:to|-|–|until)\s*{_DATE}\s*", re.IGNOREC
 _WHEN = re.compile(rf"\s*(?:{_DATE}\s+)?(\d{{1,2}})[:.](\d{{2}})\s*")
 _BUTTON = re.compile(r"\s*(.{1,40}?)\s*\|\s*(https://\S{1,290})\s*")
 _DATA = re.compile(r"bc:(\d{1,9}):(\d{1,9}):([a-z]{2,8})(?::([A-Za-z0-9]{1,12}))?")
+
+
+def _desk_of(application: BotApplication) -> Desk:
+    data = application.bot_data
+    assert data.sessionmaker is not None and data.clock is not None
+    assert data.settings is not None and data.gazetteer is not None
+    return Desk(data.sessionmaker, data.clock, data.settings, data.gazetteer, data.delivery)
+
+
+def _desk(context: BotContext) -> Desk:
+    return _desk_of(context.application)  # type: ignore[arg-type]
 
 
 def _data(broadcast: Broadcast, action: str, argument: str = "") -> str:
@@ -77,14 +87,6 @@ def _audience_label(texts: Catalogue, context: BotContext, audience: Audience) -
     return texts(f"broadcast.aud_{audience.kind}_label")
 
 
-def _complete(audience: Audience) -> bool:
-    if audience.kind in ("districts", "wards"):
-        return bool(audience.codes)
-    if audience.kind == "due_dates":
-        return audience.first is not None and audience.last is not None
-    return True
-
-
 def preview_markup(broadcast: Broadcast) -> InlineKeyboardMarkup | None:
     """The link button residents will see."""
     buttons = broadcasts.buttons_of(broadcast)
@@ -99,12 +101,7 @@ async def _card(
     context: BotContext, texts: Catalogue, broadcast: Broadcast
 ) -> tuple[Html, InlineKeyboardMarkup]:
     audience = Audience.from_json(broadcast.audience)
-    count = 0
-    if _complete(audience):
-        async with context.session() as session:
-            count = await broadcasts.count_recipients(
-                session, audience, broadcast.purpose, context.today()
-            )
+    count = await broadcasts.recipients_now(_desk(context), broadcast)
     text = texts(
         "broadcast.card",
         number=broadcast.id,
@@ -134,7 +131,7 @@ async def _card(
     ]
     if broadcast.button_text:
         rows[-1].append(_button(texts, "broadcast.remove_button", broadcast, "nobtn"))
-    if _complete(audience) and count:
+    if broadcasts.complete(audience) and count:
         rows.append(
             [
                 _button(texts, "broadcast.send_now", broadcast, "now"),
@@ -199,10 +196,7 @@ async def text_given(update: Update, context: BotContext) -> int:
     if insecure is not None:
         await reply(update, texts("broadcast.text_http", link=insecure))
         return TEXT
-    async with context.session() as session, session.begin():
-        broadcast = await broadcasts.create_draft(
-            session, member, html, context.now(), paid=context.settings.broadcast_paid
-        )
+    broadcast = await broadcasts.start_draft(_desk(context), member, html)
     if context.user_data is not None:
         context.user_data[_DRAFT_KEY] = broadcast.id
     await _show_preview(update, context, texts, broadcast)
@@ -216,11 +210,7 @@ async def _pending_draft(
     draft_id = (context.user_data or {}).get(_DRAFT_KEY)
     if not isinstance(draft_id, int):
         return None
-    async with context.session() as session:
-        broadcast = await broadcasts.own_broadcast(session, member, draft_id)
-    if broadcast is None or broadcast.status is not BroadcastStatus.DRAFT:
-        return None
-    return broadcast
+    return await broadcasts.pending_draft(_desk(context), member, draft_id)
 
 
 async def _input(
@@ -245,12 +235,10 @@ async def _input(
     if isinstance(parsed, str):
         await reply(update, texts(parsed))
         return state
-    async with context.session() as session, session.begin():
-        current = await broadcasts.own_broadcast(session, member, broadcast.id)
-        if current is None or current.status is not BroadcastStatus.DRAFT:
-            await reply(update, texts("broadcast.no_draft"))
-            return END
-        broadcasts.revise(current, context.now(), **parsed)
+    current = await broadcasts.revise_draft(_desk(context), member, broadcast.id, **parsed)
+    if current is None:
+        await reply(update, texts("broadcast.no_draft"))
+        return END
     if "button_text" in parsed:
         await _show_preview(update, context, texts, current)
     await _send_card(update, context, texts, current)
@@ -379,11 +367,7 @@ async def _confirm(
     *,
     edit: bool,
 ) -> None:
-    audience = Audience.from_json(broadcast.audience)
-    async with context.session() as session:
-        count = await broadcasts.count_recipients(
-            session, audience, broadcast.purpose, context.today()
-        )
+    count = await broadcasts.recipients_confirmed(_desk(context), broadcast)
     if when is None:
         quiet = context.settings.quiet_hours.contains(context.now())
         text = texts("broadcast.confirm_now", count=f"{count:,}")
@@ -415,10 +399,6 @@ async def _confirm(
         await reply(update, text, reply_markup=markup)
 
 
-def _toggle(codes: tuple[str, ...], code: str) -> tuple[str, ...]:
-    return tuple(c for c in codes if c != code) if code in codes else (*codes, code)
-
-
 def _picker(
     texts: Catalogue,
     broadcast: Broadcast,
@@ -443,16 +423,12 @@ def _picker(
     return InlineKeyboardMarkup(rows)
 
 
-class _Step:
-    """What a button did: the conversation state to go to and what to show afterwards."""
-
-    def __init__(self, view: str, state: int = END, argument: str = "") -> None:
-        self.view = view
-        self.state = state
-        self.argument = argument
-
-
-_PROMPTS = {"due": ("broadcast.ask_due", DUE_RANGE), "btn": ("broadcast.ask_button", BUTTON)}
+# A button that asks her to type something: what it asks, and the state that awaits it.
+_PROMPTS = {
+    "due": ("broadcast.ask_due", DUE_RANGE),
+    "btn": ("broadcast.ask_button", BUTTON),
+    "when": ("broadcast.ask_when", WHEN),
+}
 
 
 async def on_button(update: Update, context: BotContext) -> int:
@@ -468,16 +444,12 @@ async def on_button(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.bad_button"), alert=True)
         return END
     broadcast_id, revision, action, argument = match.groups()
-    step: _Step | None = None
-    async with context.session() as session, session.begin():
-        # Stopping is allowed to admins for anyone's broadcast; everything else only to its author.
-        find = broadcasts.stoppable_broadcast if action == "stop" else broadcasts.own_broadcast
-        broadcast = await find(session, member, int(broadcast_id))
+    pressed = await broadcasts.press(
+        _desk(context), member, int(broadcast_id), int(revision), action, argument or ""
+    )
+    broadcast, step = pressed.broadcast, pressed.step
+    if broadcast is None:
         # Someone else's broadcast, or a card from before a change: nothing happens.
-        stale = broadcast is None or broadcast.revision != int(revision)
-        if broadcast is not None and not stale:
-            step = await _apply(context, session, member, broadcast, action, argument or "")
-    if broadcast is None or stale:
         await answer(query, texts("general.stale_button"), alert=True)
         return END
     if step is None:
@@ -487,109 +459,13 @@ async def on_button(update: Update, context: BotContext) -> int:
     if context.user_data is not None:
         context.user_data[_DRAFT_KEY] = broadcast.id
     await _show(update, context, texts, broadcast, step)
-    return step.state
-
-
-async def _apply(
-    context: BotContext,
-    session: Any,
-    member: StaffMember,
-    broadcast: Broadcast,
-    action: str,
-    argument: str,
-) -> _Step | None:
-    """Apply one button inside the unit of work; None if it makes no sense in this state."""
-    now = context.now()
-    if action == "stop":
-        if broadcast.status not in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
-            return None
-        started = broadcast.status is BroadcastStatus.SENDING
-        stopped = await broadcasts.cancel(session, member, broadcast, now)
-        # Nothing is queued before its time, so a scheduled one is simply called off.
-        return _Step("stopped" if started else "called_off", argument=str(stopped))
-    if broadcast.status is not BroadcastStatus.DRAFT:
-        return None
-    audience = Audience.from_json(broadcast.audience)
-    gazetteer = context.gazetteer
-    if action == "kind" and argument in BroadcastPurpose.__members__.values():
-        broadcasts.revise(broadcast, now, purpose=BroadcastPurpose(argument))
-        # The kind decides the last line residents see, so she sees the preview again.
-        return _Step("preview")
-    if action == "aud" and argument in ("everyone", "postnatal"):
-        broadcasts.revise(broadcast, now, audience=Audience(argument).as_json())
-        return _Step("card")
-    if action == "aud" and argument in ("districts", "wards", "trimester"):
-        return _Step(argument)
-    if action == "dt" and gazetteer.district(argument) is not None:
-        codes = audience.codes if audience.kind == "districts" else ()
-        chosen = Audience("districts", codes=_toggle(codes, argument))
-        broadcasts.revise(broadcast, now, audience=chosen.as_json())
-        return _Step("districts")
-    if action == "wd" and gazetteer.district(argument) is not None:
-        return _Step("wards_of", argument=argument)
-    if action == "wt" and (ward := gazetteer.ward(argument)) is not None:
-        codes = audience.codes if audience.kind == "wards" else ()
-        chosen = Audience("wards", codes=_toggle(codes, argument))
-        broadcasts.revise(broadcast, now, audience=chosen.as_json())
-        return _Step("wards_of", argument=ward.district_code)
-    if action == "tri" and argument in ("1", "2", "3"):
-        chosen = Audience("trimester", trimester=int(argument))
-        broadcasts.revise(broadcast, now, audience=chosen.as_json())
-        return _Step("card")
-    if action in _PROMPTS:
-        return _Step("prompt", state=_PROMPTS[action][1], argument=_PROMPTS[action][0])
-    if action == "when":
-        return _Step("prompt", state=WHEN, argument="broadcast.ask_when")
-    if action == "nobtn":
-        broadcasts.revise(broadcast, now, button_text=None, button_url=None)
-        return _Step("preview")
-    if action == "discard":
-        await broadcasts.discard(session, member, broadcast, now)
-        return _Step(action)
-    if action in ("card", "now"):
-        return _Step(action)
-    if action == "tmrw" and argument.isdigit():
-        when = dt.datetime.fromtimestamp(int(argument), dt.UTC)
-        return _Step("confirm_at", argument=argument) if _may_send_at(context, when) else None
-    if action == "go" and argument.isdigit():
-        return await _go(context, session, member, broadcast, int(argument))
-    return None
-
-
-def _may_send_at(context: BotContext, when: dt.datetime) -> bool:
-    """A time from a button: still in the future and outside quiet hours."""
-    return when > context.now() and not context.settings.quiet_hours.contains(when)
-
-
-async def _go(
-    context: BotContext, session: Any, member: StaffMember, broadcast: Broadcast, epoch: int
-) -> _Step | None:
-    now = context.now()
-    audience = Audience.from_json(broadcast.audience)
-    if not _complete(audience):
-        return None
-    count = await broadcasts.count_recipients(session, audience, broadcast.purpose, context.today())
-    if count == 0:
-        return _Step("nobody")
-    when = now if epoch == 0 else dt.datetime.fromtimestamp(epoch, dt.UTC)
-    if epoch and not _may_send_at(context, when):
-        return None
-    await broadcasts.schedule(session, member, broadcast, when, now, count)
-    if epoch:
-        return _Step("scheduled")
-    await broadcasts.release_due(
-        session,
-        now,
-        context.today(),
-        only=broadcast.id,
-        texts=catalogue(),
-        council=context.settings.council_name,
-    )
-    return _Step("sending")
+    if step.view == "prompt":
+        return _PROMPTS[step.argument][1]
+    return END
 
 
 async def _show(
-    update: Update, context: BotContext, texts: Catalogue, broadcast: Broadcast, step: _Step
+    update: Update, context: BotContext, texts: Catalogue, broadcast: Broadcast, step: Step
 ) -> None:
     """After the commit: show the result of a button."""
     view = step.view
@@ -630,7 +506,7 @@ async def _show(
         )
         await _edit(update, texts("broadcast.pick_trimester"), markup)
     elif view == "prompt":
-        await reply(update, texts(step.argument))
+        await reply(update, texts(_PROMPTS[step.argument][0]))
     elif view == "now":
         await _confirm(update, context, texts, broadcast, None, edit=True)
     elif view == "confirm_at":
@@ -645,7 +521,6 @@ async def _show(
     elif view == "sending":
         await _start_sending(update, context, texts, broadcast)
     elif view == "stopped":
-        context.delivery.cancel(broadcasts.batch_of(broadcast.id))
         await _edit(update, _stopped_text(texts, broadcast, int(step.argument)), None)
     elif view == "called_off":
         await _edit(update, texts("broadcast.called_off", number=broadcast.id), None)
@@ -687,15 +562,9 @@ async def _start_sending(
     markup = InlineKeyboardMarkup([[_button(texts, "broadcast.stop", broadcast, "stop")]])
     await _edit(update, text, markup)
     message = query.message
-    if message is not None:
-        async with context.session() as session, session.begin():
-            await broadcasts.set_progress_message(
-                session, broadcast.id, message.chat.id, message.message_id
-            )
-        broadcast.progress_chat_id = message.chat.id
-        broadcast.progress_message_id = message.message_id
-    watch(context.application, broadcast, texts.language)  # type: ignore[arg-type]
-    context.delivery.wake()
+    shown_at = (message.chat.id, message.message_id) if message is not None else None
+    screen = _ProgressScreen(context.bot, texts.language)
+    await broadcasts.sending(_desk(context), broadcast, shown_at, screen)
 
 
 def _eta(seconds: float) -> str:
@@ -736,46 +605,48 @@ def final_text(texts: Catalogue, broadcast: Broadcast, progress: BatchProgress) 
     )
 
 
-def watch(application: BotApplication, broadcast: Broadcast, language: str) -> None:
-    """Keep the broadcast's progress message current while the engine sends it."""
-    data = application.bot_data
-    engine, sessions, settings, clock = data.delivery, data.sessionmaker, data.settings, data.clock
-    if engine is None or sessions is None or settings is None or clock is None:
-        return
-    chat_id, message_id = broadcast.progress_chat_id, broadcast.progress_message_id
-    if chat_id is None or message_id is None:
-        return
-    bot: Bot = application.bot
-    texts = catalogue(language)
-    rate = (
-        settings.delivery_paid_max_per_second
-        if broadcast.paid
-        else settings.delivery_max_per_second
-    )
+class _ProgressScreen:
+    """The sender's progress message in her chat (broadcasts.ProgressMessage)."""
 
-    async def update_message(progress: BatchProgress) -> None:
-        markup: InlineKeyboardMarkup | None = None
-        async with sessions() as session, session.begin():
-            current = await session.get(Broadcast, broadcast.id)
-            if current is None or current.status is not BroadcastStatus.SENDING:
-                # Stopped meanwhile: the "stopped" message stays as it is.
-                return
-            if progress.left:
-                text = progress_text(texts, broadcast, progress, rate)
-                stop = _button(texts, "broadcast.stop", current, "stop")
-                markup = InlineKeyboardMarkup([[stop]])
-            elif await broadcasts.finish(session, broadcast.id, clock.now()) is None:
-                return
-            else:
-                text = final_text(texts, broadcast, progress)
+    def __init__(self, bot: Bot, language: str) -> None:
+        self._bot = bot
+        self._texts = catalogue(language)
+
+    async def announce(self, broadcast: Broadcast, chat_id: int) -> tuple[int, int] | None:
+        texts = self._texts
+        total = f"{broadcast.recipients or 0:,}"
         try:
-            await bot.edit_message_text(
+            message = await self._bot.send_message(
+                chat_id,
+                texts("broadcast.starting", number=broadcast.id, total=total),
+                parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup(
+                    [[_button(texts, "broadcast.stop", broadcast, "stop")]]
+                ),
+            )
+        except TelegramError:
+            logger.warning("could not tell the sender that a scheduled broadcast started")
+            return None
+        return message.chat.id, message.message_id
+
+    async def update(self, broadcast: Broadcast, progress: BatchProgress, rate: float) -> None:
+        stop = _button(self._texts, "broadcast.stop", broadcast, "stop")
+        text = progress_text(self._texts, broadcast, progress, rate)
+        await self._edit(broadcast, text, InlineKeyboardMarkup([[stop]]))
+
+    async def final(self, broadcast: Broadcast, progress: BatchProgress) -> None:
+        await self._edit(broadcast, final_text(self._texts, broadcast, progress), None)
+
+    async def _edit(
+        self, broadcast: Broadcast, text: Html, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        chat_id, message_id = broadcast.progress_chat_id, broadcast.progress_message_id
+        try:
+            await self._bot.edit_message_text(
                 text, chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=markup
             )
         except TelegramError:
             logger.debug("progress message could not be edited")
-
-    engine.add_progress_listener(broadcasts.batch_of(broadcast.id), update_message)
 
 
 async def release_scheduled(context: BotContext) -> None:
@@ -784,61 +655,14 @@ async def release_scheduled(context: BotContext) -> None:
 
 
 async def release_and_watch(application: BotApplication) -> list[Broadcast]:
-    """Queue due broadcasts and watch their progress; what the job and start-up both do."""
-    data = application.bot_data
-    assert data.sessionmaker is not None and data.clock is not None and data.settings is not None
-    now = data.clock.now()
-    today = now.astimezone(data.settings.zone).date()
-    async with data.sessionmaker() as session, session.begin():
-        released = await broadcasts.release_due(
-            session, now, today, texts=catalogue(), council=data.settings.council_name
-        )
-        senders = {b.id: await session.get(StaffMember, b.created_by_id) for b in released}
-    for broadcast in released:
-        member = senders[broadcast.id]
-        if member is not None and broadcast.progress_message_id is None:
-            await _announce_start(application, broadcast, member.telegram_user_id)
-        watch(application, broadcast, "en")
-    if released and data.delivery is not None:
-        data.delivery.wake()
-    return released
-
-
-async def _announce_start(application: BotApplication, broadcast: Broadcast, chat_id: int) -> None:
-    """A scheduled broadcast has started: its sender gets the progress message."""
-    data = application.bot_data
-    assert data.sessionmaker is not None
-    texts = catalogue("en")
-    total = f"{broadcast.recipients or 0:,}"
-    try:
-        message = await application.bot.send_message(
-            chat_id,
-            texts("broadcast.starting", number=broadcast.id, total=total),
-            parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup(
-                [[_button(texts, "broadcast.stop", broadcast, "stop")]]
-            ),
-        )
-    except TelegramError:
-        logger.warning("could not tell the sender that a scheduled broadcast started")
-        return
-    async with data.sessionmaker() as session, session.begin():
-        await broadcasts.set_progress_message(
-            session, broadcast.id, message.chat.id, message.message_id
-        )
-    broadcast.progress_chat_id = message.chat.id
-    broadcast.progress_message_id = message.message_id
+    """Queue due broadcasts and watch their progress (broadcasts.release_and_watch)."""
+    screen = _ProgressScreen(application.bot, "en")
+    return await broadcasts.release_and_watch(_desk_of(application), screen)
 
 
 async def resume(application: BotApplication) -> None:
     """At start-up: keep watching broadcasts that were sending when the bot stopped."""
-    data = application.bot_data
-    assert data.sessionmaker is not None
-    async with data.sessionmaker() as session:
-        going = await broadcasts.sending_broadcasts(session)
-    for broadcast in going:
-        watch(application, broadcast, "en")
-    await release_and_watch(application)
+    await broadcasts.resume(_desk_of(application), _ProgressScreen(application.bot, "en"))
 
 
 def _excerpt(html_text: str, limit: int = 80) -> str:
@@ -852,10 +676,7 @@ async def list_scheduled(update: Update, context: BotContext) -> None:
     if member is None:
         return
     texts = texts_for(update)
-    async with context.session() as session, session.begin():
-        waiting = await broadcasts.scheduled_broadcasts(session, member)
-        count = str(len(waiting))
-        record(session, context.now(), actor(member), "broadcast.list", None, "ok", count)
+    waiting = await broadcasts.list_scheduled(_desk(context), member)
     if not waiting:
         await reply(update, texts("broadcast.scheduled_none"))
         return

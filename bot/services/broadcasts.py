@@ -14,16 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.clock import Clock
+from bot.config import Settings
 from bot.delivery import queue
-from bot.delivery.queue import NewDelivery
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.queue import BatchProgress, NewDelivery
+from bot.services.geo import Gazetteer
 from bot.services.staff_audit import Actor, record
-from bot.texts import Catalogue, Html
+from bot.texts import Catalogue, Html, catalogue
 from models import (
     Broadcast,
     BroadcastPurpose,
@@ -389,3 +393,330 @@ async def set_progress_message(
     if broadcast is not None:
         broadcast.progress_chat_id = chat_id
         broadcast.progress_message_id = message_id
+
+
+# --- Units of work for the bot ------------------------------------------------------------------
+# The /broadcast conversation, the release job and start-up call these; each opens its own
+# session, so no handler holds one. Telegram stays on the bot's side of `ProgressMessage`.
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ProgressMessage(Protocol):
+    """The sender's progress message, which the bot posts and edits."""
+
+    async def announce(self, broadcast: Broadcast, chat_id: int) -> tuple[int, int] | None:
+        """A scheduled broadcast has started: post its progress message; (chat, message) ids."""
+
+    async def update(self, broadcast: Broadcast, progress: BatchProgress, rate: float) -> None:
+        """Show how it is going (`rate`, messages a second, gives the time still to go)."""
+
+    async def final(self, broadcast: Broadcast, progress: BatchProgress) -> None:
+        """Replace the progress message with the final report."""
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the broadcast rules need from the running bot."""
+
+    sessions: Sessions
+    clock: Clock
+    settings: Settings
+    gazetteer: Gazetteer
+    # None where nothing sends (a process without the delivery engine).
+    engine: DeliveryEngine | None
+
+    def now(self) -> dt.datetime:
+        """The current UTC time."""
+        return self.clock.now()
+
+    def today(self) -> dt.date:
+        """Today in the council's time zone."""
+        return self.clock.now().astimezone(self.settings.zone).date()
+
+    def may_send_at(self, when: dt.datetime) -> bool:
+        """A time from a button: still in the future and outside quiet hours."""
+        return when > self.now() and not self.settings.quiet_hours.contains(when)
+
+
+def complete(audience: Audience) -> bool:
+    """Whether the audience names everything it needs (districts chosen, both dates…)."""
+    if audience.kind in ("districts", "wards"):
+        return bool(audience.codes)
+    if audience.kind == "due_dates":
+        return audience.first is not None and audience.last is not None
+    return True
+
+
+async def recipients_now(desk: Desk, broadcast: Broadcast) -> int:
+    """How many residents it would reach today (0 while the audience is incomplete)."""
+    audience = Audience.from_json(broadcast.audience)
+    if not complete(audience):
+        return 0
+    return await recipients_confirmed(desk, broadcast)
+
+
+async def recipients_confirmed(desk: Desk, broadcast: Broadcast) -> int:
+    """The count she confirms against: the audience as it stands."""
+    async with desk.sessions() as session:
+        return await count_recipients(
+            session, Audience.from_json(broadcast.audience), broadcast.purpose, desk.today()
+        )
+
+
+async def start_draft(desk: Desk, member: StaffMember, text: str) -> Broadcast:
+    """Her message becomes a new draft (paid or not as the council's settings say)."""
+    async with desk.sessions() as session, session.begin():
+        return await create_draft(
+            session, member, text, desk.now(), paid=desk.settings.broadcast_paid
+        )
+
+
+async def pending_draft(desk: Desk, member: StaffMember, broadcast_id: int) -> Broadcast | None:
+    """Her broadcast if it is still a draft; None otherwise."""
+    async with desk.sessions() as session:
+        broadcast = await own_broadcast(session, member, broadcast_id)
+    if broadcast is None or broadcast.status is not BroadcastStatus.DRAFT:
+        return None
+    return broadcast
+
+
+async def revise_draft(
+    desk: Desk, member: StaffMember, broadcast_id: int, **changes: Any
+) -> Broadcast | None:
+    """Change her draft; None if it is no longer one (sent, discarded, someone else's)."""
+    async with desk.sessions() as session, session.begin():
+        current = await own_broadcast(session, member, broadcast_id)
+        if current is None or current.status is not BroadcastStatus.DRAFT:
+            return None
+        revise(current, desk.now(), **changes)
+    return current
+
+
+async def list_scheduled(desk: Desk, member: StaffMember) -> list[Broadcast]:
+    """Broadcasts waiting for their time that she may cancel; looking is audited."""
+    async with desk.sessions() as session, session.begin():
+        waiting = await scheduled_broadcasts(session, member)
+        record(session, desk.now(), _actor(member), "broadcast.list", None, "ok", str(len(waiting)))
+    return waiting
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a button did, for the conversation to show: a view's name and its argument."""
+
+    view: str
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A button's result: the broadcast it named if hers and current, and the step it took."""
+
+    broadcast: Broadcast | None
+    # None: the button makes no sense in this state (or was made up).
+    step: Step | None
+
+
+# Buttons that only ask her to type something next.
+PROMPT_ACTIONS = ("due", "btn", "when")
+
+
+async def press(
+    desk: Desk, member: StaffMember, broadcast_id: int, revision: int, action: str, argument: str
+) -> Pressed:
+    """One broadcast button, in one unit of work: checked to be hers and current first.
+
+    Stopping is allowed to admins for anyone's broadcast; everything else only to its author.
+    A card from before a change names an older revision, so it does nothing.
+    """
+    step: Step | None = None
+    async with desk.sessions() as session, session.begin():
+        find = stoppable_broadcast if action == "stop" else own_broadcast
+        broadcast = await find(session, member, broadcast_id)
+        if broadcast is None or broadcast.revision != revision:
+            return Pressed(None, None)
+        step = await _apply(desk, session, member, broadcast, action, argument)
+    if step is not None and step.view == "stopped" and desk.engine is not None:
+        # The queued rows are cancelled in the database; this stops the ones this process holds.
+        desk.engine.cancel(batch_of(broadcast.id))
+    return Pressed(broadcast, step)
+
+
+def _toggle(codes: tuple[str, ...], code: str) -> tuple[str, ...]:
+    return tuple(c for c in codes if c != code) if code in codes else (*codes, code)
+
+
+async def _apply(
+    desk: Desk,
+    session: AsyncSession,
+    member: StaffMember,
+    broadcast: Broadcast,
+    action: str,
+    argument: str,
+) -> Step | None:
+    """Apply one button inside the unit of work; None if it makes no sense in this state."""
+    now = desk.now()
+    if action == "stop":
+        if broadcast.status not in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
+            return None
+        started = broadcast.status is BroadcastStatus.SENDING
+        stopped = await cancel(session, member, broadcast, now)
+        # Nothing is queued before its time, so a scheduled one is simply called off.
+        return Step("stopped" if started else "called_off", argument=str(stopped))
+    if broadcast.status is not BroadcastStatus.DRAFT:
+        return None
+    audience = Audience.from_json(broadcast.audience)
+    gazetteer = desk.gazetteer
+    if action == "kind" and argument in BroadcastPurpose.__members__.values():
+        revise(broadcast, now, purpose=BroadcastPurpose(argument))
+        # The kind decides the last line residents see, so she sees the preview again.
+        return Step("preview")
+    if action == "aud" and argument in ("everyone", "postnatal"):
+        revise(broadcast, now, audience=Audience(argument).as_json())
+        return Step("card")
+    if action == "aud" and argument in ("districts", "wards", "trimester"):
+        return Step(argument)
+    if action == "dt" and gazetteer.district(argument) is not None:
+        codes = audience.codes if audience.kind == "districts" else ()
+        chosen = Audience("districts", codes=_toggle(codes, argument))
+        revise(broadcast, now, audience=chosen.as_json())
+        return Step("districts")
+    if action == "wd" and gazetteer.district(argument) is not None:
+        return Step("wards_of", argument=argument)
+    if action == "wt" and (ward := gazetteer.ward(argument)) is not None:
+        codes = audience.codes if audience.kind == "wards" else ()
+        chosen = Audience("wards", codes=_toggle(codes, argument))
+        revise(broadcast, now, audience=chosen.as_json())
+        return Step("wards_of", argument=ward.district_code)
+    if action == "tri" and argument in ("1", "2", "3"):
+        chosen = Audience("trimester", trimester=int(argument))
+        revise(broadcast, now, audience=chosen.as_json())
+        return Step("card")
+    if action in PROMPT_ACTIONS:
+        return Step("prompt", argument=action)
+    if action == "nobtn":
+        revise(broadcast, now, button_text=None, button_url=None)
+        return Step("preview")
+    if action == "discard":
+        await discard(session, member, broadcast, now)
+        return Step(action)
+    if action in ("card", "now"):
+        return Step(action)
+    if action == "tmrw" and argument.isdigit():
+        when = dt.datetime.fromtimestamp(int(argument), dt.UTC)
+        return Step("confirm_at", argument=argument) if desk.may_send_at(when) else None
+    if action == "go" and argument.isdigit():
+        return await _go(desk, session, member, broadcast, int(argument))
+    return None
+
+
+async def _go(
+    desk: Desk, session: AsyncSession, member: StaffMember, broadcast: Broadcast, epoch: int
+) -> Step | None:
+    """Confirmed: schedule it, or (epoch 0) queue it now for the engine."""
+    now = desk.now()
+    audience = Audience.from_json(broadcast.audience)
+    if not complete(audience):
+        return None
+    count = await count_recipients(session, audience, broadcast.purpose, desk.today())
+    if count == 0:
+        return Step("nobody")
+    when = now if epoch == 0 else dt.datetime.fromtimestamp(epoch, dt.UTC)
+    if epoch and not desk.may_send_at(when):
+        return None
+    await schedule(session, member, broadcast, when, now, count)
+    if epoch:
+        return Step("scheduled")
+    await release_due(
+        session,
+        now,
+        desk.today(),
+        only=broadcast.id,
+        texts=catalogue(),
+        council=desk.settings.council_name,
+    )
+    return Step("sending")
+
+
+async def _remember_progress_message(
+    desk: Desk, broadcast: Broadcast, chat_id: int, message_id: int
+) -> None:
+    async with desk.sessions() as session, session.begin():
+        await set_progress_message(session, broadcast.id, chat_id, message_id)
+    broadcast.progress_chat_id = chat_id
+    broadcast.progress_message_id = message_id
+
+
+async def sending(
+    desk: Desk, broadcast: Broadcast, shown_at: tuple[int, int] | None, screen: ProgressMessage
+) -> None:
+    """It was queued to go now: its progress shows in the message at `shown_at`, and it goes."""
+    if shown_at is not None:
+        await _remember_progress_message(desk, broadcast, *shown_at)
+    watch(desk, broadcast, screen)
+    if desk.engine is not None:
+        desk.engine.wake()
+
+
+def watch(desk: Desk, broadcast: Broadcast, screen: ProgressMessage) -> None:
+    """Keep the broadcast's progress message current while the engine sends it, then finish it."""
+    engine = desk.engine
+    if engine is None:
+        return
+    if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+        return
+    settings = desk.settings
+    rate = (
+        settings.delivery_paid_max_per_second
+        if broadcast.paid
+        else settings.delivery_max_per_second
+    )
+
+    async def update_message(progress: BatchProgress) -> None:
+        async with desk.sessions() as session, session.begin():
+            current = await session.get(Broadcast, broadcast.id)
+            if current is None or current.status is not BroadcastStatus.SENDING:
+                # Stopped meanwhile: the "stopped" message stays as it is.
+                return
+            done = progress.left == 0
+            if done and await finish(session, broadcast.id, desk.now()) is None:
+                return
+        if done:
+            await screen.final(current, progress)
+        else:
+            await screen.update(current, progress, rate)
+
+    engine.add_progress_listener(batch_of(broadcast.id), update_message)
+
+
+async def release_and_watch(desk: Desk, screen: ProgressMessage) -> list[Broadcast]:
+    """Queue the broadcasts whose time has come and watch them: the job's and start-up's work.
+
+    A scheduled broadcast's sender gets a progress message when it starts.
+    """
+    now = desk.now()
+    async with desk.sessions() as session, session.begin():
+        released = await release_due(
+            session, now, desk.today(), texts=catalogue(), council=desk.settings.council_name
+        )
+        senders = {b.id: await session.get(StaffMember, b.created_by_id) for b in released}
+    for broadcast in released:
+        member = senders[broadcast.id]
+        if member is not None and broadcast.progress_message_id is None:
+            shown_at = await screen.announce(broadcast, member.telegram_user_id)
+            if shown_at is not None:
+                await _remember_progress_message(desk, broadcast, *shown_at)
+        watch(desk, broadcast, screen)
+    if released and desk.engine is not None:
+        desk.engine.wake()
+    return released
+
+
+async def resume(desk: Desk, screen: ProgressMessage) -> None:
+    """At start-up: keep watching broadcasts that were sending, and release any now due."""
+    async with desk.sessions() as session:
+        going = await sending_broadcasts(session)
+    for broadcast in going:
+        watch(desk, broadcast, screen)
+    await release_and_watch(desk, screen)
