@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import upgrade_database
-from bot.services.geo import Gazetteer
+from bot.services.places.geo import Gazetteer
 
 # Residents are written as of this moment; due dates spread over the 40 weeks that follow.
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)

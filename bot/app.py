@@ -38,14 +38,14 @@ from bot.handlers import (
     matching,
     onboarding,
     privacy,
-    reports,
     services_browse,
-    staff_setup,
     urgent,
 )
 from bot.handlers.onboarding import onboarding_conversation, resume_signup
-from bot.services.geo import default_gazetteer
-from bot.services.place_search import create_place_search
+from bot.handlers.staff import reports
+from bot.handlers.staff import setup as staff_setup
+from bot.services.places.geo import default_gazetteer
+from bot.services.places.search import create_place_search
 
 logger = logging.getLogger(__name__)
 

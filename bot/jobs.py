@@ -13,8 +13,9 @@ import logging
 from typing import cast
 
 from bot.context import BotApplication, BotContext, safeguarding_key
-from bot.services import planning, retention, safeguarding
-from bot.services.content import load_content, loaded_digest
+from bot.services.local_info import planning
+from bot.services.local_info.content import load_content, loaded_digest
+from bot.services.residents import retention, safeguarding
 
 logger = logging.getLogger(__name__)
 

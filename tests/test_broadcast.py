@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.clock import FixedClock
-from bot.handlers import broadcast as broadcast_handlers
+from bot.handlers.staff import broadcast as broadcast_handlers
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
-from bot.services.consent import record_consent
+from bot.services.residents.consent import record_consent
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -11,7 +11,7 @@ from bot.clock import FixedClock
 from bot.context import BotContext
 from bot.delivery.engine import DeliveryReport
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.consent import current_consents
+from bot.services.residents.consent import current_consents
 from models import ConsentPurpose, PlanningRun, Resident
 from tests.content_support import (
     Sessions,

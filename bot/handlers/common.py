@@ -16,10 +16,10 @@ from telegram.ext import ApplicationHandlerStop, ConversationHandler
 from bot.context import BotContext
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
-from bot.services import staff
-from bot.services.consent import ConsentContext, Controller
-from bot.services.residents import find_resident
-from bot.services.staff import Permission
+from bot.services.residents.consent import ConsentContext, Controller
+from bot.services.residents.profile import find_resident
+from bot.services.staff import accounts as staff
+from bot.services.staff.accounts import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import StaffMember
 

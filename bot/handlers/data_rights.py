@@ -10,9 +10,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from bot.context import BotContext
 from bot.handlers.common import answer, clear_buttons, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
-from bot.services import data_rights
-from bot.services.data_rights import export_personal_data
-from bot.services.data_summary import code_meanings, summarise
+from bot.services.residents import data_rights
+from bot.services.residents.data_rights import export_personal_data
+from bot.services.residents.data_summary import code_meanings, summarise
 
 _ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 

@@ -32,7 +32,7 @@ from bot.handlers.common import (
     texts_for,
 )
 from bot.services import feedback
-from bot.services.residents import NotSignedUp
+from bot.services.residents.profile import NotSignedUp
 from bot.texts import Catalogue, catalogue
 from models import Loneliness
 

@@ -23,9 +23,9 @@ from bot.context import BotContext
 from bot.handlers import data_rights
 from bot.handlers.common import answer, consent_evidence, her_text, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
-from bot.services import life_events
-from bot.services.consent import ConsentContext
-from bot.services.life_events import BirthDateProblem, Outcome
+from bot.services.residents import life_events
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.life_events import BirthDateProblem, Outcome
 from bot.texts import Catalogue, Html, long_date
 from models import LifeStage
 

@@ -41,20 +41,24 @@ from bot.handlers.common import (
     stored_buttons,
     texts_for,
 )
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox, residents
-from bot.services import matching_introductions as intros
-from bot.services.matching_cohorts import Registration
-from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
-from bot.services.matching_news import find_button
-from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
-from bot.services.matching_safety import (
+from bot.services.matching import cohorts as matching_cohorts
+from bot.services.matching import introductions as intros
+from bot.services.matching import news as matching_news
+from bot.services.matching import outbox as matching_outbox
+from bot.services.matching import suggestions as matching
+from bot.services.matching.cohorts import Registration
+from bot.services.matching.introductions import AnswerResult, HelloResult, Introduction, Person
+from bot.services.matching.news import find_button
+from bot.services.matching.rules import MatchRules, WardNeighbours, ward_neighbours
+from bot.services.matching.safety import (
     Subject,
     add_report_reason,
     block,
     report,
     subject_name,
 )
-from bot.services.staff import Permission
+from bot.services.residents import profile as residents
+from bot.services.staff.accounts import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
 

@@ -41,17 +41,8 @@ from bot.handlers.common import (
     sender,
     texts_for,
 )
-from bot.handlers.staff_links import suggested_district
-from bot.services import join_links, residents
-from bot.services.consent import ConsentContext
-from bot.services.due_dates import (
-    DueDate,
-    DueDateProblem,
-    gestation,
-    parse_due_date,
-    read_yes_no,
-)
-from bot.services.geo import (
+from bot.handlers.staff.links import suggested_district
+from bot.services.places.geo import (
     ChoosePlace,
     ChooseWard,
     District,
@@ -61,7 +52,17 @@ from bot.services.geo import (
     Ward,
     WardFound,
 )
-from bot.services.residents import NotSignedUp, Profile, Step
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.due_dates import (
+    DueDate,
+    DueDateProblem,
+    gestation,
+    parse_due_date,
+    read_yes_no,
+)
+from bot.services.residents.profile import NotSignedUp, Profile, Step
+from bot.services.staff import join_links
 from bot.texts import Catalogue, Html, long_date
 from models import ConsentPurpose
 

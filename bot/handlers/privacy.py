@@ -12,9 +12,9 @@ from telegram.error import BadRequest
 from bot.context import BotContext
 from bot.handlers.common import answer, consent_evidence, offered_here, reply, sender, texts_for
 from bot.handlers.matching import deliver_owed
-from bot.services import residents
-from bot.services.consent import latest_receipt_id
-from bot.services.residents import NotOffered, NotSignedUp, Profile
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import latest_receipt_id
+from bot.services.residents.profile import NotOffered, NotSignedUp, Profile
 from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
 

@@ -10,9 +10,14 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.handlers.common import answer, reply, sender, texts_for
-from bot.services.content import ContentSet, NearbyService, nearby_services, render_service
-from bot.services.geo import Ward
-from bot.services.residents import find_resident
+from bot.services.local_info.content import (
+    ContentSet,
+    NearbyService,
+    nearby_services,
+    render_service,
+)
+from bot.services.places.geo import Ward
+from bot.services.residents.profile import find_resident
 from bot.texts import Catalogue, Html
 
 logger = logging.getLogger(__name__)
