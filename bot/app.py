@@ -22,7 +22,6 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import jobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
@@ -38,9 +37,10 @@ from bot.handlers import (
     matching,
     onboarding,
     privacy,
-    services_browse,
     urgent,
 )
+from bot.handlers.local_info import browse as services_browse
+from bot.handlers.local_info import jobs
 from bot.handlers.onboarding import onboarding_conversation, resume_signup
 from bot.handlers.staff import reports
 from bot.handlers.staff import setup as staff_setup

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs
+from bot.handlers.local_info import jobs
 from bot.services.local_info.content import ContentSet, store_content
 from bot.services.local_info.content_files import read_content
 from bot.services.local_info.planning import PlanResult, plan_day

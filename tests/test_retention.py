@@ -7,8 +7,8 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.residents.retention import RetentionResult, apply_retention, notice_key
 from models import ConsentEvent, LifeEvent, LifeStage, Resident

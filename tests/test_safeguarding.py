@@ -11,7 +11,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.residents.data_rights import forget_resident
 from bot.services.residents.safeguarding import SafeguardingKey

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.local_info.content import ContentSet, store_in_database
 from bot.services.places.geo import default_gazetteer

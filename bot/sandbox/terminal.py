@@ -23,10 +23,10 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 from telegram import Update
 
-from bot import jobs
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.handlers.local_info import jobs
 from bot.handlers.staff.accounts import sync_commands
 from bot.services.local_info.content import store_content
 from bot.services.local_info.content_files import ContentInvalid, read_content
