@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.handlers.common import answer, reply, sender, texts_for
+from bot.handlers.common import answer, edit_message, reply, sender, texts_for
 from bot.services.local_info.content import (
     ContentSet,
     NearbyService,
@@ -46,16 +44,6 @@ def _categories(
     return texts("services.choose"), InlineKeyboardMarkup(rows)
 
 
-async def _edit(update: Update, text: Html, markup: InlineKeyboardMarkup) -> None:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except BadRequest:
-        # Pressing the button of the page already shown changes nothing; nothing to redraw.
-        logger.debug("services page unchanged")
-
-
 async def _ready(update: Update, context: BotContext) -> tuple[ContentSet, Ward] | None:
     """Her ward and the content, or a kind word about why not."""
     texts = texts_for(update)
@@ -80,7 +68,8 @@ async def _send_categories(update: Update, content: ContentSet, ward: Ward, *, e
         return
     text, markup = _categories(texts, content, nearby)
     if edit:
-        await _edit(update, text, markup)
+        # Pressing the button of the page already shown changes nothing: nothing to redraw.
+        await edit_message(update, text, markup, or_send=False)
     else:
         await reply(update, text, reply_markup=markup)
 
@@ -130,7 +119,7 @@ async def show_category(update: Update, context: BotContext) -> None:
         total=len(nearby),
         services=Html("\n\n".join(render_service(n) for n in shown)),
     )
-    await _edit(update, text, InlineKeyboardMarkup(rows))
+    await edit_message(update, text, InlineKeyboardMarkup(rows), or_send=False)
 
 
 SERVICES_PATTERN = r"^sv:c:[a-z][a-z0-9_]{1,30}:\d{1,3}$"

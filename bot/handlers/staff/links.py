@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,9 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
-from bot.handlers.common import answer, guard, reply, texts_for
+from bot.handlers.common import answer, conversation, guard, reply, texts_for
 from bot.services.reports.protection import indistinguishable
 from bot.services.staff import join_links
 from bot.services.staff.accounts import Permission
@@ -28,16 +26,6 @@ from bot.texts import Catalogue, Html, long_date
 CLINIC, DISTRICT = range(2)
 END = ConversationHandler.END
 _CLINIC_KEY = "joinlink_clinic"
-
-
-async def suggested_district(context: BotContext) -> str | None:
-    """The district her join link suggests, if she came through a live one that has one."""
-    source = (context.user_data or {}).get("source")
-    if not isinstance(source, str):
-        return None
-    async with context.session() as session:
-        link = await join_links.live_link(session, source)
-    return link.district_code if link else None
 
 
 def poster_text(
@@ -152,19 +140,17 @@ def joinlink_conversation() -> ConversationHandler[Any]:
     """/joinlink as a short conversation: clinic name, then district."""
     # Buttons are tracked per chat and user on purpose: each press is checked against the
     # database (owner, revision), so PTB's per_message tracking is not needed.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return ConversationHandler(
-            name="joinlink",
-            entry_points=[
-                CommandHandler("joinlink", ask_clinic, filters=filters.ChatType.PRIVATE),
-            ],
-            states={
-                CLINIC: [MessageHandler(filters.TEXT & ~filters.COMMAND, clinic_given)],
-                DISTRICT: [CallbackQueryHandler(district_chosen, pattern=r"^jl:d:")],
-            },
-            fallbacks=[CommandHandler("cancel", cancel)],
-        )
+    return conversation(
+        name="joinlink",
+        entry_points=[
+            CommandHandler("joinlink", ask_clinic, filters=filters.ChatType.PRIVATE),
+        ],
+        states={
+            CLINIC: [MessageHandler(filters.TEXT & ~filters.COMMAND, clinic_given)],
+            DISTRICT: [CallbackQueryHandler(district_chosen, pattern=r"^jl:d:")],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+    )
 
 
 def _stats_line(texts: Catalogue, counts: join_links.LinkCounts, zone: dt.tzinfo) -> Html:

@@ -9,9 +9,8 @@ from telegram import Message
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotApplication
-from bot.handlers import reachability
 from bot.handlers.staff import accounts as staff
-from bot.handlers.staff import broadcast, moderation, my_id
+from bot.handlers.staff import broadcast, moderation, my_id, reports
 from bot.handlers.staff import links as staff_links
 from bot.services.residents.start_payload import start_payload
 from bot.services.staff.accounts import INVITE_PREFIX, list_staff
@@ -45,6 +44,7 @@ def staff_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Every staff command and button."""
     private = filters.ChatType.PRIVATE
     return [
+        CommandHandler("report", reports.send_report, filters=private),
         staff_links.joinlink_conversation(),
         broadcast.broadcast_conversation(),
         CommandHandler("staff", staff.show_staff, filters=private),
@@ -72,11 +72,6 @@ async def staff_post_init(application: BotApplication) -> None:
     await broadcast.resume(application)
 
 
-def reachability_handler() -> BaseHandler[Any, Any, Any]:
-    """Blocking and unblocking the bot, for bulk sends (a handler group of its own)."""
-    return reachability.reachability_handler()
-
-
 def schedule_staff_jobs(application: BotApplication) -> None:
     """Scheduled broadcasts are released by a job (only with the background worker running)."""
     settings = application.bot_data.settings
@@ -85,3 +80,15 @@ def schedule_staff_jobs(application: BotApplication) -> None:
         application.job_queue.run_repeating(
             broadcast.release_scheduled, interval=every, first=every
         )
+
+
+def register_invitations(application: BotApplication) -> None:
+    """Ahead of sign-up: /start with a staff invitation; and staff's own /help (group -3)."""
+    application.add_handler(staff_join_handler())
+    application.add_handler(staff_help_handler(), group=STAFF_HELP_GROUP)
+
+
+def register(application: BotApplication) -> None:
+    """Every staff command and button, and the job that releases scheduled broadcasts."""
+    application.add_handlers(staff_handlers())
+    schedule_staff_jobs(application)

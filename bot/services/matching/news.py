@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
+from bot.services.matching.introductions import by_telegram
 from bot.services.matching.outbox import OutboxItem
 from bot.services.matching.rules import MatchRules, WardNeighbours
 from bot.services.matching.suggestions import (
@@ -18,6 +19,7 @@ from bot.services.matching.suggestions import (
     in_pool_clause,
     pool_member,
     shown_now,
+    touch,
 )
 from bot.texts import Catalogue, catalogue
 from models import NewcomerDigest, NewcomerNews, Resident
@@ -70,6 +72,22 @@ async def note_newcomer(
     )
     await session.flush()
     return len(fresh)
+
+
+async def welcome_newcomer(
+    session: AsyncSession,
+    telegram_user_id: int,
+    now: dt.datetime,
+    rules: MatchRules,
+    neighbours: WardNeighbours,
+) -> bool:
+    """At the end of sign-up: nearby members hear she joined; False if she is not in the pool."""
+    me = await by_telegram(session, telegram_user_id)
+    if me is None or not pool_member(me).in_pool:
+        return False
+    await note_newcomer(session, me.id, now, rules, neighbours)
+    await touch(session, me.id, now)
+    return True
 
 
 async def digests_due(session: AsyncSession, today: dt.date, limit: int = 200) -> list[Digest]:
