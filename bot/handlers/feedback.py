@@ -199,7 +199,7 @@ async def rate(update: Update, context: BotContext) -> int:
         await answer(query, texts_for(update)("feedback.not_signed_up"), alert=True)
         return END
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _ask_loneliness(update, context, response_id)
 
 
@@ -211,7 +211,7 @@ async def not_now(update: Update, context: BotContext) -> int:
         await _stale(update)
         return RATING
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.not_now_done"))
     return END
 
@@ -237,7 +237,7 @@ async def loneliness(update: Update, context: BotContext) -> int:
             await answer(query, texts("feedback.not_signed_up"), alert=True)
             return END
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     if chosen in _SIGNPOST:
         await reply(update, texts("feedback.support"))
     nonce = _new_draft(context, draft.get("service"), draft.get("response_id"))
@@ -285,7 +285,7 @@ async def comment_skip(update: Update, context: BotContext) -> int:
         await _stale(update)
         return COMMENT
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _finish(update, context)
 
 
@@ -318,7 +318,7 @@ async def prompt_rating(update: Update, context: BotContext) -> int | None:
         await _stale(update)
         return None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _ask_loneliness(update, context, response_id)
 
 
@@ -334,7 +334,7 @@ async def prompt_skip(update: Update, context: BotContext) -> None:
         await _stale(update)
         return
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.prompt_skipped"))
 
 
@@ -358,7 +358,7 @@ async def prompt_stop(update: Update, context: BotContext) -> None:
         await _stale(update)
         return
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.prompt_stopped"))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -33,8 +32,6 @@ from bot.services.residents.consent import ConsentContext
 from bot.services.residents.life_events import BirthDateProblem, Outcome
 from bot.texts import Catalogue, Html, long_date
 from models import LifeStage
-
-logger = logging.getLogger(__name__)
 
 CHOOSING, BIRTH_DATE, CONFIRM_ENDED = range(3)
 END = ConversationHandler.END
@@ -104,7 +101,7 @@ async def close_menu(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query, texts_for(update)("life.closed"))
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return END
 
 
@@ -189,7 +186,7 @@ async def ask_ended(update: Update, context: BotContext) -> int:
         await answer(query, texts("life.already_ended"), alert=True)
         return END
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(
         update,
         texts("life.ended_confirm"),
@@ -252,7 +249,7 @@ async def confirm_ended(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     texts = texts_for(update)
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     if query.data != "le:end:yes":
         await reply(update, texts("life.ended_kept"))
         return END
@@ -287,7 +284,7 @@ async def keep_local_info(update: Update, context: BotContext) -> None:
         await _refuse(update, texts, outcome)
         return
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts("life.kept_local_info"))
 
 
@@ -301,7 +298,7 @@ async def still_waiting(update: Update, context: BotContext) -> None:
         await _refuse(update, texts, stage if isinstance(stage, Outcome) else Outcome.STALE)
         return
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts("life.still_waiting"))
 
 

@@ -331,7 +331,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     if not granted:
         await reply(update, texts("consent.declined"))
         return END
@@ -362,7 +362,7 @@ async def optional_choice(update: Update, context: BotContext) -> int | None:
         await answer(query, texts_for(update)("general.stale_button"), alert=True)
         return None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
     return await _advance(update, context)
 
@@ -480,7 +480,7 @@ async def due_unknown(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _due_not_known(update, context)
 
 
@@ -498,7 +498,7 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
         return await _advance(update, context)
     if query is not None:
         await answer(query)
-        await clear_buttons(update.callback_query)
+        await clear_buttons(query)
     await reply(update, texts("due.saved", due=long_date(stored)))
     return await _advance(update, context)
 
@@ -513,7 +513,7 @@ async def _rejected(update: Update, context: BotContext) -> int | None:
         return None
     if query is not None:
         await answer(query)
-        await clear_buttons(update.callback_query)
+        await clear_buttons(query)
     await _ask_due(update, texts_for(update), "due.ask_again")
     return DUE_DATE
 
@@ -731,7 +731,7 @@ async def area_ward(update: Update, context: BotContext) -> int:
         await answer(query, texts_for(update)("general.bad_button"), alert=True)
         return AREA
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _save_ward(update, context, ward)
 
 
@@ -832,7 +832,7 @@ async def area_wait(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     outcode = context.user_data.get("outcode") if context.user_data is not None else None
     async with context.session() as session, session.begin():
         await residents.wait_for_area(session, sender(update).id, outcode, context.now())
@@ -845,7 +845,7 @@ async def area_retry(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     texts = texts_for(update)
     await reply(update, texts("area.try_again_prompt"), reply_markup=_area_keyboard(texts))
     return AREA
@@ -895,7 +895,7 @@ async def name_default(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return await _save_name(update, context, sender(update).first_name)
 
 
@@ -938,7 +938,7 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
     async with context.session() as session, session.begin():
         done = await residents.complete_signup(session, sender(update).id, context.now())
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     if not done:
         return await _advance(update, context)
     profile = await _load_profile(context, sender(update).id)
@@ -974,7 +974,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
         await answer(query, texts("life.profile_button_after_loss"), alert=True)
         return END
     await answer(query)
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     if item == "due":
         await _ask_due(update, texts)
         return DUE_DATE
@@ -995,7 +995,7 @@ async def profile_done(update: Update, context: BotContext) -> int | None:
         await answer(query, texts_for(update)("general.stale_button"), alert=True)
         return None
     await answer(query, texts_for(update)("summary.closed"))
-    await clear_buttons(update.callback_query)
+    await clear_buttons(query)
     return END
 
 

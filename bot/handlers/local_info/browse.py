@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
@@ -17,8 +15,6 @@ from bot.services.local_info.content import (
 from bot.services.places.geo import Ward
 from bot.services.residents.profile import find_resident
 from bot.texts import Catalogue, Html
-
-logger = logging.getLogger(__name__)
 
 PER_PAGE = 4
 _HOME = "sv:home"
