@@ -50,7 +50,7 @@ from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.sandbox.fake_api import FakeTelegram
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.sandbox.flood_control import FloodControl
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
 from bot.services.synthetic import Mix, Window
 from models import (
     Broadcast,

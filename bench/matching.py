@@ -54,9 +54,9 @@ from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram
 from bot.sandbox.fake_request import FakeRequest
-from bot.services.geo import default_gazetteer
-from bot.services.matching import find_candidates, in_pool_clause
-from bot.services.matching_rules import MatchRules, ward_neighbours
+from bot.services.matching.rules import MatchRules, ward_neighbours
+from bot.services.matching.suggestions import find_candidates, in_pool_clause
+from bot.services.places.geo import default_gazetteer
 from models import Resident
 from tests.harness import BotHarness
 

@@ -24,7 +24,7 @@ from bench.population import (
     sqlite_insert,
 )
 from bot.db import upgrade_database
-from bot.services.geo import Gazetteer
+from bot.services.places.geo import Gazetteer
 from bot.services.synthetic import CONSENT_SHARES, Mix, Window
 from models import ConsentPurpose
 

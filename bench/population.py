@@ -19,7 +19,7 @@ import asyncpg
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.services.geo import Gazetteer
+from bot.services.places.geo import Gazetteer
 from bot.services.synthetic import (
     CONSENT_COLUMNS,
     LIFE_EVENT_COLUMNS,

@@ -47,7 +47,7 @@ def _group(filename: str, function: str) -> str | None:
             return "start-up (imports, migrations)"
     if "importlib" in filename or function in _IMPORT_BUILTINS:
         return "start-up (imports, migrations)"
-    if "/bot/services/geo" in filename:
+    if "/bot/services/places/geo" in filename:
         return "start-up (geodata)"
     if "/bot/delivery/" in filename:
         return "bot/delivery (engine, sender)"

@@ -33,7 +33,7 @@ from bench.population import load
 from bot.db import create_engine, create_sessionmaker, upgrade_database
 from bot.delivery.quiet_hours import QuietHours
 from bot.services import feedback
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import build_report
 from bot.services.reports.sections import Period

@@ -34,9 +34,9 @@ from typing import Any
 
 from bench.population import ensure_postgres_database, load, reset_postgres
 from bot.db import create_engine, create_sessionmaker, upgrade_database
-from bot.services.content import store_content
-from bot.services.content_files import read_content
-from bot.services.geo import default_gazetteer
+from bot.services.local_info.content import store_content
+from bot.services.local_info.content_files import read_content
+from bot.services.places.geo import default_gazetteer
 from bot.services.synthetic import CONSENT_SHARES, Mix, Window
 from models import ConsentPurpose
 
@@ -107,7 +107,7 @@ def prepare(backend: str, count: int, folder: Path, postgres_url: str) -> tuple[
 async def _plan_once(url: str, now: dt.datetime) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
-    from bot.services.planning import plan_day
+    from bot.services.local_info.planning import plan_day
 
     engine = create_engine(url)
     try:

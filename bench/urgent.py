@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.services.content import ContentSet
-from bot.services.content_files import read_content
-from bot.services.geo import default_gazetteer
-from bot.services.urgent_help import build_rules
+from bot.services.local_info.content import ContentSet
+from bot.services.local_info.content_files import read_content
+from bot.services.places.geo import default_gazetteer
+from bot.services.urgent.help import build_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "urgent_corpus"

@@ -22,7 +22,6 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import jobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
@@ -38,14 +37,14 @@ from bot.handlers import (
     matching,
     onboarding,
     privacy,
-    reports,
-    services_browse,
-    staff_setup,
+    reachability,
     urgent,
 )
-from bot.handlers.onboarding import onboarding_conversation, resume_signup
-from bot.services.geo import default_gazetteer
-from bot.services.place_search import create_place_search
+from bot.handlers.local_info import jobs
+from bot.handlers.local_info import setup as local_info
+from bot.handlers.staff import setup as staff
+from bot.services.places.geo import default_gazetteer
+from bot.services.places.search import create_place_search
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ async def post_init(application: BotApplication) -> None:
     )
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     await _start_delivery(application)
-    await staff_setup.staff_post_init(application)
+    await staff.staff_post_init(application)
     # After the engine exists, so a missed daily run (the bot was down) can wake it.
     await jobs.catch_up(application)
 
@@ -171,9 +170,11 @@ def build_application(
     application.bot_data.delivery_transport = delivery_transport
 
     private = filters.ChatType.PRIVATE
-    # Group -1 runs before everything: a button pressed outside her own chat never acts.
+    # Each feature registers its handlers and jobs. Within a group the first handler that
+    # matches wins, so the order below is part of the behaviour; lower groups run first.
+    # Group -1: a button pressed outside her own chat never acts.
     application.add_handler(TypeHandler(Update, common.guard_button_owner), group=-1)
-    sign_up = onboarding_conversation()
+    sign_up = onboarding.onboarding_conversation(show_choices=privacy.show_privacy)
     feedback_flow = feedback.feedback_conversation()
     # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up; then
     # the question a flow was waiting for is asked again and nothing else handles the message.
@@ -184,47 +185,24 @@ def build_application(
             common.PendingQuestion(feedback_flow, feedback.ask_again),
         ],
     )
-
-    application.add_handler(staff_setup.staff_join_handler())
-    application.add_handler(staff_setup.staff_help_handler(), group=staff_setup.STAFF_HELP_GROUP)
+    # Before sign-up, so an invitation never starts it; staff /help runs in group -3.
+    staff.register_invitations(application)
     application.add_handler(sign_up)
-    application.add_handler(CommandHandler("privacy", privacy.show_privacy, filters=private))
-    application.add_handler(CallbackQueryHandler(privacy.change_choice, pattern=r"^pv:"))
-    application.add_handler(CallbackQueryHandler(privacy.show_privacy, pattern=r"^ob:sum:choices$"))
-    application.add_handler(CommandHandler("mydata", data_rights.send_my_data, filters=private))
-    application.add_handler(CommandHandler("forget", data_rights.ask_forget, filters=private))
-    application.add_handler(CallbackQueryHandler(data_rights.confirm_forget, pattern=r"^fg:"))
-    application.add_handler(feedback_flow)
-    application.add_handlers(feedback.prompt_handlers())
-    application.add_handler(CommandHandler("report", reports.send_report, filters=private))
-    feedback.schedule_feedback_prompts(application)
-    application.add_handlers(life_events.life_event_handlers())
-    application.add_handler(
-        CommandHandler("services", services_browse.show_services, filters=private)
-    )
-    application.add_handler(
-        CallbackQueryHandler(
-            services_browse.show_category, pattern=services_browse.SERVICES_PATTERN
-        )
-    )
-    application.add_handler(
-        CallbackQueryHandler(services_browse.show_services, pattern=services_browse.HOME_PATTERN)
-    )
-    application.add_handlers(matching.matching_handlers())
-    # A group of its own: other features may also follow my_chat_member (e.g. blocked bots).
-    application.add_handler(matching.bot_rights_handler(), group=1)
-    matching.schedule_matching_jobs(application)
-    jobs.schedule_daily(application)
-    jobs.schedule_content_watch(application)
-    application.add_handlers(staff_setup.staff_handlers())
-    application.add_handler(staff_setup.reachability_handler(), group=2)
-    staff_setup.schedule_staff_jobs(application)
+    privacy.register(application)
+    data_rights.register(application)
+    feedback.register(application, feedback_flow)
+    life_events.register(application)
+    local_info.register(application)
+    matching.register(application)  # and the bot's rights in groups, in group 1
+    staff.register(application)
+    reachability.register(application)  # group 2
+    # What no feature claimed.
     application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     # Last: an unfinished sign-up takes the message as her answer (after a restart the
     # conversation has forgotten her place); anything else gets common.fallback_message.
-    application.add_handler(MessageHandler(private & ~filters.COMMAND, resume_signup))
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, onboarding.resume_signup))
     application.add_handler(CallbackQueryHandler(common.expired_button))
     application.add_error_handler(common.on_error)
     return application

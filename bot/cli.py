@@ -17,7 +17,7 @@ from telegram import Update
 from bot.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from bot.services.content import ContentSet
+    from bot.services.local_info.content import ContentSet
     from bot.services.reports.sections import Period
 
 # Plain help: typer's rich help labels every flag, even --help, with a "<bool>" it never takes.
@@ -177,8 +177,8 @@ def demo(
     from bot.db import upgrade_database
     from bot.sandbox.fake_api import FIRST_USER_ID
     from bot.services.demo import empty_database, fill_demo_database, has_residents
-    from bot.services.geo import default_gazetteer
-    from bot.services.matching_rules import MatchRules
+    from bot.services.matching.rules import MatchRules
+    from bot.services.places.geo import default_gazetteer
 
     settings = _settings()
     if settings.sandbox_database_url == settings.database_url:
@@ -354,8 +354,8 @@ ContentFolder = Annotated[
 
 
 def _checked_content(folder: Path) -> ContentSet:
-    from bot.services.content_files import ContentInvalid, read_content
-    from bot.services.geo import default_gazetteer
+    from bot.services.local_info.content_files import ContentInvalid, read_content
+    from bot.services.places.geo import default_gazetteer
 
     try:
         content = read_content(folder, default_gazetteer())
@@ -390,8 +390,8 @@ def content_load(
 ) -> None:
     """Check the content, then replace what the bot uses with it, all or nothing."""
     from bot.db import upgrade_database
-    from bot.services.content import store_in_database
-    from bot.services.geo import default_gazetteer
+    from bot.services.local_info.content import store_in_database
+    from bot.services.places.geo import default_gazetteer
 
     settings = _target(_settings(), sandbox)
     content = _checked_content(folder or settings.content_dir)
@@ -438,7 +438,7 @@ def staff_add(
 ) -> None:
     """Make someone staff (the first admin is made this way); their menu updates at next start."""
     from bot.db import upgrade_database
-    from bot.services.staff_cli import add_staff_member
+    from bot.services.staff.cli import add_staff_member
     from models import StaffRole
 
     settings = _target(_settings(), sandbox)
@@ -451,7 +451,7 @@ def staff_add(
 def staff_list(sandbox: SandboxOption = False) -> None:
     """Everyone who is or was staff: number, Telegram user id, role, and whether removed."""
     from bot.db import upgrade_database
-    from bot.services.staff_cli import staff_lines
+    from bot.services.staff.cli import staff_lines
 
     settings = _target(_settings(), sandbox)
     upgrade_database(settings.database_url)
@@ -466,7 +466,7 @@ def staff_list(sandbox: SandboxOption = False) -> None:
 def staff_remove(telegram_id: TelegramIdOption, sandbox: SandboxOption = False) -> None:
     """Take someone's staff access away at once (audited); their menu updates at next start."""
     from bot.db import upgrade_database
-    from bot.services.staff_cli import remove_staff_member
+    from bot.services.staff.cli import remove_staff_member
 
     settings = _target(_settings(), sandbox)
     upgrade_database(settings.database_url)
@@ -482,7 +482,7 @@ def staff_audit(
     out: Annotated[Path, typer.Option(help="The CSV file to write.")] = Path("audit.csv"),
 ) -> None:
     """Export the append-only audit trail of staff actions as CSV."""
-    from bot.services.staff_cli import export_audit
+    from bot.services.staff.cli import export_audit
 
     settings = _settings()
     out.write_text(asyncio.run(export_audit(settings.database_url)), encoding="utf-8")
@@ -504,11 +504,11 @@ def joinlink_create(
     ] = None,
 ) -> None:
     """Make a join link for a clinic and write its printable QR poster."""
-    from bot.handlers.staff_links import poster_text
-    from bot.services.geo import default_gazetteer
-    from bot.services.join_links import clean_clinic, deep_link
-    from bot.services.staff_cli import create_link, find_district
-    from bot.services.staff_poster import render_poster
+    from bot.handlers.staff.links import poster_text
+    from bot.services.places.geo import default_gazetteer
+    from bot.services.staff.cli import create_link, find_district
+    from bot.services.staff.join_links import clean_clinic, deep_link
+    from bot.services.staff.poster import render_poster
     from bot.texts import catalogue
 
     settings = _settings()

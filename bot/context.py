@@ -14,10 +14,10 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import BulkSender
-from bot.services.content import ContentSet
-from bot.services.geo import Gazetteer
-from bot.services.place_search import PlaceSearch
-from bot.services.safeguarding import SafeguardingKey
+from bot.services.local_info.content import ContentSet
+from bot.services.places.geo import Gazetteer
+from bot.services.places.search import PlaceSearch
+from bot.services.residents.safeguarding import SafeguardingKey
 
 
 class BotData:

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs
-from bot.services.content import ContentSet, store_content
-from bot.services.content_files import read_content
-from bot.services.geo import default_gazetteer
-from bot.services.planning import PlanResult, plan_day
+from bot.handlers.local_info import jobs
+from bot.services.local_info.content import ContentSet, store_content
+from bot.services.local_info.content_files import read_content
+from bot.services.local_info.planning import PlanResult, plan_day
+from bot.services.places.geo import default_gazetteer
 from models import Delivery, DeliveryStatus
 from tests.harness import BotHarness
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.consent import ConsentContext, Controller, record_consent
-from bot.services.safeguarding import SafeguardingKey
-from bot.services.staff import add_staff
+from bot.services.residents.consent import ConsentContext, Controller, record_consent
+from bot.services.residents.safeguarding import SafeguardingKey
+from bot.services.staff.accounts import add_staff
 from models import (
     OPTIONAL_PURPOSES,
     ConsentPurpose,

@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import select
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from models import ConsentEvent, ConsentPurpose, LifeEvent
 from tests.content_support import load_sample_into_bot, queued

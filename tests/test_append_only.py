@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, create_sessionmaker
-from bot.services.staff_audit import Actor, record
+from bot.services.staff.audit import Actor, record
 from models import AuditEvent, ConsentEvent, ConsentText
 from tests.database import postgres_url
 from tests.factories import make_resident

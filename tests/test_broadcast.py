@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
-from bot.handlers import broadcast as broadcast_handlers
+from bot.handlers.staff import broadcast as broadcast_handlers
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
-from bot.services import broadcasts
-from bot.services.consent import record_consent
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
+from bot.services.residents.consent import record_consent
+from bot.services.staff import broadcasts
 from models import (
     AuditEvent,
     Broadcast,

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
-from bot.services.broadcasts import Audience, audience_conditions, count_recipients
-from bot.services.consent import record_consent
+from bot.services.residents.consent import record_consent
+from bot.services.staff.broadcasts import Audience, audience_conditions, count_recipients
 from models import BroadcastPurpose, ConsentPurpose, Resident
 from tests.factories import consent_evidence, make_resident
 

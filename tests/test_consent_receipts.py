@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.db import upgrade_database
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.consent import consent_receipts
+from bot.services.residents.consent import consent_receipts
 from models import ConsentEvent, ConsentPurpose, ConsentText
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness

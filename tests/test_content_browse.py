@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.content import Service
+from bot.services.local_info.content import Service
 from tests.content_support import load_sample_into_bot, sample_content
 from tests.factories import COLCHESTER_POSTCODE, new_resident_user, onboard
 from tests.harness import BotHarness

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.services.content import load_content
-from bot.services.content_files import ContentInvalid, ContentProblem, read_content
-from bot.services.geo import default_gazetteer
+from bot.services.local_info.content import load_content
+from bot.services.local_info.content_files import ContentInvalid, ContentProblem, read_content
+from bot.services.places.geo import default_gazetteer
 from models import ContentMessage, WardDigest
 from tests.content_support import SAMPLE_FOLDER, Sessions, load_sample, sample_content
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FixedClock
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
-from bot.services.data_rights import forget_resident
+from bot.services.residents.data_rights import forget_resident
 from models import Delivery, DeliveryStatus
 from tests.factories import TEST_KEY, make_resident
 

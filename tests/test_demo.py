@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.content_files import read_content
 from bot.services.demo import fill_demo
-from bot.services.geo import default_gazetteer
-from bot.services.matching_rules import MatchRules
+from bot.services.local_info.content_files import read_content
+from bot.services.matching.rules import MatchRules
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.report import build_report
 from bot.services.reports.sections import Period
 from bot.services.synthetic import ResidentPlan, plan_population

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services import due_dates
-from bot.services.due_dates import (
+from bot.services.residents import due_dates
+from bot.services.residents.due_dates import (
     MAX_WEEKS_AHEAD,
     DueDate,
     DueDateProblem,

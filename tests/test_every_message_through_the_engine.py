@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot import jobs
 from bot.clock import FixedClock
 from bot.context import BotContext
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from models import Delivery, Resident
 from tests.content_support import load_sample_into_bot

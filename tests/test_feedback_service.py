@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.quiet_hours import QuietHours
 from bot.services import feedback
-from bot.services.residents import NotSignedUp, set_consent
+from bot.services.residents.profile import NotSignedUp, set_consent
 from models import (
     ConsentPurpose,
     FeedbackComment,

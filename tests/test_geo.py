@@ -17,8 +17,8 @@ from geopy.distance import geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services import geo
-from bot.services.geo import (
+from bot.services.places import geo
+from bot.services.places.geo import (
     ChoosePlace,
     ChooseWard,
     Gazetteer,

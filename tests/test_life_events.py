@@ -8,10 +8,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.life_events import BirthDateProblem, parse_birth_date
+from bot.services.residents.life_events import BirthDateProblem, parse_birth_date
 from models import DeliveryStatus, LifeEvent, LifeStage, Resident
 from tests.content_support import Sessions, load_sample_into_bot, queued
 from tests.factories import new_resident_user, onboard

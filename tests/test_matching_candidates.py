@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from bot.services.matching import find_candidates, suggest
-from bot.services.matching_rules import MatchRules
-from bot.services.residents import set_consent
+from bot.services.matching.rules import MatchRules
+from bot.services.matching.suggestions import find_candidates, suggest
+from bot.services.residents.profile import set_consent
 from models import (
     ConsentPurpose,
     IntroductionStatus,

@@ -9,15 +9,15 @@ from sqlalchemy import select
 from telegram import Update
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.consent import ConsentContext
-from bot.services.matching import suggest
-from bot.services.matching_introductions import (
+from bot.services.matching.introductions import (
     AnswerResult,
     HelloResult,
     answer_request,
     say_hello,
 )
-from bot.services.residents import set_consent
+from bot.services.matching.suggestions import suggest
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.profile import set_consent
 from models import ConsentPurpose, IntroductionStatus, MatchIntroduction, Resident
 from tests.conftest import DEFAULT_NOW
 from tests.factories import consent_evidence

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.clock import FixedClock
-from bot.services import life_events, matching, matching_introductions
-from bot.services.staff_moderation import decide
+from bot.services.matching import introductions as matching_introductions
+from bot.services.matching import suggestions as matching
+from bot.services.residents import life_events
+from bot.services.staff.moderation import decide
 from models import (
     FeedbackPrompt,
     MatchIntroduction,

@@ -16,10 +16,10 @@ from sqlalchemy.orm import aliased
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.data_rights import forget_resident
-from bot.services.matching import find_candidates, pool_member, suggest
-from bot.services.matching_rules import PoolMember, eligible, pair
-from bot.services.residents import set_consent
+from bot.services.matching.rules import PoolMember, eligible, pair
+from bot.services.matching.suggestions import find_candidates, pool_member, suggest
+from bot.services.residents.data_rights import forget_resident
+from bot.services.residents.profile import set_consent
 from models import (
     ConsentPurpose,
     IntroductionStatus,

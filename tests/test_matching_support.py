@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.context import BotContext
 from bot.handlers import matching as matching_handlers
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
-from bot.services.geo import default_gazetteer
-from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
+from bot.services.matching.rules import MatchRules, WardNeighbours, ward_neighbours
+from bot.services.places.geo import default_gazetteer
 from models import MatchIntroduction, Resident
 from tests.factories import CHELMSFORD_POSTCODE, make_resident, onboard
 from tests.harness import BotHarness

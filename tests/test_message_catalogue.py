@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.services import broadcasts, feedback, join_links, residents
-from bot.services.due_dates import DueDateProblem
+from bot.services import feedback
+from bot.services.residents import profile as residents
+from bot.services.residents.due_dates import DueDateProblem
+from bot.services.staff import broadcasts, join_links
 from bot.texts import Html, available_languages, catalogue, placeholders
 from models import OPTIONAL_PURPOSES, ConsentPurpose, StaffRole
 

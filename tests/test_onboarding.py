@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services import join_links
-from bot.services.data_rights import export_personal_data
-from bot.services.matching import pool_member
-from bot.services.retention import apply_retention
+from bot.services.matching.suggestions import pool_member
+from bot.services.residents.data_rights import export_personal_data
+from bot.services.residents.retention import apply_retention
+from bot.services.staff import join_links
 from bot.texts import long_date
 from models import (
     ConsentEvent,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.place_search import NominatimPlaceSearch, create_place_search
+from bot.services.places.search import NominatimPlaceSearch, create_place_search
 from models import Resident
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services import join_links
+from bot.services.staff import join_links
 from models import ConsentEvent, ConsentPurpose, Resident, ResidentStatus
 from tests.factories import CHELMSFORD_POSTCODE, give_consents, new_resident_user, onboard
 from tests.harness import BotHarness

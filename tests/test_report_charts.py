@@ -12,7 +12,7 @@ from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.charts import Unfinished, alt_text, chart, chart_figure
 from bot.services.reports.html_report import render_html
 from bot.services.reports.report import Report

@@ -22,16 +22,17 @@ from typer.testing import CliRunner
 
 from bot.cli import app as cli
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services import feedback, join_links
-from bot.services.geo import default_gazetteer
+from bot.services import feedback
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports import exports
 from bot.services.reports.csv_files import table_rows
 from bot.services.reports.html_report import render_html
 from bot.services.reports.redaction import redact
 from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period
-from bot.services.residents import set_consent
-from bot.services.staff import active_staff, find_staff, revoke_staff
+from bot.services.residents.profile import set_consent
+from bot.services.staff import join_links
+from bot.services.staff.accounts import active_staff, find_staff, revoke_staff
 from models import ConsentPurpose, Loneliness, Resident, StaffRole
 from tests.factories import (
     consent_evidence,

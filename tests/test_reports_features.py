@@ -18,16 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
-from bot.services import broadcasts, join_links
-from bot.services.geo import default_gazetteer
-from bot.services.matching import suggest
-from bot.services.matching_introductions import answer_request, expire_requests, say_hello
+from bot.services.matching.introductions import answer_request, expire_requests, say_hello
+from bot.services.matching.suggestions import suggest
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.csv_files import table_csv
 from bot.services.reports.html_report import render_html
 from bot.services.reports.protection import protect_count
 from bot.services.reports.report import Report, build_report
 from bot.services.reports.sections import Period, within
-from bot.services.residents import set_consent
+from bot.services.residents.profile import set_consent
+from bot.services.staff import broadcasts, join_links
 from bot.texts import catalogue
 from models import (
     BroadcastPurpose,

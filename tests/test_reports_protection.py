@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import join_links
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.csv_files import table_csv, table_rows
 from bot.services.reports.protection import (
     indistinguishable,
@@ -29,6 +28,7 @@ from bot.services.reports.protection import (
 from bot.services.reports.report import build_report
 from bot.services.reports.sections import Period, ReportInputs, Rows, Section
 from bot.services.reports.tables import Cell, protect_table
+from bot.services.staff import join_links
 from tests.factories import make_resident
 
 Sessions = async_sessionmaker[AsyncSession]

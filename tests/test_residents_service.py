@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
-from bot.services import residents
-from bot.services.consent import current_consents
-from bot.services.data_rights import export_personal_data, forget_resident
-from bot.services.residents import NotSignedUp, Step
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import current_consents
+from bot.services.residents.data_rights import export_personal_data, forget_resident
+from bot.services.residents.profile import NotSignedUp, Step
 from models import ConsentPurpose, Delivery, DeliveryStatus
 from tests.factories import TEST_KEY, consent_evidence, make_resident
 

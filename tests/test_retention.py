@@ -7,10 +7,10 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.retention import RetentionResult, apply_retention, notice_key
+from bot.services.residents.retention import RetentionResult, apply_retention, notice_key
 from models import ConsentEvent, LifeEvent, LifeStage, Resident
 from tests.content_support import LONDON, Sessions, at_local, queued
 from tests.factories import TEST_KEY, make_resident, new_resident_user, onboard

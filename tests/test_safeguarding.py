@@ -11,11 +11,11 @@ import json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.data_rights import forget_resident
-from bot.services.safeguarding import SafeguardingKey
-from bot.services.staff_moderation import is_suspended_from_matching
+from bot.services.residents.data_rights import forget_resident
+from bot.services.residents.safeguarding import SafeguardingKey
+from bot.services.staff.moderation import is_suspended_from_matching
 from models import (
     MatchBlock,
     MatchReport,

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.clock import FixedClock
-from bot.services import planning
-from bot.services.consent import record_consent
-from bot.services.residents import set_consent
+from bot.services.local_info import planning
+from bot.services.residents.consent import record_consent
+from bot.services.residents.profile import set_consent
 from models import ConsentPurpose, Delivery, DeliveryStatus, PlanningRun, Resident
 from tests.content_support import (
     LONDON,

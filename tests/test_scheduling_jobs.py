@@ -6,12 +6,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot import jobs
 from bot.clock import FixedClock
 from bot.context import BotContext
 from bot.delivery.engine import DeliveryReport
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.consent import current_consents
+from bot.services.residents.consent import current_consents
 from models import ConsentPurpose, PlanningRun, Resident
 from tests.content_support import (
     Sessions,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services.staff import active_staff
+from bot.services.staff.accounts import active_staff
 from models import AuditEvent, StaffInvite, StaffMember, StaffRole
 from tests.factories import make_staff, onboard
 from tests.harness import BotHarness

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from bot.handlers.staff import STAFF_COMMANDS
+from bot.handlers.staff.accounts import STAFF_COMMANDS
 from bot.sandbox.schema import parse_html
-from bot.services.broadcasts import AUDIENCE_KINDS
-from bot.services.staff import InviteRefused
+from bot.services.staff.accounts import InviteRefused
+from bot.services.staff.broadcasts import AUDIENCE_KINDS
 from bot.texts import catalogue, placeholders
 from models import BroadcastPurpose, StaffRole
 

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.staff import InviteRefused, accept_invite, create_invite
+from bot.services.staff.accounts import InviteRefused, accept_invite, create_invite
 from models import StaffMember, StaffRole
 from tests.conftest import DEFAULT_NOW
 from tests.factories import make_staff

@@ -18,10 +18,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.handlers.staff_links import poster_text
+from bot.handlers.staff.links import poster_text
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.services import join_links
-from bot.services.staff_poster import Poster, bot_handle, render_poster, typeable_link
+from bot.services.staff import join_links
+from bot.services.staff.poster import Poster, bot_handle, render_poster, typeable_link
 from bot.texts import catalogue
 from models import AuditEvent, JoinLink, Resident, StaffMember, StaffRole
 from tests.factories import give_consents, give_due_date, make_staff, onboard

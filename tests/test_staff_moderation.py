@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
-from bot.services.staff_moderation import (
+from bot.services.staff.moderation import (
     NOTICE_GAP,
     is_suspended_from_matching,
     not_suspended_from_matching,

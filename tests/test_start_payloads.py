@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.start_payload import start_payload
+from bot.services.residents.start_payload import start_payload
 from models import ConsentEvent, Resident, StaffMember, StaffRole
 from tests.factories import give_consents, make_staff
 from tests.harness import BotHarness

@@ -7,8 +7,8 @@ import dataclasses
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.population import load
-from bot.services.broadcasts import Audience, count_recipients
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
+from bot.services.staff.broadcasts import Audience, count_recipients
 from bot.services.synthetic import Mix, Window, synthetic_residents
 from models import BroadcastPurpose, ConsentPurpose
 from tests.conftest import DEFAULT_NOW

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import jobs
 from bot.clock import FixedClock
+from bot.handlers.local_info import jobs
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.content import ContentSet, store_in_database
-from bot.services.geo import default_gazetteer
+from bot.services.local_info.content import ContentSet, store_in_database
+from bot.services.places.geo import default_gazetteer
 from tests.content_support import CHELMSFORD_TRIAGE, sample_content
 from tests.factories import new_resident_user, onboard
 from tests.harness import BotHarness

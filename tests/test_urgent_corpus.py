@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.services.content import ContentSet
-from bot.services.urgent_help import rules_for, who_to_call
+from bot.services.local_info.content import ContentSet
+from bot.services.urgent.help import rules_for, who_to_call
 from tests.content_support import sample_content
 
 CORPUS = Path(__file__).parent / "urgent_corpus"

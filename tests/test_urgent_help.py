@@ -8,8 +8,8 @@ import pytest
 from telegram import Update
 
 from bot.sandbox.fake_api import FakeTelegram
-from bot.services.content import UrgentGroup
-from bot.services.urgent_help import urgent_groups
+from bot.services.local_info.content import UrgentGroup
+from bot.services.urgent.help import urgent_groups
 from tests.content_support import CHELMSFORD_TRIAGE, load_sample_into_bot, sample_content
 from tests.factories import COLCHESTER_POSTCODE, new_resident_user, onboard
 from tests.harness import BotHarness

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,16 +13,19 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
+from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
-from bot.services import staff
-from bot.services.consent import ConsentContext, Controller
-from bot.services.residents import find_resident
-from bot.services.staff import Permission
+from bot.services.matching import news as matching_news
+from bot.services.matching import outbox as matching_outbox
+from bot.services.residents.consent import ConsentContext, Controller
+from bot.services.residents.profile import find_resident
+from bot.services.staff import accounts as staff
+from bot.services.staff.accounts import Permission
 from bot.texts import Catalogue, Html, catalogue
-from models import StaffMember
+from models import OutboxKind, StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +129,39 @@ async def retract_message(context: BotContext, chat_id: int, message_id: int, te
         logger.debug("retraction skipped: %s", type(error).__name__)
 
 
+_RETRACTED = {
+    OutboxKind.RETRACT_CARD: "match.retracted_card",
+    OutboxKind.RETRACT_REQUEST: "match.retracted_request",
+    OutboxKind.RETRACT_INTRODUCTION: "match.retracted_introduction",
+    OutboxKind.RETRACT_LIST: "match.retracted_list",
+}
+
+
+async def deliver_owed(context: BotContext) -> None:
+    """Tidy other residents' chats after a change, and queue the kind words owed to them."""
+    async with context.session() as session, session.begin():
+        items = await matching_outbox.owed(
+            session, (*matching_outbox.RETRACTIONS, OutboxKind.NOT_THIS_TIME)
+        )
+    queued = False
+    for item in items:
+        # Claimed before acting, so two drains at once never do the same thing twice; the kind
+        # words are queued in that same unit of work, so a crash loses none.
+        async with context.session() as session, session.begin():
+            claimed = await matching_outbox.done(session, item.id)
+            if claimed and item.kind is OutboxKind.NOT_THIS_TIME:
+                told = await matching_news.queue_not_this_time(session, item, context.now())
+                queued = queued or told
+        if claimed and item.kind is not OutboxKind.NOT_THIS_TIME:
+            assert item.message_id is not None
+            texts = catalogue(item.language_code)
+            await retract_message(
+                context, item.telegram_user_id, item.message_id, texts(_RETRACTED[item.kind])
+            )
+    if queued:
+        context.delivery.wake()
+
+
 async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
     """Answer a button press so the spinner stops; a failure to answer is not worth an error."""
     try:
@@ -148,13 +185,48 @@ def offered_here(query: CallbackQuery) -> bool:
     return any(b.callback_data == query.data for row in markup.inline_keyboard for b in row)
 
 
-async def clear_buttons(query: CallbackQuery) -> None:
-    """Take the buttons off the message pressed; a message that has none already is fine."""
+async def clear_buttons(query: CallbackQuery | None) -> None:
+    """Take the buttons off the message pressed (if a button was pressed at all), so it can't be
+    pressed again; a message that has none already is fine."""
+    if query is None:
+        return
     try:
         await query.edit_message_reply_markup(None)
     except BadRequest:
         # A double tap, or a forged press on a message without buttons: nothing to take off.
         logger.debug("buttons were already removed")
+
+
+async def edit_message(
+    update: Update, text: Html, markup: InlineKeyboardMarkup | None, *, or_send: bool = True
+) -> None:
+    """Redraw the message whose button she pressed.
+
+    Telegram refuses to edit a message that is too old, gone, or already shows exactly this:
+    then the new state is sent as a new message, or, with `or_send=False` (a page she is
+    already looking at), nothing happens.
+    """
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest:
+        if or_send:
+            await reply(update, text, reply_markup=markup)
+        else:
+            logger.debug("message left as it was")
+
+
+def conversation(**kwargs: Any) -> ConversationHandler[Any]:
+    """A ConversationHandler whose buttons are tracked per chat and user, not per message.
+
+    That is the intent in every flow here: each checks a pressed button against what we hold
+    and answers stale ones itself. PTB warns about it at construction, so this is the one place
+    that silences that warning (warnings are errors in tests).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(**kwargs)
 
 
 async def guard_button_owner(update: Update, context: BotContext) -> None:

@@ -6,13 +6,13 @@ import json
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot.context import BotContext
-from bot.handlers.common import answer, clear_buttons, reply, sender, texts_for
-from bot.handlers.matching import deliver_owed
-from bot.services import data_rights
-from bot.services.data_rights import export_personal_data
-from bot.services.data_summary import code_meanings, summarise
+from bot.context import BotApplication, BotContext
+from bot.handlers.common import answer, clear_buttons, deliver_owed, reply, sender, texts_for
+from bot.services.residents import data_rights
+from bot.services.residents.data_rights import export_personal_data
+from bot.services.residents.data_summary import code_meanings, summarise
 
 _ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 
@@ -95,3 +95,22 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
     # Anything that showed her in other mums' chats is taken back straight away.
     await deliver_owed(context)
     await reply(update, texts("forget.done"))
+
+
+async def delete_everything(update: Update, context: BotContext) -> None:
+    """After a loss (the button under life_events' message): she'd like everything deleted; the
+    usual /forget confirmation follows."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    await clear_buttons(query)
+    await ask_forget(update, context)
+
+
+def register(application: BotApplication) -> None:
+    """/mydata, /forget and its confirmation, and the after-loss "delete everything" button."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("mydata", send_my_data, filters=private))
+    application.add_handler(CommandHandler("forget", ask_forget, filters=private))
+    application.add_handler(CallbackQueryHandler(confirm_forget, pattern=r"^fg:"))
+    application.add_handler(CallbackQueryHandler(delete_everything, pattern=r"^le:delete$"))

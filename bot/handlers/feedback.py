@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -17,14 +15,15 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
+    clear_buttons,
     consent_evidence,
+    conversation,
     her_text,
     reply,
     sender,
@@ -32,7 +31,7 @@ from bot.handlers.common import (
     texts_for,
 )
 from bot.services import feedback
-from bot.services.residents import NotSignedUp
+from bot.services.residents.profile import NotSignedUp
 from bot.texts import Catalogue, catalogue
 from models import Loneliness
 
@@ -103,17 +102,6 @@ def _skip_markup(texts: Catalogue, nonce: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(texts("feedback.skip"), callback_data=f"fb:c:{nonce}:skip")]]
     )
-
-
-async def _clear_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest:
-        # Already gone (a double tap, or an old message): nothing left to take off.
-        logger.debug("buttons were already removed")
 
 
 async def _stale(update: Update) -> None:
@@ -211,7 +199,7 @@ async def rate(update: Update, context: BotContext) -> int:
         await answer(query, texts_for(update)("feedback.not_signed_up"), alert=True)
         return END
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _ask_loneliness(update, context, response_id)
 
 
@@ -223,7 +211,7 @@ async def not_now(update: Update, context: BotContext) -> int:
         await _stale(update)
         return RATING
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.not_now_done"))
     return END
 
@@ -249,7 +237,7 @@ async def loneliness(update: Update, context: BotContext) -> int:
             await answer(query, texts("feedback.not_signed_up"), alert=True)
             return END
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     if chosen in _SIGNPOST:
         await reply(update, texts("feedback.support"))
     nonce = _new_draft(context, draft.get("service"), draft.get("response_id"))
@@ -297,7 +285,7 @@ async def comment_skip(update: Update, context: BotContext) -> int:
         await _stale(update)
         return COMMENT
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _finish(update, context)
 
 
@@ -330,7 +318,7 @@ async def prompt_rating(update: Update, context: BotContext) -> int | None:
         await _stale(update)
         return None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _ask_loneliness(update, context, response_id)
 
 
@@ -346,7 +334,7 @@ async def prompt_skip(update: Update, context: BotContext) -> None:
         await _stale(update)
         return
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.prompt_skipped"))
 
 
@@ -370,7 +358,7 @@ async def prompt_stop(update: Update, context: BotContext) -> None:
         await _stale(update)
         return
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts_for(update)("feedback.prompt_stopped"))
 
 
@@ -392,15 +380,13 @@ _PROMPT = r"^fb:p:\d{1,12}:"
 
 def feedback_conversation() -> ConversationHandler[Any]:
     """Rating, then loneliness, then a comment; each step saved as she answers it."""
-    with warnings.catch_warnings():
-        # Buttons are tracked per chat, not per message, on purpose: a nonce in each button's
-        # data tells the current message from an older one.
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return _conversation()
+    # Buttons are tracked per chat, not per message, on purpose: a nonce in each button's data
+    # tells the current message from an older one.
+    return _conversation()
 
 
 def _conversation() -> ConversationHandler[Any]:
-    return ConversationHandler(
+    return conversation(
         name="feedback",
         entry_points=[
             CommandHandler("feedback", start_feedback, filters=filters.ChatType.PRIVATE),
@@ -491,3 +477,11 @@ def schedule_feedback_prompts(application: BotApplication) -> None:
         first=PROMPT_FIRST_RUN,
         name="feedback_prompts",
     )
+
+
+def register(application: BotApplication, flow: ConversationHandler[Any]) -> None:
+    """The feedback conversation (`flow`, from feedback_conversation(): the urgent check needs
+    the same one), the buttons on our questions, and the hourly job that asks them."""
+    application.add_handler(flow)
+    application.add_handlers(prompt_handlers())
+    schedule_feedback_prompts(application)

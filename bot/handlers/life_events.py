@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -17,33 +14,27 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
-from bot.context import BotContext
-from bot.handlers import data_rights
-from bot.handlers.common import answer, consent_evidence, her_text, reply, sender, texts_for
-from bot.handlers.matching import deliver_owed
-from bot.services import life_events
-from bot.services.consent import ConsentContext
-from bot.services.life_events import BirthDateProblem, Outcome
+from bot.context import BotApplication, BotContext
+from bot.handlers.common import (
+    answer,
+    clear_buttons,
+    consent_evidence,
+    conversation,
+    deliver_owed,
+    her_text,
+    reply,
+    sender,
+    texts_for,
+)
+from bot.services.residents import life_events
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.life_events import BirthDateProblem, Outcome
 from bot.texts import Catalogue, Html, long_date
 from models import LifeStage
 
-logger = logging.getLogger(__name__)
-
 CHOOSING, BIRTH_DATE, CONFIRM_ENDED = range(3)
 END = ConversationHandler.END
-
-
-async def _clear_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest:
-        # A double tap: the buttons are already gone.
-        logger.debug("buttons were already removed")
 
 
 def _evidence(update: Update, context: BotContext) -> ConsentContext:
@@ -110,7 +101,7 @@ async def close_menu(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query, texts_for(update)("life.closed"))
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return END
 
 
@@ -153,7 +144,7 @@ async def _save_birth(update: Update, context: BotContext, born_on: dt.date) -> 
         return await _refuse(update, texts, outcome)
     if update.callback_query is not None:
         await answer(update.callback_query)
-        await _clear_buttons(update)
+        await clear_buttons(update.callback_query)
     await reply(update, texts("life.birth_saved", born=long_date(born_on)))
     return END
 
@@ -195,7 +186,7 @@ async def ask_ended(update: Update, context: BotContext) -> int:
         await answer(query, texts("life.already_ended"), alert=True)
         return END
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(
         update,
         texts("life.ended_confirm"),
@@ -258,7 +249,7 @@ async def confirm_ended(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     texts = texts_for(update)
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     if query.data != "le:end:yes":
         await reply(update, texts("life.ended_kept"))
         return END
@@ -293,17 +284,8 @@ async def keep_local_info(update: Update, context: BotContext) -> None:
         await _refuse(update, texts, outcome)
         return
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts("life.kept_local_info"))
-
-
-async def delete_everything(update: Update, context: BotContext) -> None:
-    """After a loss: she'd like everything deleted; the usual /forget confirmation follows."""
-    query = update.callback_query
-    assert query is not None
-    await answer(query)
-    await _clear_buttons(update)
-    await data_rights.ask_forget(update, context)
 
 
 async def still_waiting(update: Update, context: BotContext) -> None:
@@ -316,7 +298,7 @@ async def still_waiting(update: Update, context: BotContext) -> None:
         await _refuse(update, texts, stage if isinstance(stage, Outcome) else Outcome.STALE)
         return
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts("life.still_waiting"))
 
 
@@ -326,22 +308,24 @@ async def cancel(update: Update, context: BotContext) -> int:
     return END
 
 
+def register(application: BotApplication) -> None:
+    """The /baby conversation and the stateless buttons of a life event ("delete everything"
+    after a loss is data_rights' own)."""
+    application.add_handlers(life_event_handlers())
+
+
 def life_event_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """The /baby conversation and the stateless buttons of a life event."""
-    with warnings.catch_warnings():
-        # Buttons are tracked per chat on purpose; stale ones are checked against what we hold.
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        conversation = _conversation()
     return [
-        conversation,
+        _conversation(),
         CallbackQueryHandler(keep_local_info, pattern=r"^le:keep$"),
-        CallbackQueryHandler(delete_everything, pattern=r"^le:delete$"),
         CallbackQueryHandler(still_waiting, pattern=r"^le:wait$"),
     ]
 
 
 def _conversation() -> ConversationHandler[Any]:
-    return ConversationHandler(
+    # Buttons are tracked per chat on purpose; stale ones are checked against what we hold.
+    return conversation(
         name="life_events",
         entry_points=[
             CommandHandler("baby", show_menu, filters=filters.ChatType.PRIVATE),

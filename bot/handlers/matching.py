@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import warnings
 from typing import Any
 
 from telegram import (
@@ -25,44 +24,46 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.delivery import kinds, queue
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
+    conversation,
+    deliver_owed,
     guard,
     her_text,
     queue_messages,
     reply,
-    retract_message,
     sender,
     stored_buttons,
     texts_for,
 )
-from bot.services import matching, matching_cohorts, matching_news, matching_outbox, residents
-from bot.services import matching_introductions as intros
-from bot.services.matching_cohorts import Registration
-from bot.services.matching_introductions import AnswerResult, HelloResult, Introduction, Person
-from bot.services.matching_news import find_button
-from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
-from bot.services.matching_safety import (
+from bot.services.matching import cohorts as matching_cohorts
+from bot.services.matching import introductions as intros
+from bot.services.matching import news as matching_news
+from bot.services.matching import outbox as matching_outbox
+from bot.services.matching import suggestions as matching
+from bot.services.matching.cohorts import Registration
+from bot.services.matching.introductions import AnswerResult, HelloResult, Introduction, Person
+from bot.services.matching.rules import MatchRules, WardNeighbours, ward_neighbours
+from bot.services.matching.safety import (
     Subject,
     add_report_reason,
     block,
     report,
     subject_name,
 )
-from bot.services.staff import Permission
+from bot.services.residents import profile as residents
+from bot.services.staff.accounts import Permission
 from bot.texts import Catalogue, Html, catalogue
 from models import OutboxKind, ResidentStatus
 
 logger = logging.getLogger(__name__)
 
-NOT_THIS_TIME = OutboxKind.NOT_THIS_TIME
-
 REPORT_REASON = 0
+BOT_RIGHTS_GROUP = 1
 END = ConversationHandler.END
 ICEBREAKERS = 4
 JOB_INTERVAL = dt.timedelta(minutes=5)
@@ -82,12 +83,6 @@ _ANSWER_REFUSALS = {
     AnswerResult.UNAVAILABLE: "match.request_unavailable",
     AnswerResult.NOT_YOURS: "match.not_yours",
     AnswerResult.NOT_IN_POOL: "match.not_in_pool",
-}
-_RETRACTED = {
-    OutboxKind.RETRACT_CARD: "match.retracted_card",
-    OutboxKind.RETRACT_REQUEST: "match.retracted_request",
-    OutboxKind.RETRACT_INTRODUCTION: "match.retracted_introduction",
-    OutboxKind.RETRACT_LIST: "match.retracted_list",
 }
 
 
@@ -113,15 +108,6 @@ def _safety_row(texts: Catalogue, subject: str) -> list[InlineKeyboardButton]:
         InlineKeyboardButton(texts("match.block_button"), callback_data=f"mt:blk:{subject}"),
         InlineKeyboardButton(texts("match.report_button"), callback_data=f"mt:rep:{subject}"),
     ]
-
-
-def _find_button(texts: Catalogue) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
-            for row in find_button(texts)
-        ]
-    )
 
 
 async def _send(
@@ -231,20 +217,6 @@ async def show_matches(update: Update, context: BotContext) -> None:
         await reply(update, texts("match.consent_off"))
     else:
         await _show_suggestions(context, user.id, me.id, texts, "match.header", "match.none_yet")
-
-
-async def signup_offer(update: Update, context: BotContext) -> InlineKeyboardMarkup | None:
-    """At the end of sign-up: tell nearby members she joined, and offer her matches."""
-    rules = _rules(context)
-    async with context.session() as session, session.begin():
-        me = await intros.by_telegram(session, sender(update).id)
-        if me is None or not matching.pool_member(me).in_pool:
-            return None
-        await matching_news.note_newcomer(
-            session, me.id, context.now(), rules, _neighbours(context, rules)
-        )
-        await matching.touch(session, me.id, context.now())
-    return _find_button(texts_for(update))
 
 
 async def _contact(context: BotContext, person: Person, texts: Catalogue) -> Html:
@@ -748,29 +720,6 @@ async def stale_button(update: Update, context: BotContext) -> None:
         await answer(update.callback_query, texts_for(update)("match.not_yours"), alert=True)
 
 
-async def deliver_owed(context: BotContext) -> None:
-    """Tidy other residents' chats after a change, and queue the kind words owed to them."""
-    async with context.session() as session, session.begin():
-        items = await matching_outbox.owed(session, (*matching_outbox.RETRACTIONS, NOT_THIS_TIME))
-    queued = False
-    for item in items:
-        # Claimed before acting, so two drains at once never do the same thing twice; the kind
-        # words are queued in that same unit of work, so a crash loses none.
-        async with context.session() as session, session.begin():
-            claimed = await matching_outbox.done(session, item.id)
-            if claimed and item.kind is NOT_THIS_TIME:
-                told = await matching_news.queue_not_this_time(session, item, context.now())
-                queued = queued or told
-        if claimed and item.kind is not NOT_THIS_TIME:
-            assert item.message_id is not None
-            texts = catalogue(item.language_code)
-            await retract_message(
-                context, item.telegram_user_id, item.message_id, texts(_RETRACTED[item.kind])
-            )
-    if queued:
-        context.delivery.wake()
-
-
 async def send_newcomer_digests(context: BotContext) -> None:
     """At most one 'new mums near you' message per member per UK day, queued in the daytime."""
     now = context.now()
@@ -814,25 +763,21 @@ def schedule_matching_jobs(application: BotApplication) -> None:
 
 def _report_conversation() -> ConversationHandler[Any]:
     # Buttons are tracked per chat and user on purpose; stale ones are answered explicitly.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return ConversationHandler(
-            name="matching_report",
-            entry_points=[
-                CallbackQueryHandler(report_person, pattern=r"^mt:repy:([si])(\d{1,12})$")
+    return conversation(
+        name="matching_report",
+        entry_points=[CallbackQueryHandler(report_person, pattern=r"^mt:repy:([si])(\d{1,12})$")],
+        states={
+            REPORT_REASON: [
+                MessageHandler(
+                    filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, report_reason
+                ),
+                CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
             ],
-            states={
-                REPORT_REASON: [
-                    MessageHandler(
-                        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, report_reason
-                    ),
-                    CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
-                ],
-            },
-            fallbacks=[CommandHandler("cancel", report_skip)],
-            conversation_timeout=dt.timedelta(hours=1),
-            allow_reentry=True,
-        )
+        },
+        fallbacks=[CommandHandler("cancel", report_skip)],
+        conversation_timeout=dt.timedelta(hours=1),
+        allow_reentry=True,
+    )
 
 
 def matching_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
@@ -858,3 +803,11 @@ def matching_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
 def bot_rights_handler() -> ChatMemberHandler[BotContext, None]:
     """Follows the bot's own membership in groups (register it in a group of its own)."""
     return ChatMemberHandler(track_bot_rights, ChatMemberHandler.MY_CHAT_MEMBER)
+
+
+def register(application: BotApplication) -> None:
+    """Every matching command and button, the bot's rights in cohort groups, and the job."""
+    application.add_handlers(matching_handlers())
+    # A group of its own: other features also follow my_chat_member (reachability).
+    application.add_handler(bot_rights_handler(), group=BOT_RIGHTS_GROUP)
+    schedule_matching_jobs(application)

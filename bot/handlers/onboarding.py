@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,7 +17,6 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
@@ -27,13 +25,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
-from bot.handlers import matching, privacy
 from bot.handlers.common import (
     answer,
+    clear_buttons,
     consent_evidence,
+    conversation,
     fallback_message,
     her_message,
     her_text,
@@ -41,17 +39,9 @@ from bot.handlers.common import (
     sender,
     texts_for,
 )
-from bot.handlers.staff_links import suggested_district
-from bot.services import join_links, residents
-from bot.services.consent import ConsentContext
-from bot.services.due_dates import (
-    DueDate,
-    DueDateProblem,
-    gestation,
-    parse_due_date,
-    read_yes_no,
-)
-from bot.services.geo import (
+from bot.services.matching import news as matching_news
+from bot.services.matching.rules import MatchRules, ward_neighbours
+from bot.services.places.geo import (
     ChoosePlace,
     ChooseWard,
     District,
@@ -61,7 +51,17 @@ from bot.services.geo import (
     Ward,
     WardFound,
 )
-from bot.services.residents import NotSignedUp, Profile, Step
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.due_dates import (
+    DueDate,
+    DueDateProblem,
+    gestation,
+    parse_due_date,
+    read_yes_no,
+)
+from bot.services.residents.profile import NotSignedUp, Profile, Step
+from bot.services.staff import join_links
 from bot.texts import Catalogue, Html, long_date
 from models import ConsentPurpose
 
@@ -112,18 +112,6 @@ def _yes_no(
             ]
         ]
     )
-
-
-async def _clear_buttons(update: Update) -> None:
-    """Take the buttons off the pressed message so it can't be pressed again."""
-    query = update.callback_query
-    if query is None:
-        return
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest:
-        # Already gone (a double tap, or an old message): nothing left to take off.
-        logger.debug("buttons were already removed")
 
 
 async def _load_profile(context: BotContext, user_id: int) -> Profile | None:
@@ -343,7 +331,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     if not granted:
         await reply(update, texts("consent.declined"))
         return END
@@ -374,7 +362,7 @@ async def optional_choice(update: Update, context: BotContext) -> int | None:
         await answer(query, texts_for(update)("general.stale_button"), alert=True)
         return None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
     return await _advance(update, context)
 
@@ -492,7 +480,7 @@ async def due_unknown(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _due_not_known(update, context)
 
 
@@ -510,7 +498,7 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
         return await _advance(update, context)
     if query is not None:
         await answer(query)
-        await _clear_buttons(update)
+        await clear_buttons(query)
     await reply(update, texts("due.saved", due=long_date(stored)))
     return await _advance(update, context)
 
@@ -525,7 +513,7 @@ async def _rejected(update: Update, context: BotContext) -> int | None:
         return None
     if query is not None:
         await answer(query)
-        await _clear_buttons(update)
+        await clear_buttons(query)
     await _ask_due(update, texts_for(update), "due.ask_again")
     return DUE_DATE
 
@@ -591,10 +579,20 @@ def _ward_rows(wards: list[Ward] | tuple[Ward, ...]) -> list[list[InlineKeyboard
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
+async def _suggested_district(context: BotContext) -> str | None:
+    """The district her join link suggests, if she came through a live one that has one."""
+    source = (context.user_data or {}).get("source")
+    if not isinstance(source, str):
+        return None
+    async with context.session() as session:
+        link = await join_links.live_link(session, source)
+    return link.district_code if link else None
+
+
 async def _show_districts(update: Update, context: BotContext, edit: bool) -> int:
     texts = texts_for(update)
     # A midwife's join link may suggest her clinic's district: it comes first, starred.
-    suggested = await suggested_district(context)
+    suggested = await _suggested_district(context)
     star = texts.raw("joinlink.suggested_district")
     buttons = [
         InlineKeyboardButton(
@@ -733,7 +731,7 @@ async def area_ward(update: Update, context: BotContext) -> int:
         await answer(query, texts_for(update)("general.bad_button"), alert=True)
         return AREA
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _save_ward(update, context, ward)
 
 
@@ -834,7 +832,7 @@ async def area_wait(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     outcode = context.user_data.get("outcode") if context.user_data is not None else None
     async with context.session() as session, session.begin():
         await residents.wait_for_area(session, sender(update).id, outcode, context.now())
@@ -847,7 +845,7 @@ async def area_retry(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     texts = texts_for(update)
     await reply(update, texts("area.try_again_prompt"), reply_markup=_area_keyboard(texts))
     return AREA
@@ -897,7 +895,7 @@ async def name_default(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return await _save_name(update, context, sender(update).first_name)
 
 
@@ -913,6 +911,25 @@ async def name_not_text(update: Update, context: BotContext) -> int:
     return NAME
 
 
+async def _matching_offer(update: Update, context: BotContext) -> InlineKeyboardMarkup | None:
+    """Nearby members hear she joined, and she is offered her matches (if she is in the pool)."""
+    rules = MatchRules.from_settings(context.settings)
+    neighbours = ward_neighbours(context.gazetteer, rules.distance_km)
+    async with context.session() as session, session.begin():
+        welcomed = await matching_news.welcome_newcomer(
+            session, sender(update).id, context.now(), rules, neighbours
+        )
+    if not welcomed:
+        return None
+    rows = matching_news.find_button(texts_for(update))
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in rows
+        ]
+    )
+
+
 @_signed_up
 async def summary_confirm(update: Update, context: BotContext) -> int:
     """She confirmed her details: she's signed up."""
@@ -921,7 +938,7 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
     async with context.session() as session, session.begin():
         done = await residents.complete_signup(session, sender(update).id, context.now())
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     if not done:
         return await _advance(update, context)
     profile = await _load_profile(context, sender(update).id)
@@ -936,7 +953,7 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
     else:
         closing = texts("summary.closing_matching")
     # With matching consent, the message offers her matches and nearby members hear she joined.
-    offer = await matching.signup_offer(update, context)
+    offer = await _matching_offer(update, context)
     await reply(update, texts("summary.all_set", name=name, closing=closing), reply_markup=offer)
     return END
 
@@ -957,7 +974,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
         await answer(query, texts("life.profile_button_after_loss"), alert=True)
         return END
     await answer(query)
-    await _clear_buttons(update)
+    await clear_buttons(query)
     if item == "due":
         await _ask_due(update, texts)
         return DUE_DATE
@@ -978,7 +995,7 @@ async def profile_done(update: Update, context: BotContext) -> int | None:
         await answer(query, texts_for(update)("general.stale_button"), alert=True)
         return None
     await answer(query, texts_for(update)("summary.closed"))
-    await _clear_buttons(update)
+    await clear_buttons(query)
     return END
 
 
@@ -1055,17 +1072,14 @@ _OPTIONAL = r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
 _DUE_CONFIRM = r"^ob:due:(yes:\d{4}-\d{2}-\d{2}|no)$"
 
 
-def onboarding_conversation() -> ConversationHandler[Any]:
-    """Sign-up and /profile as one conversation whose states read like the flow."""
-    with warnings.catch_warnings():
-        # PTB warns that buttons are tracked per chat, not per message: that is the intent here,
-        # and stale buttons are answered explicitly by stale_button.
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return _conversation()
+def onboarding_conversation(show_choices: Callback) -> ConversationHandler[Any]:
+    """Sign-up and /profile as one conversation whose states read like the flow.
 
-
-def _conversation() -> ConversationHandler[Any]:
-    return ConversationHandler(
+    `show_choices` answers the summary's "your choices" button: the /privacy screen, which
+    bot/app.py passes in (one handler module never imports another).
+    """
+    # Buttons are tracked per chat, not per message: stale ones are answered by stale_button.
+    return conversation(
         name="onboarding",
         entry_points=[
             CommandHandler("start", start, filters=filters.ChatType.PRIVATE),
@@ -1121,7 +1135,7 @@ def _conversation() -> ConversationHandler[Any]:
             CommandHandler("cancel", cancel),
             CallbackQueryHandler(summary_change, pattern=_CHANGE),
             CallbackQueryHandler(profile_done, pattern=r"^ob:sum:done$"),
-            CallbackQueryHandler(privacy.show_privacy, pattern=r"^ob:sum:choices$"),
+            CallbackQueryHandler(show_choices, pattern=r"^ob:sum:choices$"),
             CallbackQueryHandler(stale_button, pattern=r"^ob:"),
         ],
         allow_reentry=True,

@@ -6,15 +6,22 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot.context import BotContext
-from bot.handlers.common import answer, consent_evidence, offered_here, reply, sender, texts_for
-from bot.handlers.matching import deliver_owed
-from bot.services import residents
-from bot.services.consent import latest_receipt_id
-from bot.services.residents import NotOffered, NotSignedUp, Profile
+from bot.context import BotApplication, BotContext
+from bot.handlers.common import (
+    answer,
+    consent_evidence,
+    deliver_owed,
+    edit_message,
+    offered_here,
+    reply,
+    sender,
+    texts_for,
+)
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import latest_receipt_id
+from bot.services.residents.profile import NotOffered, NotSignedUp, Profile
 from bot.texts import Catalogue, Html
 from models import OPTIONAL_PURPOSES, ConsentPurpose
 
@@ -102,10 +109,7 @@ async def _explain(update: Update, purpose: ConsentPurpose) -> None:
         ]
     )
     text = texts(f"consent.{purpose.value}")
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except BadRequest:
-        await reply(update, text, reply_markup=markup)
+    await edit_message(update, text, markup)
 
 
 async def change_choice(update: Update, context: BotContext) -> None:
@@ -175,11 +179,7 @@ async def change_choice(update: Update, context: BotContext) -> None:
         done = texts(f"privacy.changed_{'on' if granted else 'off'}", purpose=label)
         await answer(query, Html(done + " " + texts("privacy.changed_receipt", receipt=receipt)))
     text, markup = _choices(texts, profile)
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except BadRequest:
-        # An old /privacy message may no longer be editable; the new state is sent instead.
-        await reply(update, text, reply_markup=markup)
+    await edit_message(update, text, markup)
     if profile.consents.get(ConsentPurpose.MATCHING) and profile.display_name is None:
         # She declined matching at sign-up, so was never asked for the name other mums see.
         await reply(
@@ -189,3 +189,12 @@ async def change_choice(update: Update, context: BotContext) -> None:
                 [[InlineKeyboardButton(texts("name.choose"), callback_data="ob:sum:name")]]
             ),
         )
+
+
+def register(application: BotApplication) -> None:
+    """/privacy, the buttons that change a choice, and the sign-up summary's "your choices"."""
+    application.add_handler(
+        CommandHandler("privacy", show_privacy, filters=filters.ChatType.PRIVATE)
+    )
+    application.add_handler(CallbackQueryHandler(change_choice, pattern=r"^pv:"))
+    application.add_handler(CallbackQueryHandler(show_privacy, pattern=r"^ob:sum:choices$"))

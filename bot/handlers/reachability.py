@@ -5,8 +5,11 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.ext import ChatMemberHandler
 
-from bot.context import BotContext
+from bot.context import BotApplication, BotContext
 from bot.delivery import queue
+
+# Its own group: matching follows my_chat_member too (the bot's rights in groups).
+REACHABILITY_GROUP = 2
 
 
 async def track_private_membership(update: Update, context: BotContext) -> None:
@@ -25,3 +28,8 @@ async def track_private_membership(update: Update, context: BotContext) -> None:
 def reachability_handler() -> ChatMemberHandler[BotContext, None]:
     """Register in a group of its own: other features follow my_chat_member too."""
     return ChatMemberHandler(track_private_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+
+
+def register(application: BotApplication) -> None:
+    """Blocking and unblocking the bot, for bulk sends."""
+    application.add_handler(reachability_handler(), group=REACHABILITY_GROUP)

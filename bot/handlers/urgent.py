@@ -9,9 +9,9 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import PendingQuestion, ask_pending_again, reply, sender, texts_for
-from bot.services.content import Helpline, TriageUnit
-from bot.services.residents import find_resident
-from bot.services.urgent_help import CallList, UrgentRules, rules_for, who_to_call
+from bot.services.local_info.content import Helpline, TriageUnit
+from bot.services.residents.profile import find_resident
+from bot.services.urgent.help import CallList, UrgentRules, rules_for, who_to_call
 from bot.texts import Catalogue, Html
 
 EMERGENCY = "emergency"

@@ -23,16 +23,16 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 from telegram import Update
 
-from bot import jobs
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import BotApplication
-from bot.handlers.staff import sync_commands
-from bot.services import staff as staff_service
-from bot.services.content import store_content
-from bot.services.content_files import ContentInvalid, read_content
-from bot.services.geo import default_gazetteer
-from bot.services.staff_cli import revoke_as_operator
+from bot.handlers.local_info import jobs
+from bot.handlers.staff.accounts import sync_commands
+from bot.services.local_info.content import store_content
+from bot.services.local_info.content_files import ContentInvalid, read_content
+from bot.services.places.geo import default_gazetteer
+from bot.services.staff import accounts as staff_service
+from bot.services.staff.cli import revoke_as_operator
 from models import StaffMember, StaffRole
 
 from .fake_api import FakeTelegram, FakeUser, SentMessage

@@ -27,21 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_sessionmaker
 from bot.delivery import queue
-from bot.services import (
-    broadcasts,
-    feedback,
-    join_links,
-    matching,
-    matching_introductions,
-    planning,
-    residents,
-    staff,
-)
-from bot.services.consent import ConsentContext, Controller, current_consents
-from bot.services.content import ContentSet, store_content
-from bot.services.geo import Gazetteer
-from bot.services.matching_rules import MatchRules, WardNeighbours, ward_neighbours
-from bot.services.safeguarding import SafeguardingKey
+from bot.services import feedback
+from bot.services.local_info import planning
+from bot.services.local_info.content import ContentSet, store_content
+from bot.services.matching import introductions as matching_introductions
+from bot.services.matching import suggestions as matching
+from bot.services.matching.rules import MatchRules, WardNeighbours, ward_neighbours
+from bot.services.places.geo import Gazetteer
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import ConsentContext, Controller, current_consents
+from bot.services.residents.safeguarding import SafeguardingKey
+from bot.services.staff import accounts as staff
+from bot.services.staff import broadcasts, join_links
 from bot.services.synthetic import FeedbackPlan, ResidentPlan, plan_population
 from bot.texts import catalogue
 from models import (

@@ -12,10 +12,10 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.delivery.quiet_hours import QuietHours
-from bot.services import residents
-from bot.services.consent import ConsentContext
-from bot.services.due_dates import gestation
-from bot.services.residents import NotSignedUp
+from bot.services.residents import profile as residents
+from bot.services.residents.consent import ConsentContext
+from bot.services.residents.due_dates import gestation
+from bot.services.residents.profile import NotSignedUp
 from models import (
     ConsentEvent,
     ConsentPurpose,

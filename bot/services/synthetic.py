@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bot.services.geo import Gazetteer, Ward
+from bot.services.places.geo import Gazetteer, Ward
 from models import OPTIONAL_PURPOSES, ConsentPurpose, FeedbackMoment, Loneliness
 
 PREGNANCY_WEEKS = 40

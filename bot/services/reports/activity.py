@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.services.broadcasts import BATCH_PREFIX
 from bot.services.reports.sections import (
     ReportInputs,
     Rows,
@@ -23,6 +22,7 @@ from bot.services.reports.sections import (
     within,
 )
 from bot.services.reports.tables import Cell
+from bot.services.staff.broadcasts import BATCH_PREFIX
 from models import (
     Broadcast,
     Delivery,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker
-from bot.services.geo import default_gazetteer
+from bot.services.places.geo import default_gazetteer
 from bot.services.reports.csv_files import table_csv
 from bot.services.reports.exports import comments_csv, write_consent_evidence
 from bot.services.reports.html_report import render_html

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.geo import Gazetteer
+from bot.services.places.geo import Gazetteer
 
 # Imported for its registrations: matching, scheduled messages and broadcasts join every report.
 from bot.services.reports import activity  # noqa: F401

@@ -20,9 +20,9 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.services.geo import Gazetteer
-from bot.services.join_links import attributed
+from bot.services.places.geo import Gazetteer
 from bot.services.reports.tables import Cell, CountTable
+from bot.services.staff.join_links import attributed
 from models import (
     ConsentEvent,
     ConsentPurpose,

@@ -1,0 +1,1 @@
+"""Staff commands: accounts, join links, broadcasts, moderation, the council report."""

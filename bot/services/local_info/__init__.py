@@ -1,0 +1,1 @@
+"""Local information: the council's content, and the daily plan of what to send."""

@@ -1,0 +1,1 @@
+"""Matching: suggestions, hellos and introductions, cohort groups, news, safety, rights."""

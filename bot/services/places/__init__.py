@@ -1,0 +1,1 @@
+"""Places: offline postcode and location lookup, and the optional place-name search."""

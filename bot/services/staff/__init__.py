@@ -1,0 +1,1 @@
+"""Staff features: accounts and invitations, audit, moderation, join links, broadcasts."""

@@ -1,0 +1,1 @@
+"""Urgent help: spotting worrying messages, and who to call."""
