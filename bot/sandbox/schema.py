@@ -646,6 +646,9 @@ def _decode_entity(text: str, pos: int) -> tuple[str | None, int]:
     return char, end
 
 
+_MARKUP = re.compile("[&<]")
+
+
 def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     """Parse Telegram-flavoured HTML into plain text and MessageEntity dicts (UTF-16 offsets)."""
     out: list[str] = []
@@ -664,9 +667,14 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                 i = end
                 continue
         if char != "<":
-            out.append(char)
-            offset += utf16_len(char)
-            i += 1
+            # A run of plain text at once: per character, this loop was most of the fake's
+            # CPU per message in the paid-broadcast benchmark.
+            match = _MARKUP.search(text, i + 1)
+            end = match.start() if match else n
+            run = text[i:end]
+            out.append(run)
+            offset += len(run) if run.isascii() else utf16_len(run)
+            i = end
             continue
         begin = i
         i += 1
