@@ -1,10 +1,13 @@
 """The delivery engine: sends queued rows within Telegram's limits, and survives crashes.
 
-Every row is claimed (stored as SENDING) before its send and settled after it, so after a crash
-only rows that were in flight, or sent but not yet recorded, can go twice: at most
-`delivery_max_in_flight` sends plus the outcomes of the one write in progress. Outcomes are
-written by a recorder as they arrive (group commit): one by one when sending slowly, in large
-batches when fast. Claims use FOR UPDATE SKIP LOCKED on PostgreSQL, so two bot processes share a
+Every row is claimed (stored as SENDING) before its send and settled after it. A send holds one
+of `delivery_max_in_flight` slots from before its request until its outcome is committed, so at
+any moment at most that many rows are on the wire or answered but not yet recorded: after a
+crash, at most `delivery_max_in_flight` messages go twice, however fast the sending or slow the
+database. Outcomes are written by a recorder in batches (group commit): at once when nothing else
+is on the wire (so sending slowly, each is written as it arrives), otherwise once half the slots
+wait on the write, so at paid rates one transaction records eight or more answers while the other
+slots keep sending. Claims use FOR UPDATE SKIP LOCKED on PostgreSQL, so two bot processes share a
 queue without sharing a row.
 
 Time: the engine reads the injected clock and waits with the injected sleep. Its own notion of
@@ -68,6 +71,8 @@ class _Results:
     cancelled: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     batches: set[str] = field(default_factory=set)
+    # Outcomes of sends whose slots are given back once these results are committed.
+    held: int = 0
 
     def __len__(self) -> int:
         return (
@@ -82,18 +87,38 @@ class _Results:
 
 
 class _Buffer:
-    """Outcomes not yet written; sends add to it and the recorder empties it."""
+    """Outcomes not yet written; sends add to it and the recorder empties it.
 
-    def __init__(self) -> None:
+    `slots` bounds the rows sent (or being sent) but not yet recorded: a send takes a slot
+    before its request and the recorder gives it back once its outcome is committed.
+    """
+
+    def __init__(self, slots: int) -> None:
         self.current = _Results()
         self.ready = asyncio.Event()
         self.closed = False
+        self.slots = asyncio.Semaphore(slots)
+        self.in_flight = 0
+        # A write is worth waiting for once this many outcomes (half the slots) are buffered.
+        self._enough = max(1, slots // 2)
 
     def add(self, batch: str) -> _Results:
-        """The results to add an outcome of `batch` to (the recorder is told)."""
+        """The results to add an outcome of `batch` to (the recorder is told if it is time)."""
         self.current.batches.add(batch)
-        self.ready.set()
+        self._wake_if_due()
         return self.current
+
+    def answered(self, batch: str) -> _Results:
+        """The results to add a send's outcome to: its request is over, its slot still held."""
+        self.in_flight -= 1
+        self.current.held += 1
+        return self.add(batch)
+
+    def _wake_if_due(self) -> None:
+        # Nothing else on the wire (sending slowly, or the claim is done): write now, so a
+        # crash repeats as little as possible; otherwise wait until the batch is worth a write.
+        if self.in_flight <= 0 or len(self.current) >= self._enough:
+            self.ready.set()
 
     def close(self) -> None:
         """Nothing more will be added: the recorder finishes once it has written everything."""
@@ -295,11 +320,11 @@ class DeliveryEngine:
 
     async def _send(self, claimed: list[Claimed], report: DeliveryReport) -> list[dt.datetime]:
         """Send claimed rows within the limits; returns when the rows it put back are due."""
-        buffer = _Buffer()
+        buffer = _Buffer(self._settings.delivery_max_in_flight)
         recorder = asyncio.create_task(self._record(buffer, report))
         waiting = deque(claimed)
         in_flight: set[asyncio.Task[None]] = set()
-        slots = asyncio.Semaphore(self._settings.delivery_max_in_flight)
+        slots = buffer.slots
         try:
             while waiting:
                 if recorder.done():
@@ -329,6 +354,9 @@ class DeliveryEngine:
                     self._release(buffer, waiting, self._after_quiet(now), "quiet hours")
                     break
                 await slots.acquire()
+                if recorder.done():
+                    # The recorder failed and gave every slot back: stop (see above).
+                    await recorder
                 if row.batch in self._cancelled:
                     # Stopped while this row waited for a free slot.
                     slots.release()
@@ -337,10 +365,10 @@ class DeliveryEngine:
                 moment = self._now_s()
                 (self._paid if row.paid else self._overall).take(moment)
                 self._chats.take(row.chat_id, moment)
+                buffer.in_flight += 1
                 task = asyncio.create_task(self._send_one(row, buffer))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-                task.add_done_callback(lambda _: slots.release())
             if in_flight:
                 await asyncio.gather(*in_flight)
             buffer.close()
@@ -356,13 +384,21 @@ class DeliveryEngine:
         """Write outcomes as they come (group commit): one at a time when sending slowly, so a
         crash repeats as little as possible; in big batches when sending fast."""
         retries: list[dt.datetime] = []
-        while True:
-            await buffer.ready.wait()
-            buffer.ready.clear()
-            done, buffer.current = buffer.current, _Results()
-            retries += await self._flush(done, report)
-            if buffer.closed and not len(buffer.current):
-                return retries
+        try:
+            while True:
+                await buffer.ready.wait()
+                buffer.ready.clear()
+                done, buffer.current = buffer.current, _Results()
+                retries += await self._flush(done, report)
+                for _ in range(done.held):
+                    buffer.slots.release()
+                if buffer.closed and not len(buffer.current):
+                    return retries
+        except BaseException:
+            # Nothing more can be recorded: wake the send loop (waiting for a slot) to stop.
+            for _ in range(self._settings.delivery_max_in_flight):
+                buffer.slots.release()
+            raise
 
     async def _next_ready(self, waiting: deque[Claimed]) -> Claimed:
         """The next row the limits allow, waiting as needed; a chat that must wait steps aside."""
@@ -394,7 +430,7 @@ class DeliveryEngine:
 
     async def _send_one(self, row: Claimed, buffer: _Buffer) -> None:
         answer = await self._sender.send(row.chat_id, row.text, row.buttons, paid=row.paid)
-        results = buffer.add(row.batch)
+        results = buffer.answered(row.batch)
         if answer.outcome is Outcome.SENT:
             results.sent.append((row.id, answer.message_id))
         elif answer.outcome is Outcome.FLOOD:
