@@ -1,10 +1,11 @@
 """The yardstick for paid broadcasts: the simplest loop of raw HTTP posts, no database, no engine.
 
 `python -m bench.bare_sender CHATS_FILE CONNECTIONS`, with BOT_API_BASE_URL and TELEGRAM_BOT_TOKEN
-set: CONNECTIONS workers, each with one keep-alive connection of its own (the same httpx transport
+set: CONNECTIONS workers, each with one keep-alive connection of its own (the same `JsonPoster`
 the bot's bulk sender uses), post sendMessage with allow_paid_broadcast to every chat in the JSON
-list, one request in flight per connection. Nothing is paced, retried or parsed. The URL is parsed
-once, as the bot's sender does, so the two differ only in what the bot does around each post.
+list, one request in flight per connection. Nothing is paced, retried or parsed. The request head
+is prepared once, as the bot's sender does, so the two differ only in what the bot does around
+each post.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-import httpx
+from bot.delivery.http import JsonPoster
 
 TEXT = "<b>Service update</b>: Bump Buddies is moving to a new privacy notice on 1 January."
 
@@ -23,12 +24,10 @@ TEXT = "<b>Service update</b>: Bump Buddies is moving to a new privacy notice on
 async def send_all(address: str, chats: list[int], connections: int) -> None:
     """Post one message to each chat over `connections` connections."""
     pending = iter(chats)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    headers = httpx.Headers({"Content-Type": "application/json"})
-    url = httpx.URL(address)
 
     async def worker() -> None:
-        async with httpx.AsyncHTTPTransport(limits=limits) as transport:
+        poster = JsonPoster(address)
+        try:
             for chat in pending:
                 body = {
                     "chat_id": chat,
@@ -36,10 +35,9 @@ async def send_all(address: str, chats: list[int], connections: int) -> None:
                     "parse_mode": "HTML",
                     "allow_paid_broadcast": True,
                 }
-                content = json.dumps(body).encode()
-                request = httpx.Request("POST", url, headers=headers, content=content)
-                response = await transport.handle_async_request(request)
-                await response.aread()
+                await poster.post(json.dumps(body).encode())
+        finally:
+            await poster.aclose()
 
     await asyncio.gather(*(worker() for _ in range(connections)))
 

@@ -70,7 +70,7 @@ PAID_CEILING = 1000.0
 # The resumed process takes over rows its killed predecessor had claimed once their lease ends.
 LEASE_SECONDS = 5
 START_TIMEOUT = 60.0
-# The bot's bulk sender has one keep-alive connection per send in flight; the bare sender the same.
+# The bot's bulk sender has one keep-alive connection per request in flight; the bare sender too.
 IN_FLIGHT = Settings(_env_file=None).delivery_max_in_flight
 _MIGRATING = asyncio.Lock()
 # Everyone lives in one Chelmsford ward: the audience is "everyone", so where does not matter.
@@ -579,10 +579,12 @@ async def run(count: int, *, paid_only: bool = False) -> dict[str, Any]:
             "paid_ceiling_per_second": PAID_CEILING,
             "lease_seconds": LEASE_SECONDS,
             "database": "SQLite (a file per scenario)",
-            "transport": "HTTP/1.1 on 127.0.0.1 (httpx transports in the bot, tornado in the fake)",
+            "transport": "HTTP/1.1 on 127.0.0.1 (bot/delivery/http.py JsonPoster in the bot and "
+            "the bare sender, tornado in the fake)",
             "connections_and_requests_in_flight": {
-                "bot": f"{IN_FLIGHT} keep-alive connections, at most {IN_FLIGHT} sends in flight "
-                "(DELIVERY_MAX_IN_FLIGHT)",
+                "bot": f"{IN_FLIGHT} keep-alive connections, at most {IN_FLIGHT} requests in "
+                f"flight (DELIVERY_MAX_IN_FLIGHT) and at most {4 * IN_FLIGHT} sent but not yet "
+                "recorded",
                 "bare_sender": f"{IN_FLIGHT} keep-alive connections, one request in flight on "
                 f"each ({IN_FLIGHT} in all)",
             },

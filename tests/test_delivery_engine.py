@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock
@@ -469,6 +469,42 @@ async def test_a_crash_mid_send_is_resumed_after_the_lease_without_skipping_anyo
     assert min(counts) == 1  # nobody skipped
     # Only what was in flight or sent-but-unrecorded at the crash can repeat.
     assert sum(counts) - len(users) <= len(stranded)
+    assert {row.status for row in await world.rows()} == {DeliveryStatus.SENT}
+
+
+async def test_a_crash_at_paid_rates_repeats_at_most_four_times_the_sends_in_flight(
+    world: World, clock: FixedClock
+) -> None:
+    # Answers arrive faster than they can be written; a send keeps a place until its outcome is
+    # committed, so at most 4 * delivery_max_in_flight messages are ever sent but unrecorded.
+    users = await world.residents(300)
+    await world.queue(users, paid=True)
+    crashed = world.engine(delivery_lease_seconds=30, delivery_max_in_flight=2)
+    running = asyncio.ensure_future(crashed.run_until_idle())
+    unrecorded_at_each_send: list[int] = []
+
+    async def crash_after(count: int) -> None:
+        async with world.sessions() as session:
+            recorded = await session.scalar(
+                select(func.count()).where(Delivery.status == DeliveryStatus.SENT)
+            )
+        unrecorded_at_each_send.append(count - int(recorded or 0))
+        if count == 150:
+            running.cancel()
+
+    world.spy(crash_after)
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert max(unrecorded_at_each_send) <= 4 * 2
+
+    resumed = world.engine(delivery_lease_seconds=30, worker_id="after-restart")
+    await resumed.run_until_idle()
+    clock.advance(dt.timedelta(seconds=31))
+    await resumed.run_until_idle()
+
+    counts = [world.received(user) for user in users]
+    assert min(counts) == 1  # nobody skipped
+    assert sum(counts) - len(users) <= 4 * 2
     assert {row.status for row in await world.rows()} == {DeliveryStatus.SENT}
 
 

@@ -5,10 +5,11 @@ python-telegram-bot builds every request through several layers and parses every
 needs none of it: only whether Telegram took the message, its id (kept for later edits) and, if
 not, what to do next. `classify` makes that decision for every answer, in one place.
 
-Each connection is a transport of its own, lent to one send at a time: httpcore's pool rescans all
-its connections for every request, so one large pool costs more CPU the more sends are in flight.
-Requests go to the transport directly (no httpx.Client): the URL is parsed once, and nothing is
-logged, so the token in the URL path never reaches a log.
+Each connection is lent to one send at a time. Over the network, a connection is a `JsonPoster`
+(bot/delivery/http.py): the request head is prepared once, and an answer is read with a few byte
+searches instead of httpx's, httpcore's, h11's and anyio's layers. An injected httpx transport
+(tests: the fake Bot API in process) is used as it is. Nothing is logged, so the token in the URL
+path never reaches a log.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from typing import Any
 
 import httpx
 
+from bot.delivery.http import JsonPoster, Timeouts
+
 # Telegram's 400s that mean the chat itself is gone, rather than the message being wrong.
 _UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 _HEADERS = httpx.Headers({"Content-Type": "application/json", "Accept": "application/json"})
 # PTB's defaults for the bulk Bot this replaces: a slow answer is a timeout, retried with backoff.
 _TIMEOUTS = {"connect": 5.0, "read": 10.0, "write": 5.0, "pool": 5.0}
+_POSTER_TIMEOUTS = Timeouts(connect=_TIMEOUTS["connect"], read=_TIMEOUTS["read"])
 _PREPARED_TEXTS = 16
 
 
@@ -112,32 +116,29 @@ class BulkSender:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = httpx.URL(f"{base_url}/sendMessage")
-        if transport is not None:
-            self._transports = [transport]
-            self._shared = True
-        else:
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self._transport = transport
+        self._posters: list[JsonPoster] = []
+        if transport is None:
             # One TLS context for all: each costs tens of milliseconds to load certificates.
-            tls = httpx.create_ssl_context()
-            self._transports = [
-                httpx.AsyncHTTPTransport(verify=tls, limits=limits)
+            tls = httpx.create_ssl_context() if self._url.scheme == "https" else None
+            self._posters = [
+                JsonPoster(str(self._url), tls=tls, timeouts=_POSTER_TIMEOUTS)
                 for _ in range(max(1, connections))
             ]
-            self._shared = False
-        self._idle: asyncio.Queue[httpx.AsyncBaseTransport] | None = None
+        self._idle: asyncio.Queue[JsonPoster] | None = None
         self._prepared: dict[tuple[str, bool], tuple[Any, bytes]] = {}
 
     @property
     def connections(self) -> int:
         """How many connections sends share (1 for an injected transport)."""
-        return len(self._transports)
+        return len(self._posters) or 1
 
-    def _idle_transports(self) -> asyncio.Queue[httpx.AsyncBaseTransport]:
+    def _idle_posters(self) -> asyncio.Queue[JsonPoster]:
         # Made on first use, inside the event loop that sends.
         if self._idle is None:
             self._idle = asyncio.Queue()
-            for transport in self._transports:
-                self._idle.put_nowait(transport)
+            for poster in self._posters:
+                self._idle.put_nowait(poster)
         return self._idle
 
     def body(self, chat_id: int, text: str, buttons: Any, *, paid: bool) -> bytes:
@@ -159,37 +160,37 @@ class BulkSender:
 
     async def send(self, chat_id: int, text: str, buttons: Any, *, paid: bool) -> Answer:
         """Send one HTML message; never raises for anything Telegram or the network does."""
-        request = httpx.Request(
-            "POST",
-            self._url,
-            headers=_HEADERS,
-            content=self.body(chat_id, text, buttons, paid=paid),
-            extensions={"timeout": _TIMEOUTS},
-        )
-        if self._shared:
-            return await self._exchange(self._transports[0], request)
-        idle = self._idle_transports()
-        transport = await idle.get()
+        body = self.body(chat_id, text, buttons, paid=paid)
+        if self._transport is not None:
+            return await self._exchange(self._transport, body)
+        idle = self._idle_posters()
+        poster = idle.get_nowait() if idle.qsize() else await idle.get()
         try:
-            return await self._exchange(transport, request)
+            status, answer = await poster.post(body)
+        except httpx.HTTPError as exc:
+            return _transport_error(exc)
         finally:
-            idle.put_nowait(transport)
+            idle.put_nowait(poster)
+        return classify(status, answer)
 
-    async def _exchange(
-        self, transport: httpx.AsyncBaseTransport, request: httpx.Request
-    ) -> Answer:
+    async def _exchange(self, transport: httpx.AsyncBaseTransport, body: bytes) -> Answer:
+        request = httpx.Request(
+            "POST", self._url, headers=_HEADERS, content=body, extensions={"timeout": _TIMEOUTS}
+        )
         try:
             response = await transport.handle_async_request(request)
             try:
-                body = await response.aread()
+                answer = await response.aread()
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:
             # Connection trouble, timeouts, and an answer that could not be decoded alike.
             return _transport_error(exc)
-        return classify(response.status_code, body)
+        return classify(response.status_code, answer)
 
     async def aclose(self) -> None:
         """Close every connection."""
-        for transport in self._transports:
-            await transport.aclose()
+        for poster in self._posters:
+            await poster.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()

@@ -24,6 +24,8 @@ _MAX_BODY_BYTES = 60 * 1024 * 1024
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     # Only the last path segment: the full path would put the bot token in the log.
+    if not _LOGGER.isEnabledFor(logging.DEBUG):
+        return
     request = handler.request
     _LOGGER.debug(
         "%s …/%s -> %s (%.1f ms)",
