@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -26,6 +27,8 @@ app = typer.Typer(
     help="Bump Buddies: a council-run Telegram bot for mums-to-be.",
     no_args_is_help=True,
     rich_markup_mode=PLAIN_HELP,
+    # A traceback's local variables could hold the token or a resident's words.
+    pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
 app.add_typer(db_app, name="db")
@@ -65,9 +68,19 @@ def _main(
     """Bump Buddies: a council-run Telegram bot for mums-to-be."""
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Plain logs; libraries that would print request URLs (and so the token) are quietened."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
+    """Plain logs, with `secrets` (the token) masked in every line and traceback.
+
+    Libraries that would print request URLs, which hold the token, are quietened as well.
+    """
+    from bot.startup import RedactingFormatter, RefusedTokenFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
+    handler.addFilter(RefusedTokenFilter())
+    logging.basicConfig(level=level, handlers=[handler])
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "tornado.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -117,23 +130,33 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
-    from bot.app import build_application
-
-    configure_logging()
-    application = build_application(settings)
-    if webhook is None:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-        return
-    if settings.webhook_secret_token is None:
+    if webhook is not None and settings.webhook_secret_token is None:
         typer.echo("Invalid setting WEBHOOK_SECRET_TOKEN: required with --webhook", err=True)
         raise typer.Exit(2)
-    application.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        webhook_url=webhook,
-        secret_token=settings.webhook_secret_token.get_secret_value(),
-        allowed_updates=Update.ALL_TYPES,
-    )
+    from telegram.error import InvalidToken
+
+    from bot.app import build_application
+    from bot.startup import refused_token_line
+
+    token = settings.telegram_bot_token.get_secret_value()
+    configure_logging(secrets=[token])
+    application = build_application(settings)
+    try:
+        if webhook is None:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            return
+        assert settings.webhook_secret_token is not None
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=webhook,
+            secret_token=settings.webhook_secret_token.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    except InvalidToken as exc:
+        # PTB's own message quotes the token in full; this line masks it.
+        typer.echo(refused_token_line(exc, token, settings.bot_api_base_url), err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_sandbox(settings: Settings, staff_role: str | None = None) -> None:
