@@ -18,6 +18,7 @@ from telegram import Update
 from bot.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from bot.db import SchemaState
     from bot.services.content import ContentSet
     from bot.services.reports.sections import Period
 
@@ -115,6 +116,14 @@ def run(
         str | None,
         typer.Option(help="Public HTTPS URL to receive updates on, instead of polling."),
     ] = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Migrate the database first, as `bumpbuddies db upgrade` does (as "
+            "MIGRATION_DATABASE_URL when set, then granting the bot's role).",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot: polls Telegram (or takes webhooks); without a token, opens the sandbox."""
     settings = _settings()
@@ -133,6 +142,10 @@ def run(
     if webhook is not None and settings.webhook_secret_token is None:
         typer.echo("Invalid setting WEBHOOK_SECRET_TOKEN: required with --webhook", err=True)
         raise typer.Exit(2)
+    if migrate:
+        _upgrade(settings)
+    else:
+        _require_latest_schema(settings)
     from telegram.error import InvalidToken
 
     from bot.app import build_application
@@ -250,13 +263,11 @@ def demo(
     )
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply database migrations (Alembic) as the owner, then grant the bot's role (PostgreSQL)."""
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrate as the owner (MIGRATION_DATABASE_URL, else DATABASE_URL), then grant the bot."""
     from bot.db import upgrade_database
     from bot.db_roles import RoleError
 
-    settings = _settings()
     try:
         upgrade_database(settings.migration_url, revision, app_role=settings.app_role)
     except RoleError as exc:
@@ -265,6 +276,43 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     typer.echo(f"Database is at revision {revision}.")
     if settings.app_role:
         typer.echo(f"Role {settings.app_role} may read and write, and only add to the records.")
+
+
+def _require_latest_schema(settings: Settings) -> None:
+    """Stop with one line unless the bot's database is at the latest migration."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import create_engine, schema_state
+    from bot.startup import schema_problem
+
+    async def read() -> SchemaState:
+        engine = create_engine(settings.database_url)
+        try:
+            return await schema_state(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        state = asyncio.run(read())
+    except (DBAPIError, OSError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).splitlines() or [type(cause).__name__])[0]
+        typer.echo(
+            f"Could not read the database's migration as DATABASE_URL's user ({reason}): check "
+            "DATABASE_URL, and that `bumpbuddies db upgrade` has been run.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    problem = schema_problem(state)
+    if problem is not None:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply database migrations (Alembic) as the owner, then grant the bot's role (PostgreSQL)."""
+    _upgrade(_settings(), revision)
 
 
 @db_app.command("grant")

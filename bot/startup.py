@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from telegram.error import InvalidToken
 
+from bot.db import SchemaState
+
 # A bot token is `<bot id>:<secret>`; the bot id is public (it is the bot's user id).
 _TOKEN_SHAPE = re.compile(r"^(\d+):(\S{16,})$")
 _REASON_LENGTH = 80
@@ -82,3 +84,24 @@ def refused_token_line(exc: InvalidToken, token: str, base_url: str | None) -> s
             "TELEGRAM_BOT_TOKEN and BOT_API_BASE_URL."
         )
     return redact(line, [token])
+
+
+def schema_problem(state: SchemaState) -> str | None:
+    """One line saying why the bot may not run on this database yet, or None if it may."""
+    if state.up_to_date:
+        return None
+    if not state.known:
+        return (
+            f"The database is at migration {state.current}, which this version of Bump Buddies "
+            f"does not know (its latest is {state.latest}): a newer version migrated it, so run "
+            "that version (or a newer one)."
+        )
+    if state.current is None:
+        return (
+            "The database has no tables yet: run `bumpbuddies db upgrade` first "
+            "(or start with `bumpbuddies run --migrate`)."
+        )
+    return (
+        f"The database is at migration {state.current}, not {state.latest}: run "
+        "`bumpbuddies db upgrade` first (or start with `bumpbuddies run --migrate`)."
+    )

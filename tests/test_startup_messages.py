@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from bot.sandbox.fake_api import FakeTelegram
+from bot.db import create_engine, latest_revision, schema_state, upgrade_database
+from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.startup import mask_token
+from tests.database import app_role, postgres_url
 from tests.harness import TEST_SAFEGUARDING_SECRET
+from tests.scratch_database import as_bot_role, scratch_database
 
 STEP_TIMEOUT = 30.0
 
@@ -117,3 +123,137 @@ async def test_a_wrong_bot_api_address_stops_start_up_with_one_line_that_never_s
     ]
     secret = fake.token.partition(":")[2]
     assert secret[:-4] not in out + err
+
+
+def _bot_role() -> str | None:
+    owner = postgres_url()
+    return app_role(owner) if owner else None
+
+
+async def _migrate(owner_url: str, revision: str) -> None:
+    # Alembic's env.py runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(upgrade_database, owner_url, revision, app_role=_bot_role())
+
+
+async def test_run_on_a_database_without_tables_stops_with_one_line_naming_db_upgrade(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with scratch_database(tmp_path) as owner_url:
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+
+        code, out, err = await _run_to_exit(tmp_path, env)
+
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        "The database has no tables yet: run `bumpbuddies db upgrade` first "
+        "(or start with `bumpbuddies run --migrate`)."
+    ]
+
+
+async def test_run_on_a_database_a_migration_behind_stops_with_one_line_naming_db_upgrade(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with scratch_database(tmp_path) as owner_url:
+        await _migrate(owner_url, "0017")
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+
+        code, out, err = await _run_to_exit(tmp_path, env)
+
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        f"The database is at migration 0017, not {latest_revision()}: run "
+        "`bumpbuddies db upgrade` first (or start with `bumpbuddies run --migrate`)."
+    ]
+
+
+async def test_run_on_a_database_a_newer_version_migrated_asks_for_that_version(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with scratch_database(tmp_path) as owner_url:
+        await _migrate(owner_url, "head")
+        owner = create_engine(owner_url)
+        async with owner.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        await owner.dispose()
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+
+        code, _, err = await _run_to_exit(tmp_path, env)
+
+    assert code == 2
+    assert err.splitlines() == [
+        f"The database is at migration 9999, which this version of Bump Buddies does not know "
+        f"(its latest is {latest_revision()}): a newer version migrated it, so run that version "
+        "(or a newer one)."
+    ]
+    assert "db upgrade" not in err
+
+
+@asynccontextmanager
+async def _running(
+    cwd: Path, env: dict[str, str], *args: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`bumpbuddies run …` in the background (stdout and stderr together); SIGTERM afterwards."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", *args,
+        cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGTERM; its exit code and everything it printed."""
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
+    assert process.stdout is not None
+    return code, (await process.stdout.read()).decode()
+
+
+async def _agree(fake: FakeTelegram, user: FakeUser) -> None:
+    """/start and the required consent: the bot reads and writes as its own role."""
+    fake.send_message(user, "/start")
+    question = await fake.wait_for_message(
+        user.id, contains="Are you happy for us to keep these details?", timeout=STEP_TIMEOUT
+    )
+    after = len(fake.messages(user.id))
+    fake.press_button(user, question, "Yes, I agree")
+    await fake.wait_for_message(
+        user.id, contains="Meeting other mums-to-be", after=after, timeout=STEP_TIMEOUT
+    )
+
+
+async def test_run_with_migrate_migrates_as_the_owner_grants_the_bot_and_starts(
+    fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
+) -> None:
+    async with scratch_database(tmp_path) as owner_url:
+        await _migrate(owner_url, "0017")
+        env = _environment(
+            as_bot_role(owner_url),
+            MIGRATION_DATABASE_URL=owner_url,
+            TELEGRAM_BOT_TOKEN=fake.token,
+            BOT_API_BASE_URL=server.base_url,
+        )
+        async with _running(tmp_path, env, "--migrate") as process:
+            await _agree(fake, fake.new_user("Harriet"))
+            code, output = await _stop(process)
+        engine = create_engine(owner_url)
+        state = await schema_state(engine)
+        await engine.dispose()
+
+    assert code == 0
+    assert state.up_to_date
+    assert output.startswith("Database is at revision head.\n")
+    if _bot_role():
+        assert f"Role {_bot_role()} may read and write" in output
+    assert fake.token.partition(":")[2] not in output
