@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, latest_revision, schema_state, upgrade_database
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.startup import mask_token
+from models import StaffRole
+from tests.conftest import DEFAULT_NOW
+from tests.content_support import load_sample
 from tests.database import app_role, postgres_url
+from tests.factories import make_staff
 from tests.harness import TEST_SAFEGUARDING_SECRET
 from tests.scratch_database import as_bot_role, scratch_database
 
@@ -257,3 +262,62 @@ async def test_run_with_migrate_migrates_as_the_owner_grants_the_bot_and_starts(
     if _bot_role():
         assert f"Role {_bot_role()} may read and write" in output
     assert fake.token.partition(":")[2] not in output
+
+
+NO_CONTENT = "bumpbuddies content load"
+
+
+async def _line_containing(process: asyncio.subprocess.Process, wanted: str) -> list[str]:
+    """Read its output up to and including the first line containing `wanted`."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not lines or wanted not in lines[-1]:
+        line = await asyncio.wait_for(process.stdout.readline(), STEP_TIMEOUT)
+        assert line, f"it stopped before saying {wanted!r}: {lines}"
+        lines.append(line.decode())
+    return lines
+
+
+async def test_without_content_start_up_and_staff_say_so_once_until_content_is_loaded(
+    fake: FakeTelegram,
+    server: FakeTelegramServer,
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    admin = fake.new_user("Staff admin", started=True)
+    async with sessions() as session, session.begin():
+        await make_staff(session, DEFAULT_NOW, StaffRole.ADMIN, admin.id)
+    env = _environment(
+        database_url, TELEGRAM_BOT_TOKEN=fake.token, BOT_API_BASE_URL=server.base_url
+    )
+    async with _running(tmp_path, env) as process:
+        start_up = await _line_containing(process, NO_CONTENT)
+        fake.send_message(admin, "/staff")
+        before = await fake.wait_for_message(admin.id, contains="Staff", timeout=STEP_TIMEOUT)
+        await load_sample(sessions, DEFAULT_NOW)
+        after = len(fake.messages(admin.id))
+        fake.send_message(admin, "/staff")
+        loaded = await fake.wait_for_message(
+            admin.id, contains="Staff", after=after, timeout=STEP_TIMEOUT
+        )
+        code, rest = await _stop(process)
+
+    assert code == 0
+    assert (
+        start_up[-1]
+        .rstrip()
+        .endswith(
+            "WARNING bot.app: No content is loaded: week-by-week messages, /services and the "
+            "council's own helpline numbers wait for `bumpbuddies content load`."
+        )
+    )
+    assert [line for line in [*start_up, *rest.splitlines()] if NO_CONTENT in line] == [
+        start_up[-1]
+    ]
+    assert before.plain_text.startswith(
+        "⚠️ No content is loaded yet: week-by-week messages, /services and the council's own "
+        "helpline numbers wait for bumpbuddies content load.\n\nStaff"
+    )
+    assert NO_CONTENT not in loaded.plain_text
+    assert loaded.plain_text.startswith("Staff")

@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from bot.context import BotContext
 from bot.handlers.common import answer, guard, reply, sender, texts_for
 from bot.services import staff as staff_service
+from bot.services.content import loaded_digest
 from bot.services.staff import ALLOWED, InviteRefused, Permission
 from bot.services.staff_audit import audit_csv, audit_events, record
 from bot.texts import Catalogue, Html, long_date
@@ -161,7 +162,11 @@ async def show_staff(update: Update, context: BotContext) -> None:
         return
     async with context.session() as session, session.begin():
         members = await staff_service.list_staff(session)
-    text, markup = _staff_card(texts_for(update), members, me)
+        content_loaded = await loaded_digest(session) is not None
+    texts = texts_for(update)
+    text, markup = _staff_card(texts, members, me)
+    if not content_loaded:
+        text = Html(f"{texts('staff.no_content')}\n\n{text}")
     await reply(update, text, reply_markup=markup)
 
 
