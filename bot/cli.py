@@ -18,9 +18,11 @@ from telegram import Update
 from bot.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from bot.context import BotApplication
     from bot.db import SchemaState
     from bot.services.content import ContentSet
     from bot.services.reports.sections import Period
+    from bot.startup import RefusedTokenFilter
 
 # Plain help: typer's rich help labels every flag, even --help, with a "<bool>" it never takes.
 PLAIN_HELP = None
@@ -69,22 +71,25 @@ def _main(
     """Bump Buddies: a council-run Telegram bot for mums-to-be."""
 
 
-def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> RefusedTokenFilter:
     """Plain logs, with `secrets` (the token) masked in every line and traceback.
 
-    Libraries that would print request URLs, which hold the token, are quietened as well.
+    Libraries that would print request URLs, which hold the token, are quietened as well. The
+    filter returned keeps a refused token's traceback out until `.starting` is set False.
     """
     from bot.startup import RedactingFormatter, RefusedTokenFilter
 
+    refused = RefusedTokenFilter()
     handler = logging.StreamHandler()
     handler.setFormatter(
         RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
     )
-    handler.addFilter(RefusedTokenFilter())
+    handler.addFilter(refused)
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "tornado.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return refused
 
 
 def _settings() -> Settings:
@@ -152,8 +157,17 @@ def run(
     from bot.startup import refused_token_line
 
     token = settings.telegram_bot_token.get_secret_value()
-    configure_logging(secrets=[token])
+    refused = configure_logging(secrets=[token])
     application = build_application(settings)
+    # post_init runs once Telegram accepted the token: from then on a refusal is logged as usual.
+    started = application.post_init
+    assert started is not None
+
+    async def accepted(app: BotApplication) -> None:
+        refused.starting = False
+        await started(app)
+
+    application.post_init = accepted
     try:
         if webhook is None:
             application.run_polling(allowed_updates=Update.ALL_TYPES)

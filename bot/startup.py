@@ -48,13 +48,19 @@ class RedactingFormatter(logging.Formatter):
 
 
 class RefusedTokenFilter(logging.Filter):
-    """Drops python-telegram-bot's own report of a refused token: a traceback that names it.
+    """At start-up, drops python-telegram-bot's own report of a refused token (a traceback).
 
-    `run` says the same in one line when the InvalidToken reaches it.
+    `run` says the same in one line when the InvalidToken reaches it. Once the bot has started,
+    a refusal (the token revoked while running) is logged as usual, the token masked.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = True
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+        refused = record.exc_info is not None and isinstance(record.exc_info[1], InvalidToken)
+        return not (self.starting and refused)
 
 
 def refused_token_line(exc: InvalidToken, token: str, base_url: str | None) -> str:

@@ -195,6 +195,22 @@ async def test_run_on_a_database_a_newer_version_migrated_asks_for_that_version(
     assert "db upgrade" not in err
 
 
+async def test_a_database_that_cannot_be_read_stops_start_up_with_one_line(
+    tmp_path: Path,
+) -> None:
+    # A folder where the database file should be: SQLite cannot open it.
+    env = _environment(f"sqlite+aiosqlite:///{tmp_path}", TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+
+    code, out, err = await _run_to_exit(tmp_path, env)
+
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        "Could not read the database's migration as DATABASE_URL's user (unable to open "
+        "database file): check DATABASE_URL, and that `bumpbuddies db upgrade` has been run."
+    ]
+
+
 @asynccontextmanager
 async def _running(
     cwd: Path, env: dict[str, str], *args: str
