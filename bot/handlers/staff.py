@@ -166,7 +166,7 @@ async def show_staff(update: Update, context: BotContext) -> None:
     texts = texts_for(update)
     text, markup = _staff_card(texts, members, me)
     if not content_loaded:
-        text = Html(f"{texts('staff.no_content')}\n\n{text}")
+        text = Html(f"{text}\n\n{texts('staff.no_content')}")
     await reply(update, text, reply_markup=markup)
 
 
