@@ -84,7 +84,8 @@ def refused_token_line(exc: InvalidToken, token: str, base_url: str | None) -> s
         )
     else:
         # The server's own words, cut short: an error page could be long, or quote the URL.
-        first = reason.splitlines()[0] if reason else "no reason given"
+        # Masked before the cut, so no cut can leave part of the token showing.
+        first = redact(reason, [token]).splitlines()[0] if reason else "no reason given"
         line = (
             f"{where} refused the bot token {masked} ({first[:_REASON_LENGTH]}): check "
             "TELEGRAM_BOT_TOKEN and BOT_API_BASE_URL."

@@ -7,6 +7,8 @@ and a wrong address with 404, as Telegram does.
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import signal
 import sys
@@ -17,11 +19,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.error import InvalidToken
 
 from bot.db import create_engine, latest_revision, schema_state, upgrade_database
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.sandbox.fake_http import FakeTelegramServer
-from bot.startup import mask_token
+from bot.startup import RedactingFormatter, mask_token, refused_token_line
 from models import StaffRole
 from tests.conftest import DEFAULT_NOW
 from tests.content_support import load_sample
@@ -90,6 +93,48 @@ def test_a_token_is_masked_to_its_bot_id_and_last_four_characters(token: str) ->
 @pytest.mark.parametrize("token", ["", "short", "no-colon-but-quite-long-anyway-1234", "12:ab"])
 def test_something_not_shaped_like_a_token_is_masked_completely(token: str) -> None:
     assert mask_token(token) == "…"
+
+
+def test_logs_mask_the_token_in_messages_arguments_and_tracebacks() -> None:
+    token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s", [token]))
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("calling %s/getMe", f"https://api.telegram.org/bot{token}")
+        try:
+            raise RuntimeError(f"The token `{token}` was rejected by the server.")
+        except RuntimeError:
+            logger.exception("start-up failed")
+    finally:
+        logger.removeHandler(handler)
+
+    written = stream.getvalue()
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PAL" not in written
+    assert "https://api.telegram.org/bot123456:…Dsaw/getMe" in written
+    assert "RuntimeError: The token `123456:…Dsaw` was rejected by the server." in written
+
+
+def test_a_refusal_that_is_neither_401_nor_404_is_one_line_with_the_servers_words_cut_short() -> (
+    None
+):
+    token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    refusal = InvalidToken(f"Teapot at /bot{token}/getMe " + "x" * 200 + "\nsecond line")
+
+    line = refused_token_line(refusal, token, "http://127.0.0.1:8081/bot")
+
+    assert "\n" not in line
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PAL" not in line
+    assert line.startswith(
+        "The Bot API at http://127.0.0.1:8081/bot refused the bot token 123456:…Dsaw "
+        "(Teapot at /bot123456:…Dsaw/getMe xxx"
+    )
+    assert line.endswith("): check TELEGRAM_BOT_TOKEN and BOT_API_BASE_URL.")
+    # Where the cut falls inside the token, no part of its secret shows either.
+    straddling = InvalidToken("y" * 65 + token)
+    assert "AAHdq" not in refused_token_line(straddling, token, None)
 
 
 async def test_a_refused_token_stops_start_up_with_one_line_that_never_shows_it(
