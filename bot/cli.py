@@ -279,6 +279,8 @@ def demo(
 
 def _upgrade(settings: Settings, revision: str = "head") -> None:
     """Migrate as the owner (MIGRATION_DATABASE_URL, else DATABASE_URL), then grant the bot."""
+    from sqlalchemy.exc import DBAPIError
+
     from bot.db import upgrade_database
     from bot.db_roles import RoleError
 
@@ -287,9 +289,22 @@ def _upgrade(settings: Settings, revision: str = "head") -> None:
     except RoleError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    except (DBAPIError, OSError) as exc:
+        who = "MIGRATION_DATABASE_URL" if settings.migration_database_url else "DATABASE_URL"
+        typer.echo(
+            f"Could not migrate the database as {who}'s user ({_first_line(exc)}): check {who}.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     typer.echo(f"Database is at revision {revision}.")
     if settings.app_role:
         typer.echo(f"Role {settings.app_role} may read and write, and only add to the records.")
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own reason, in one line (SQLAlchemy adds the statement and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).splitlines() or [type(cause).__name__])[0]
 
 
 def _require_latest_schema(settings: Settings) -> None:
@@ -309,10 +324,9 @@ def _require_latest_schema(settings: Settings) -> None:
     try:
         state = asyncio.run(read())
     except (DBAPIError, OSError) as exc:
-        cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).splitlines() or [type(cause).__name__])[0]
         typer.echo(
-            f"Could not read the database's migration as DATABASE_URL's user ({reason}): check "
+            f"Could not read the database's migration as DATABASE_URL's user "
+            f"({_first_line(exc)}): check "
             "DATABASE_URL, and that `bumpbuddies db upgrade` has been run.",
             err=True,
         )

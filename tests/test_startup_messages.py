@@ -243,16 +243,38 @@ async def test_run_on_a_database_a_newer_version_migrated_asks_for_that_version(
 async def test_a_database_that_cannot_be_read_stops_start_up_with_one_line(
     tmp_path: Path,
 ) -> None:
-    # A folder where the database file should be: SQLite cannot open it.
-    env = _environment(f"sqlite+aiosqlite:///{tmp_path}", TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+    (tmp_path / "bot.sqlite3").write_bytes(b"not a database, only words " * 100)
+    env = _environment(
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", TELEGRAM_BOT_TOKEN="123456:" + "x" * 30
+    )
 
     code, out, err = await _run_to_exit(tmp_path, env)
 
     assert code == 2
     assert out == ""
     assert err.splitlines() == [
-        "Could not read the database's migration as DATABASE_URL's user (unable to open "
-        "database file): check DATABASE_URL, and that `bumpbuddies db upgrade` has been run."
+        "Could not read the database's migration as DATABASE_URL's user (file is not a "
+        "database): check DATABASE_URL, and that `bumpbuddies db upgrade` has been run."
+    ]
+
+
+async def test_run_with_migrate_that_cannot_reach_the_owners_connection_stops_with_one_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "owner.sqlite3").write_bytes(b"not a database, only words " * 100)
+    env = _environment(
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        MIGRATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'owner.sqlite3'}",
+        TELEGRAM_BOT_TOKEN="123456:" + "x" * 30,
+    )
+
+    code, out, err = await _run_to_exit(tmp_path, env, "--migrate")
+
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        "Could not migrate the database as MIGRATION_DATABASE_URL's user (file is not a "
+        "database): check MIGRATION_DATABASE_URL."
     ]
 
 
