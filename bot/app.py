@@ -80,6 +80,12 @@ async def post_init(application: BotApplication) -> None:
     await staff.staff_post_init(application)
     # After the engine exists, so a missed daily run (the bot was down) can wake it.
     await jobs.catch_up(application)
+    if data.content_digest is None:
+        # Said once here and in /staff; the content watch picks a later load up by itself.
+        logger.warning(
+            "No content is loaded: week-by-week messages, /services and the council's own "
+            "helpline numbers wait for `bumpbuddies content load`."
+        )
 
 
 async def _start_delivery(application: BotApplication) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -17,8 +18,11 @@ from telegram import Update
 from bot.config import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from bot.context import BotApplication
+    from bot.db import SchemaState
     from bot.services.local_info.content import ContentSet
     from bot.services.reports.sections import Period
+    from bot.startup import RefusedTokenFilter
 
 # Plain help: typer's rich help labels every flag, even --help, with a "<bool>" it never takes.
 PLAIN_HELP = None
@@ -26,6 +30,8 @@ app = typer.Typer(
     help="Bump Buddies: a council-run Telegram bot for mums-to-be.",
     no_args_is_help=True,
     rich_markup_mode=PLAIN_HELP,
+    # A traceback's local variables could hold the token or a resident's words.
+    pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
 app.add_typer(db_app, name="db")
@@ -65,12 +71,25 @@ def _main(
     """Bump Buddies: a council-run Telegram bot for mums-to-be."""
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Plain logs; libraries that would print request URLs (and so the token) are quietened."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> RefusedTokenFilter:
+    """Plain logs, with `secrets` (the token) masked in every line and traceback.
+
+    Libraries that would print request URLs, which hold the token, are quietened as well. The
+    filter returned keeps a refused token's traceback out until `.starting` is set False.
+    """
+    from bot.startup import RedactingFormatter, RefusedTokenFilter
+
+    refused = RefusedTokenFilter()
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
+    handler.addFilter(refused)
+    logging.basicConfig(level=level, handlers=[handler])
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "tornado.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return refused
 
 
 def _settings() -> Settings:
@@ -102,6 +121,14 @@ def run(
         str | None,
         typer.Option(help="Public HTTPS URL to receive updates on, instead of polling."),
     ] = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Migrate the database first, as `bumpbuddies db upgrade` does (as "
+            "MIGRATION_DATABASE_URL when set, then granting the bot's role).",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot: polls Telegram (or takes webhooks); without a token, opens the sandbox."""
     settings = _settings()
@@ -117,23 +144,46 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
-    from bot.app import build_application
-
-    configure_logging()
-    application = build_application(settings)
-    if webhook is None:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-        return
-    if settings.webhook_secret_token is None:
+    if webhook is not None and settings.webhook_secret_token is None:
         typer.echo("Invalid setting WEBHOOK_SECRET_TOKEN: required with --webhook", err=True)
         raise typer.Exit(2)
-    application.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        webhook_url=webhook,
-        secret_token=settings.webhook_secret_token.get_secret_value(),
-        allowed_updates=Update.ALL_TYPES,
-    )
+    if migrate:
+        _upgrade(settings)
+    else:
+        _require_latest_schema(settings)
+    from telegram.error import InvalidToken
+
+    from bot.app import build_application
+    from bot.startup import refused_token_line
+
+    token = settings.telegram_bot_token.get_secret_value()
+    refused = configure_logging(secrets=[token])
+    application = build_application(settings)
+    # post_init runs once Telegram accepted the token: from then on a refusal is logged as usual.
+    started = application.post_init
+    assert started is not None
+
+    async def accepted(app: BotApplication) -> None:
+        refused.starting = False
+        await started(app)
+
+    application.post_init = accepted
+    try:
+        if webhook is None:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            return
+        assert settings.webhook_secret_token is not None
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=webhook,
+            secret_token=settings.webhook_secret_token.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    except InvalidToken as exc:
+        # PTB's own message quotes the token in full; this line masks it.
+        typer.echo(refused_token_line(exc, token, settings.bot_api_base_url), err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_sandbox(settings: Settings, staff_role: str | None = None) -> None:
@@ -227,21 +277,70 @@ def demo(
     )
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply database migrations (Alembic) as the owner, then grant the bot's role (PostgreSQL)."""
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrate as the owner (MIGRATION_DATABASE_URL, else DATABASE_URL), then grant the bot."""
+    from sqlalchemy.exc import DBAPIError
+
     from bot.db import upgrade_database
     from bot.db_roles import RoleError
 
-    settings = _settings()
     try:
         upgrade_database(settings.migration_url, revision, app_role=settings.app_role)
     except RoleError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    except (DBAPIError, OSError) as exc:
+        who = "MIGRATION_DATABASE_URL" if settings.migration_database_url else "DATABASE_URL"
+        typer.echo(
+            f"Could not migrate the database as {who}'s user ({_first_line(exc)}): check {who}.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     typer.echo(f"Database is at revision {revision}.")
     if settings.app_role:
         typer.echo(f"Role {settings.app_role} may read and write, and only add to the records.")
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own reason, in one line (SQLAlchemy adds the statement and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).splitlines() or [type(cause).__name__])[0]
+
+
+def _require_latest_schema(settings: Settings) -> None:
+    """Stop with one line unless the bot's database is at the latest migration."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import create_engine, schema_state
+    from bot.startup import schema_problem
+
+    async def read() -> SchemaState:
+        engine = create_engine(settings.database_url)
+        try:
+            return await schema_state(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        state = asyncio.run(read())
+    except (DBAPIError, OSError) as exc:
+        typer.echo(
+            f"Could not read the database's migration as DATABASE_URL's user "
+            f"({_first_line(exc)}): check "
+            "DATABASE_URL, and that `bumpbuddies db upgrade` has been run.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    problem = schema_problem(state)
+    if problem is not None:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply database migrations (Alembic) as the owner, then grant the bot's role (PostgreSQL)."""
+    _upgrade(_settings(), revision)
 
 
 @db_app.command("grant")

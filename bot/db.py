@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -57,3 +61,42 @@ def upgrade_database(
         from bot.db_roles import grant
 
         asyncio.run(grant(database_url, app_role))
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Which migration the database is at, against the latest this code ships."""
+
+    current: str | None
+    latest: str
+    # False when the database was migrated by a newer version of Bump Buddies than this one.
+    known: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        """The database is at the latest migration: the bot may run on it."""
+        return self.current == self.latest
+
+
+def latest_revision() -> str:
+    """The newest migration shipped with this code (the one head: migrations never branch)."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found beside the package")
+    return head
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    """Read the database's migration (as any role that may read `alembic_version`)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    script = ScriptDirectory.from_config(alembic_config(""))
+    known = True
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError:
+            known = False
+    return SchemaState(current, latest_revision(), known)

@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.handlers.common import answer, guard, reply, sender, texts_for
+from bot.services.local_info.content import loaded_digest
 from bot.services.staff import accounts as staff_service
 from bot.services.staff.accounts import ALLOWED, InviteRefused, Permission
 from bot.services.staff.audit import audit_csv, audit_events, record
@@ -161,7 +162,11 @@ async def show_staff(update: Update, context: BotContext) -> None:
         return
     async with context.session() as session, session.begin():
         members = await staff_service.list_staff(session)
-    text, markup = _staff_card(texts_for(update), members, me)
+        content_loaded = await loaded_digest(session) is not None
+    texts = texts_for(update)
+    text, markup = _staff_card(texts, members, me)
+    if not content_loaded:
+        text = Html(f"{text}\n\n{texts('staff.no_content')}")
     await reply(update, text, reply_markup=markup)
 
 
