@@ -44,10 +44,15 @@ from bot.handlers import (
     urgent,
 )
 from bot.handlers.onboarding import onboarding_conversation, resume_signup
+from bot.ordered import OrderedApplication
 from bot.services.geo import default_gazetteer
 from bot.services.place_search import create_place_search
 
 logger = logging.getLogger(__name__)
+
+# Updates handled at once by one worker. Each holds up to two database connections (its chat's
+# turn, and a handler's unit of work), so this stays within the engine's pool of 5 + 10.
+CONCURRENT_UPDATES = 6
 
 COMMANDS = [
     ("start", "Sign up, or carry on signing up"),
@@ -149,11 +154,14 @@ def build_application(
         raise ValueError("with a request of its own, bulk sends need a delivery_transport too")
     builder = (
         ApplicationBuilder()
+        .application_class(OrderedApplication)
         .token(settings.telegram_bot_token.get_secret_value())
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.zone))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        # Different chats at once; one chat's updates still take turns (bot/ordered.py).
+        .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.bot_api_base_url:
         builder = builder.base_url(settings.bot_api_base_url)
