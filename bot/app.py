@@ -15,6 +15,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ConversationHandler,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -185,12 +186,16 @@ def build_application(
     feedback_flow = feedback.feedback_conversation()
     # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up; then
     # the question a flow was waiting for is asked again and nothing else handles the message.
+    life_handlers = life_events.life_event_handlers()
+    life_flow = next(h for h in life_handlers if isinstance(h, ConversationHandler))
+    # Flows that wait for a button: anything else she sends gets their question again.
+    waiting = [
+        common.PendingQuestion(feedback_flow, feedback.ask_again),
+        common.PendingQuestion(life_flow, life_events.ask_again),
+    ]
     urgent.register(
         application,
-        pending=[
-            common.PendingQuestion(sign_up, onboarding.ask_again),
-            common.PendingQuestion(feedback_flow, feedback.ask_again),
-        ],
+        pending=[common.PendingQuestion(sign_up, onboarding.ask_again), *waiting],
     )
 
     application.add_handler(staff_setup.staff_join_handler())
@@ -206,7 +211,7 @@ def build_application(
     application.add_handlers(feedback.prompt_handlers())
     application.add_handler(CommandHandler("report", reports.send_report, filters=private))
     feedback.schedule_feedback_prompts(application)
-    application.add_handlers(life_events.life_event_handlers())
+    application.add_handlers(life_handlers)
     application.add_handler(
         CommandHandler("services", services_browse.show_services, filters=private)
     )
@@ -232,7 +237,9 @@ def build_application(
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     # Last: an unfinished sign-up takes the message as her answer (after a restart the
     # conversation has forgotten her place); anything else gets common.fallback_message.
-    application.add_handler(MessageHandler(private & ~filters.COMMAND, resume_signup))
+    application.add_handler(
+        MessageHandler(private & ~filters.COMMAND, common.ask_again_or(waiting, resume_signup))
+    )
     application.add_handler(CallbackQueryHandler(common.expired_button))
     application.add_error_handler(common.on_error)
     return application

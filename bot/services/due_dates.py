@@ -23,6 +23,9 @@ from dateutil.relativedelta import relativedelta
 MAX_WEEKS_AHEAD = 42
 PREGNANCY_DAYS = 280
 MAX_PREGNANCY_WEEKS = 42
+# A number alone is read as weeks pregnant only from here: hardly anyone signs up sooner, and
+# "2" alone is more likely a slip than two weeks.
+BARE_WEEKS_FROM = 4
 MAX_MONTHS = 9
 MID_MONTH_DAY = 15
 DAYS_PER_MONTH = 365.25 / 12
@@ -270,9 +273,15 @@ def _counted(text: str, today: dt.date) -> DueDate | DueDateProblem | None:
         if months > MAX_MONTHS:
             return DueDateProblem("months_out_of_range")
         return DueDate(today + relativedelta(months=months), "months_to_go", months)
-    weeks_match = _WEEKS.fullmatch(_strip_hedge(text)) or _BARE_WEEKS.fullmatch(text)
+    weeks_match = _WEEKS.fullmatch(_strip_hedge(text))
     if weeks_match is not None:
         return _from_weeks(weeks_match, today)
+    bare = _BARE_WEEKS.fullmatch(text)
+    if bare is not None:
+        if not BARE_WEEKS_FROM <= int(bare["weeks"]) <= MAX_PREGNANCY_WEEKS:
+            # "2" or "50" alone is no plausible week of pregnancy: ask again with examples.
+            return DueDateProblem("unrecognised")
+        return _from_weeks(bare, today)
     months_pregnant = _MONTHS_PREGNANT.fullmatch(text)
     if months_pregnant is not None:
         months = int(months_pregnant["months"])
