@@ -235,8 +235,9 @@ def build_application(
     application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
-    # Last: an unfinished sign-up takes the message as her answer (after a restart the
-    # conversation has forgotten her place); anything else gets common.fallback_message.
+    # Last: a flow waiting for a button asks its question again; an unfinished sign-up with no
+    # conversation running (after /cancel) takes the message as her answer; anything else gets
+    # common.fallback_message.
     application.add_handler(
         MessageHandler(private & ~filters.COMMAND, common.ask_again_or(waiting, resume_signup))
     )

@@ -182,7 +182,10 @@ class PendingQuestion:
 
 
 def conversation_state(conversation: ConversationHandler[Any], update: Update) -> object | None:
-    """The state this person's conversation is in, or None when it isn't running."""
+    """The state this person's conversation is in, or None when it isn't running.
+
+    Valid while an update is handled: bot/ordered.py loads the stored state into the handler
+    for that update only."""
     # PTB offers no public getter for a conversation's state: this is the one place that reads
     # it, so a change in PTB breaks here (and in tests/test_urgent_flows.py), not in every flow.
     try:

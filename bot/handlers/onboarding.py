@@ -1065,8 +1065,9 @@ async def not_signed_up(update: Update, context: BotContext) -> int:
 async def resume_signup(update: Update, context: BotContext) -> None:
     """A message no conversation took: if her sign-up is unfinished, it answers the question.
 
-    The conversation's place is kept in memory only, so after a restart her answer arrives
-    here; where she is comes from her record, and the answer goes to the same handler.
+    The conversation's place is stored (bot/ordered.py), but one ended by /cancel, or begun
+    before it was, is not running: where she is then comes from her record, and the answer
+    goes to the same handler.
     """
     message = update.effective_message
     profile = await _load_profile(context, sender(update).id)
