@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ class Watch:
     def __init__(self) -> None:
         self.events: list[tuple[str, int, int]] = []
         self.held: dict[int, asyncio.Event] = {}
+        self.holding = asyncio.Event()
         self.arrived = 0
         self.all_arrived = asyncio.Event()
         self.expected_arrivals = 0
@@ -48,6 +49,7 @@ class Watch:
             self.events.append(("start", chat.id, update.update_id))
             gate = self.held.get(update.update_id)
             if gate is not None:
+                self.holding.set()
                 await gate.wait()
             # Let every other task run: an overlap in one chat would show in the events.
             for _ in range(3):
@@ -94,6 +96,7 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Watch:
     return watching
 
 
+@asynccontextmanager
 async def _workers(
     fake: FakeTelegram, database_url: str, clock: FixedClock, count: int, watch: Watch
 ) -> AsyncIterator[list[BotHarness]]:
@@ -125,7 +128,9 @@ async def _push_shuffled_while_first_is_held(
     watch.expected_arrivals = len(burst)
     shuffled = random.Random(seed).sample(rest, len(rest))
     pick: Callable[[int], BotHarness] = lambda i: bots[i % len(bots)]  # noqa: E731
+    watch.holding.clear()
     tasks = [asyncio.create_task(bots[0].app.process_update(first))]
+    await watch.holding.wait()
     tasks += [
         asyncio.create_task(pick(i + 1).app.process_update(update))
         for i, update in enumerate(shuffled)
@@ -139,7 +144,7 @@ async def _check_burst_in_order(
     fake: FakeTelegram, database_url: str, clock: FixedClock, watch: Watch, workers: int
 ) -> None:
     user = fake.new_user("Burst")
-    async for bots in _workers(fake, database_url, clock, workers, watch):
+    async with _workers(fake, database_url, clock, workers, watch) as bots:
         for seed in (1, 2, 3):
             watch.events.clear()
             watch.arrived = 0
@@ -170,7 +175,7 @@ async def test_an_update_delivered_again_is_handled_once(
 ) -> None:
     user = fake.new_user("Again")
     workers = 2 if postgres_url() else 1
-    async for bots in _workers(fake, database_url, clock, workers, watch):
+    async with _workers(fake, database_url, clock, workers, watch) as bots:
         update = Update.de_json(fake.send_message(user, "hello"), bots[0].app.bot)
         await bots[0].app.process_update(update)
 
@@ -184,7 +189,7 @@ async def test_another_chat_is_answered_while_one_chat_is_busy(
     fake: FakeTelegram, database_url: str, clock: FixedClock, watch: Watch
 ) -> None:
     busy, other = fake.new_user("Busy"), fake.new_user("Other")
-    async for [bot] in _workers(fake, database_url, clock, 1, watch):
+    async with _workers(fake, database_url, clock, 1, watch) as [bot]:
         slow = Update.de_json(fake.send_message(busy, "hello"), bot.app.bot)
         watch.held[slow.update_id] = gate = asyncio.Event()
         held = asyncio.create_task(bot.app.process_update(slow))

@@ -51,6 +51,7 @@ from bot.services.due_dates import (
     DueDateProblem,
     gestation,
     parse_due_date,
+    read_consent_answer,
     read_yes_no,
 )
 from bot.services.geo import (
@@ -328,8 +329,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
 
 async def health_text(update: Update, context: BotContext) -> int:
     """She typed her answer to the required consent: "yes", "no thanks"... work like the buttons."""
-    text = her_text(update)
-    said = read_yes_no(text)
+    said = read_consent_answer(her_text(update))
     if said is None:
         return await health_not_understood(update, context)
     texts = texts_for(update)
@@ -397,7 +397,7 @@ async def optional_choice(update: Update, context: BotContext) -> int | None:
 @_signed_up
 async def optional_text(update: Update, context: BotContext) -> int | None:
     """She typed her answer to the optional consent asked now: yes or no work like the buttons."""
-    said = read_yes_no(her_text(update))
+    said = read_consent_answer(her_text(update))
     profile = await _load_profile(context, sender(update).id)
     if profile is None:
         raise NotSignedUp
@@ -1085,7 +1085,7 @@ async def resume_signup(update: Update, context: BotContext) -> None:
         await area_text(update, context)
     elif step is Step.NAME and message.text:
         await name_text(update, context)
-    elif step in _OPTIONAL_STEPS and message.text and read_yes_no(message.text) is not None:
+    elif step in _OPTIONAL_STEPS and message.text and read_consent_answer(message.text) is not None:
         await optional_text(update, context)
     else:
         # A button is what she needs here (a consent, the summary): ask it again.

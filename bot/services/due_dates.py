@@ -204,6 +204,26 @@ def read_yes_no(text: str) -> bool | None:
     return None
 
 
+# Each also read by read_yes_no (a consent answer is a yes or no in every sense).
+_PLAIN_YES = re.compile(r"(?:yes|y|yeah|yep|yes\s+please)", _FLAGS)
+_PLAIN_NO = re.compile(r"(?:no|n|nope|no\s+thanks)", _FLAGS)
+
+
+def read_consent_answer(text: str) -> bool | None:
+    """A typed answer to a consent question: only a plain yes or no, never "ok" or "sure".
+
+    Consent must be unmistakable, so this takes fewer words than read_yes_no.
+    """
+    if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
+        return None
+    cleaned = " ".join(text.replace("\u2019", "'").split()).lower().rstrip(".!")
+    if _PLAIN_YES.fullmatch(cleaned):
+        return True
+    if _PLAIN_NO.fullmatch(cleaned):
+        return False
+    return None
+
+
 def months_as_days(months: int) -> int:
     """Months pregnant as days, with the average calendar month."""
     return round(months * DAYS_PER_MONTH)
