@@ -15,6 +15,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ConversationHandler,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -43,10 +44,15 @@ from bot.handlers import (
 from bot.handlers.local_info import jobs
 from bot.handlers.local_info import setup as local_info
 from bot.handlers.staff import setup as staff
+from bot.ordered import OrderedApplication
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
 
 logger = logging.getLogger(__name__)
+
+# Updates handled at once by one worker. Each holds up to two database connections (its chat's
+# turn, and a handler's unit of work), so this stays within the engine's pool of 5 + 10.
+CONCURRENT_UPDATES = 6
 
 COMMANDS = [
     ("start", "Sign up, or carry on signing up"),
@@ -154,11 +160,14 @@ def build_application(
         raise ValueError("with a request of its own, bulk sends need a delivery_transport too")
     builder = (
         ApplicationBuilder()
+        .application_class(OrderedApplication)
         .token(settings.telegram_bot_token.get_secret_value())
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.zone))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        # Different chats at once; one chat's updates still take turns (bot/ordered.py).
+        .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.bot_api_base_url:
         builder = builder.base_url(settings.bot_api_base_url)
@@ -184,12 +193,16 @@ def build_application(
     feedback_flow = feedback.feedback_conversation()
     # Group -2: a message mentioning urgent symptoms is answered at once, even mid-sign-up; then
     # the question a flow was waiting for is asked again and nothing else handles the message.
+    life_handlers = life_events.life_event_handlers()
+    life_flow = next(h for h in life_handlers if isinstance(h, ConversationHandler))
+    # Flows that wait for a button: anything else she sends gets their question again.
+    waiting = [
+        common.PendingQuestion(feedback_flow, feedback.ask_again),
+        common.PendingQuestion(life_flow, life_events.ask_again),
+    ]
     urgent.register(
         application,
-        pending=[
-            common.PendingQuestion(sign_up, onboarding.ask_again),
-            common.PendingQuestion(feedback_flow, feedback.ask_again),
-        ],
+        pending=[common.PendingQuestion(sign_up, onboarding.ask_again), *waiting],
     )
     # Before sign-up, so an invitation never starts it; staff /help runs in group -3.
     staff.register_invitations(application)
@@ -197,7 +210,7 @@ def build_application(
     privacy.register(application)
     data_rights.register(application)
     feedback.register(application, feedback_flow)
-    life_events.register(application)
+    life_events.register(application, life_handlers)
     local_info.register(application)
     matching.register(application)  # and the bot's rights in groups, in group 1
     staff.register(application)
@@ -206,9 +219,14 @@ def build_application(
     application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
     application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
-    # Last: an unfinished sign-up takes the message as her answer (after a restart the
-    # conversation has forgotten her place); anything else gets common.fallback_message.
-    application.add_handler(MessageHandler(private & ~filters.COMMAND, onboarding.resume_signup))
+    # Last: a flow waiting for a button asks its question again; an unfinished sign-up with no
+    # conversation running (after /cancel) takes the message as her answer; anything else gets
+    # common.fallback_message.
+    application.add_handler(
+        MessageHandler(
+            private & ~filters.COMMAND, common.ask_again_or(waiting, onboarding.resume_signup)
+        )
+    )
     application.add_handler(CallbackQueryHandler(common.expired_button))
     application.add_error_handler(common.on_error)
     return application

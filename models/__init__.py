@@ -11,6 +11,7 @@ from models.content import (
     PlanningRun,
     WardDigest,
 )
+from models.conversation import ConversationNotes, ConversationState, UpdateInbox
 from models.delivery import Delivery, DeliveryStatus
 from models.feedback import (
     FeedbackComment,
@@ -66,6 +67,8 @@ __all__ = [
     "ContentCategory",
     "ContentLibrary",
     "ContentMessage",
+    "ConversationNotes",
+    "ConversationState",
     "Delivery",
     "DeliveryStatus",
     "FeedbackComment",
@@ -100,5 +103,6 @@ __all__ = [
     "StageBand",
     "SuggestionStatus",
     "UTCDateTime",
+    "UpdateInbox",
     "WardDigest",
 ]

@@ -8,15 +8,16 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_http import FakeTelegramServer
-from models import Resident, ResidentStatus
+from models import Resident, ResidentStatus, UpdateInbox
 from tests.harness import TEST_SAFEGUARDING_SECRET
 
 STEP_TIMEOUT = 30.0
@@ -60,11 +61,79 @@ class RunningBot:
         )
 
 
+class BotProcesses:
+    """Starts `bumpbuddies run` against the HTTP fake, again and again on the same database."""
+
+    def __init__(self, fake: FakeTelegram, env: dict[str, str], cwd: Path) -> None:
+        self.fake = fake
+        self.env = env
+        self.cwd = cwd
+        self.running: RunningBot | None = None
+
+    async def start(self) -> RunningBot:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=self.cwd,  # no developer .env is read
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self.running = RunningBot(self.fake, process)
+        return self.running
+
+    async def stop(self, how: signal.Signals = signal.SIGTERM) -> str:
+        """Stop the running process with `how`; returns what it printed."""
+        assert self.running is not None
+        process = self.running.process
+        if process.returncode is None:
+            process.send_signal(how)
+            try:
+                await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        assert process.stdout is not None
+        return (await process.stdout.read()).decode()
+
+    async def restart(self, how: signal.Signals, engine: AsyncEngine) -> RunningBot:
+        """Stop the process the way `how` does and start a new one in its place.
+
+        A SIGKILL comes once the bot has finished the last update (its reply is sent moments
+        before its conversation state is committed): killed in between, polling has already
+        taken the update from Telegram, so that one update would be lost whatever we stored.
+        """
+        if how is signal.SIGKILL:
+            await self.wait_until_handled(engine)
+        output = await self.stop(how)
+        if how is signal.SIGTERM:
+            assert self.running is not None and self.running.process.returncode == 0, output
+        return await self.start()
+
+    async def wait_until_handled(self, engine: AsyncEngine) -> None:
+        """Wait for the process to finish every update the fake has handed out."""
+        last = self.fake._next_update_id - 1
+        query = select(func.count()).where(
+            UpdateInbox.update_id == last, UpdateInbox.handled_at.is_not(None)
+        )
+        async with asyncio.timeout(STEP_TIMEOUT):
+            # Another process's progress: only the database can tell, so it is looked at.
+            while not await _scalar(engine, query):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+
+
+async def _scalar(engine: AsyncEngine, query: Select[Any]) -> int:
+    async with create_sessionmaker(engine)() as session:
+        return int(await session.scalar(query) or 0)
+
+
 @pytest.fixture
-async def running_bot(
+async def processes(
     fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
-) -> AsyncIterator[RunningBot]:
-    """Start the real process against the HTTP fake; stop it with SIGTERM afterwards."""
+) -> AsyncIterator[BotProcesses]:
+    """Launches the real process against the HTTP fake; the last one is stopped afterwards."""
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("TELEGRAM_", "BOT_"))
     }
@@ -75,27 +144,18 @@ async def running_bot(
         SAFEGUARDING_SECRET=TEST_SAFEGUARDING_SECRET,
         PYTHONUNBUFFERED="1",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,  # no developer .env is read
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    bot = RunningBot(fake, process)
+    launcher = BotProcesses(fake, env, tmp_path)
     try:
-        yield bot
+        yield launcher
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if launcher.running is not None:
+            await launcher.stop()
+
+
+@pytest.fixture
+async def running_bot(processes: BotProcesses) -> RunningBot:
+    """The real process, started once; stopped with SIGTERM afterwards."""
+    return await processes.start()
 
 
 async def test_real_process_signs_a_resident_up_over_http(
@@ -127,3 +187,42 @@ async def test_real_process_signs_a_resident_up_over_http(
         resident = await session.scalar(select(Resident))
     assert resident is not None and resident.status is ResidentStatus.ACTIVE
     assert resident.district_code == "E07000071"
+
+
+# Each step of sign-up: what she types (or presses) after a restart, and how the bot answers.
+# Typed yes/no and a bare number of weeks are understood as the buttons and "20 weeks" are.
+SIGN_UP_AFTER_RESTARTS = [
+    ("Yes", "Meeting other mums-to-be"),
+    ("yes please", "Local information"),
+    ("No thanks", "Feedback"),
+    ("Y", "When is your baby due?"),
+    ("20", "Is that right?"),
+    ("YES", "Which neighbourhood"),
+    ("CO1 1AA", "What name would you like"),
+    ("Harriet", "Here's what you've told me"),
+]
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+async def test_a_restart_at_every_sign_up_step_loses_nothing(
+    processes: BotProcesses, fake: FakeTelegram, engine: AsyncEngine, how: signal.Signals
+) -> None:
+    user = fake.new_user("Harriet", username="harriet_restarts")
+    bot = await processes.start()
+    await bot.say(user, "/start", expect="Are you happy for us to keep these details?")
+
+    for typed, expect in SIGN_UP_AFTER_RESTARTS:
+        # The question was sent; the process goes away and a new one takes her answer.
+        bot = await processes.restart(how, engine)
+        await bot.say(user, typed, expect=expect)
+    bot = await processes.restart(how, engine)
+    await bot.press(user, "✅ That's right", expect="You're all set, Harriet")
+
+    assert fake.violations == []
+    async with create_sessionmaker(engine)() as session:
+        resident = await session.scalar(select(Resident))
+    assert resident is not None and resident.status is ResidentStatus.ACTIVE
+    assert resident.display_name == "Harriet" and resident.district_code == "E07000071"
+    # Every update was answered exactly once: no answer repeated after a restart.
+    texts = [m.plain_text for m in fake.messages(user.id)]
+    assert sum("Which neighbourhood" in t for t in texts) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,7 +254,10 @@ class PendingQuestion:
 
 
 def conversation_state(conversation: ConversationHandler[Any], update: Update) -> object | None:
-    """The state this person's conversation is in, or None when it isn't running."""
+    """The state this person's conversation is in, or None when it isn't running.
+
+    Valid while an update is handled: bot/ordered.py loads the stored state into the handler
+    for that update only."""
     # PTB offers no public getter for a conversation's state: this is the one place that reads
     # it, so a change in PTB breaks here (and in tests/test_urgent_flows.py), not in every flow.
     try:
@@ -276,6 +279,24 @@ async def ask_pending_again(
             await question.ask_again(update, context, state)
             return True
     return False
+
+
+def ask_again_or(
+    waiting: Sequence[PendingQuestion], otherwise: Callable[[Update, BotContext], Awaitable[None]]
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    """A message no flow took: if a flow waits for a button, say so and ask its question again
+    (never a dead end); otherwise `otherwise` answers it."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        for question in waiting:
+            state = conversation_state(question.conversation, update)
+            if state is not None:
+                await reply(update, texts_for(update)("general.use_buttons"))
+                await question.ask_again(update, context, state)
+                return
+        await otherwise(update, context)
+
+    return handle
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

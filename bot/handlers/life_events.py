@@ -82,18 +82,39 @@ async def show_menu(update: Update, context: BotContext) -> int:
     if stage is LifeStage.ENDED:
         await _after_loss(update, context, texts)
         return END
-    await reply(
-        update,
-        texts("life.menu"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(texts("life.born_button"), callback_data="le:born")],
-                [InlineKeyboardButton(texts("life.ended_button"), callback_data="le:ended")],
-                [InlineKeyboardButton(texts("life.close_button"), callback_data="le:close")],
-            ]
-        ),
-    )
+    await reply(update, texts("life.menu"), reply_markup=_menu_markup(texts))
     return CHOOSING
+
+
+def _menu_markup(texts: Catalogue) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts("life.born_button"), callback_data="le:born")],
+            [InlineKeyboardButton(texts("life.ended_button"), callback_data="le:ended")],
+            [InlineKeyboardButton(texts("life.close_button"), callback_data="le:close")],
+        ]
+    )
+
+
+def _ended_markup(texts: Catalogue) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts("life.ended_yes"), callback_data="le:end:yes")],
+            [InlineKeyboardButton(texts("life.ended_no"), callback_data="le:end:no")],
+        ]
+    )
+
+
+async def ask_again(update: Update, context: BotContext, state: object) -> None:
+    """The question /baby is waiting for, once more, with its buttons."""
+    texts = texts_for(update)
+    if state == CHOOSING:
+        await reply(update, texts("life.menu"), reply_markup=_menu_markup(texts))
+    elif state == BIRTH_DATE:
+        markup = _date_buttons(texts, context.today())
+        await reply(update, texts("life.ask_birth_date"), reply_markup=markup)
+    elif state == CONFIRM_ENDED:
+        await reply(update, texts("life.ended_confirm"), reply_markup=_ended_markup(texts))
 
 
 async def close_menu(update: Update, context: BotContext) -> int:
@@ -187,16 +208,7 @@ async def ask_ended(update: Update, context: BotContext) -> int:
         return END
     await answer(query)
     await clear_buttons(query)
-    await reply(
-        update,
-        texts("life.ended_confirm"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(texts("life.ended_yes"), callback_data="le:end:yes")],
-                [InlineKeyboardButton(texts("life.ended_no"), callback_data="le:end:no")],
-            ]
-        ),
-    )
+    await reply(update, texts("life.ended_confirm"), reply_markup=_ended_markup(texts))
     return CONFIRM_ENDED
 
 
@@ -308,10 +320,13 @@ async def cancel(update: Update, context: BotContext) -> int:
     return END
 
 
-def register(application: BotApplication) -> None:
+def register(
+    application: BotApplication, handlers: list[BaseHandler[Any, Any, Any]] | None = None
+) -> None:
     """The /baby conversation and the stateless buttons of a life event ("delete everything"
-    after a loss is data_rights' own)."""
-    application.add_handlers(life_event_handlers())
+    after a loss is data_rights' own); `handlers` are life_event_handlers() when the urgent
+    check and the last-resort reply need the same conversation."""
+    application.add_handlers(handlers if handlers is not None else life_event_handlers())
 
 
 def life_event_handlers() -> list[BaseHandler[Any, Any, Any]]:

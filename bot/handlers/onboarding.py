@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -58,6 +60,7 @@ from bot.services.residents.due_dates import (
     DueDateProblem,
     gestation,
     parse_due_date,
+    read_consent_answer,
     read_yes_no,
 )
 from bot.services.residents.profile import NotSignedUp, Profile, Step
@@ -305,13 +308,29 @@ async def show_profile(update: Update, context: BotContext) -> int:
 
 
 async def health_choice(update: Update, context: BotContext) -> int:
-    """She answered the required consent."""
+    """She answered the required consent with a button."""
     query = update.callback_query
     assert query is not None and query.data is not None
+    evidence = _consent_context(update, context, f"button:{query.data}")
+    return await _answer_health(update, context, query.data.endswith(":yes"), evidence)
+
+
+async def health_text(update: Update, context: BotContext) -> int:
+    """She typed her answer to the required consent: "yes", "no thanks"... work like the buttons."""
+    said = read_consent_answer(her_text(update))
+    if said is None:
+        return await health_not_understood(update, context)
+    texts = texts_for(update)
+    evidence = _typed_evidence(update, context, texts("consent.health"), said)
+    return await _answer_health(update, context, said, evidence)
+
+
+async def _answer_health(
+    update: Update, context: BotContext, granted: bool, evidence: ConsentContext
+) -> int:
     user = sender(update)
     texts = texts_for(update)
-    granted = query.data.endswith(":yes")
-    evidence = _consent_context(update, context, f"button:{query.data}")
+    query = update.callback_query
     async with context.session() as session, session.begin():
         already_agreed = await residents.find_resident(session, user.id) is not None
         if already_agreed:
@@ -328,10 +347,12 @@ async def health_choice(update: Update, context: BotContext) -> int:
             await residents.record_refusal(session, evidence)
     if already_agreed:
         # A double tap or an old welcome message: she has already agreed, so nothing changes.
-        await answer(query, texts("general.stale_button"), alert=True)
+        if query is not None:
+            await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
-    await answer(query)
-    await clear_buttons(query)
+    if query is not None:
+        await answer(query)
+        await clear_buttons(query)
     if not granted:
         await reply(update, texts("consent.declined"))
         return END
@@ -339,30 +360,67 @@ async def health_choice(update: Update, context: BotContext) -> int:
     return await _advance(update, context)
 
 
+def _typed_evidence(
+    update: Update, context: BotContext, question: Html, said: bool
+) -> ConsentContext:
+    """Evidence for a typed yes or no: the question as she saw it (Telegram shows it as text)."""
+    shown = html.unescape(re.sub(r"<[^>]+>", "", question)).strip()
+    source = context.user_data.get("source") if context.user_data is not None else None
+    method = f"typed:{'yes' if said else 'no'}"
+    return consent_evidence(update, context, shown, method, source)
+
+
 @_signed_up
 async def optional_choice(update: Update, context: BotContext) -> int | None:
-    """She answered one of the optional consents."""
+    """She answered one of the optional consents with a button."""
     query = update.callback_query
     assert query is not None and query.data is not None
     _, _, name, choice = query.data.split(":")
-    purpose = _PURPOSE_BY_NAME[name]
     evidence = _consent_context(update, context, f"button:{query.data}")
+    return await _answer_optional(
+        update, context, _PURPOSE_BY_NAME[name], choice == "yes", evidence
+    )
+
+
+@_signed_up
+async def optional_text(update: Update, context: BotContext) -> int | None:
+    """She typed her answer to the optional consent asked now: yes or no work like the buttons."""
+    said = read_consent_answer(her_text(update))
+    profile = await _load_profile(context, sender(update).id)
+    if profile is None:
+        raise NotSignedUp
+    name = profile.step.value.removeprefix("consent_")
+    if said is None or name not in _PURPOSE_BY_NAME:
+        return await buttons_not_understood(update, context)
+    evidence = _typed_evidence(update, context, texts_for(update)(f"consent.{name}"), said)
+    return await _answer_optional(update, context, _PURPOSE_BY_NAME[name], said, evidence)
+
+
+async def _answer_optional(
+    update: Update,
+    context: BotContext,
+    purpose: ConsentPurpose,
+    granted: bool,
+    evidence: ConsentContext,
+) -> int | None:
+    query = update.callback_query
     async with context.session() as session, session.begin():
         profile = await residents.profile(session, sender(update).id)
         if profile is None:
             raise NotSignedUp
         asked_now = profile.step.value == f"consent_{purpose.value}"
         if asked_now:
-            await residents.set_consent(
-                session, sender(update).id, purpose, choice == "yes", evidence
-            )
+            await residents.set_consent(session, sender(update).id, purpose, granted, evidence)
     if not asked_now:
         # An earlier question's button: her answer to it stands; /privacy changes it. Whatever
         # she is doing now (a due date, a /profile change) stays where it was.
-        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        if query is not None:
+            await answer(query, texts_for(update)("general.stale_button"), alert=True)
         return None
-    await answer(query)
-    await clear_buttons(query)
+    if query is not None:
+        await answer(query)
+        await clear_buttons(query)
+    choice = "yes" if granted else "no"
     await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
     return await _advance(update, context)
 
@@ -906,8 +964,10 @@ async def name_text(update: Update, context: BotContext) -> int:
 
 
 async def name_not_text(update: Update, context: BotContext) -> int:
-    """Something other than text arrived while we wait for a name."""
-    await reply(update, texts_for(update)("name.not_text"))
+    """Something other than text arrived while we wait for a name: ask again, with its button."""
+    texts = texts_for(update)
+    await reply(update, texts("name.not_text"))
+    await _ask_name(update, texts)
     return NAME
 
 
@@ -1022,8 +1082,9 @@ async def not_signed_up(update: Update, context: BotContext) -> int:
 async def resume_signup(update: Update, context: BotContext) -> None:
     """A message no conversation took: if her sign-up is unfinished, it answers the question.
 
-    The conversation's place is kept in memory only, so after a restart her answer arrives
-    here; where she is comes from her record, and the answer goes to the same handler.
+    The conversation's place is stored (bot/ordered.py), but one ended by /cancel, or begun
+    before it was, is not running: where she is then comes from her record, and the answer
+    goes to the same handler.
     """
     message = update.effective_message
     profile = await _load_profile(context, sender(update).id)
@@ -1041,6 +1102,8 @@ async def resume_signup(update: Update, context: BotContext) -> None:
         await area_text(update, context)
     elif step is Step.NAME and message.text:
         await name_text(update, context)
+    elif step in _OPTIONAL_STEPS and message.text and read_consent_answer(message.text) is not None:
+        await optional_text(update, context)
     else:
         # A button is what she needs here (a consent, the summary): ask it again.
         await reply(update, texts_for(update)("general.use_buttons"))
@@ -1066,6 +1129,7 @@ async def buttons_not_understood(update: Update, context: BotContext) -> int:
 
 
 _TEXT = filters.TEXT & ~filters.COMMAND
+_OPTIONAL_STEPS = (Step.CONSENT_MATCHING, Step.CONSENT_LOCAL_INFO, Step.CONSENT_FEEDBACK)
 _CHANGE = r"^ob:sum:(due|area|name)$"
 _HEALTH = r"^ob:health:(yes|no)$"
 _OPTIONAL = r"^ob:consent:(matching|local_info|feedback):(yes|no)$"
@@ -1097,10 +1161,12 @@ def onboarding_conversation(show_choices: Callback) -> ConversationHandler[Any]:
         states={
             CONSENT_HEALTH: [
                 CallbackQueryHandler(health_choice, pattern=_HEALTH),
+                MessageHandler(_TEXT, health_text),
                 MessageHandler(~filters.COMMAND, health_not_understood),
             ],
             CONSENT_OPTIONAL: [
                 CallbackQueryHandler(optional_choice, pattern=_OPTIONAL),
+                MessageHandler(_TEXT, optional_text),
                 MessageHandler(~filters.COMMAND, buttons_not_understood),
             ],
             DUE_DATE: [

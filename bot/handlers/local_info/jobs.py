@@ -13,6 +13,7 @@ import logging
 from typing import cast
 
 from bot.context import BotApplication, BotContext, safeguarding_key
+from bot.services.conversations import store as conversation_store
 from bot.services.local_info import planning
 from bot.services.local_info.content import load_content, loaded_digest
 from bot.services.residents import retention, safeguarding
@@ -87,6 +88,8 @@ async def run_daily(application: BotApplication) -> None:
         purged = await safeguarding.purge_expired(
             session, now, settings.safeguarding_retention_months
         )
+        # Handled updates are kept a day (to skip one delivered again), timed-out flows not at all.
+        await conversation_store.prune(session, now)
     # Counts only: nothing here can identify anyone.
     logger.info(
         "daily plan %s: %d week, %d services, %d check-ins queued; "

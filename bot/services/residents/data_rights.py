@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.conversations import store as conversation_store
 from bot.services.feedback import export_feedback
 from bot.services.matching.rights import export_matching
 from bot.services.matching.safety import prepare_erasure
@@ -139,4 +140,6 @@ async def forget_resident(
         delete(Resident).where(Resident.telegram_user_id == telegram_user_id)
     )
     await forget_her_side(session, telegram_user_id, key)
+    # Where she was in any flow, and which of her messages were handled, go with her.
+    await conversation_store.forget(session, telegram_user_id)
     return bool(result.rowcount)  # type: ignore[attr-defined]

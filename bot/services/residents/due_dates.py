@@ -23,6 +23,9 @@ from dateutil.relativedelta import relativedelta
 MAX_WEEKS_AHEAD = 42
 PREGNANCY_DAYS = 280
 MAX_PREGNANCY_WEEKS = 42
+# A number alone is read as weeks pregnant only from here: hardly anyone signs up sooner, and
+# "2" alone is more likely a slip than two weeks.
+BARE_WEEKS_FROM = 4
 MAX_MONTHS = 9
 MID_MONTH_DAY = 15
 DAYS_PER_MONTH = 365.25 / 12
@@ -201,6 +204,26 @@ def read_yes_no(text: str) -> bool | None:
     return None
 
 
+# Each also read by read_yes_no (a consent answer is a yes or no in every sense).
+_PLAIN_YES = re.compile(r"(?:yes|y|yeah|yep|yes\s+please)", _FLAGS)
+_PLAIN_NO = re.compile(r"(?:no|n|nope|no\s+thanks)", _FLAGS)
+
+
+def read_consent_answer(text: str) -> bool | None:
+    """A typed answer to a consent question: only a plain yes or no, never "ok" or "sure".
+
+    Consent must be unmistakable, so this takes fewer words than read_yes_no.
+    """
+    if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
+        return None
+    cleaned = " ".join(text.replace("\u2019", "'").split()).lower().rstrip(".!")
+    if _PLAIN_YES.fullmatch(cleaned):
+        return True
+    if _PLAIN_NO.fullmatch(cleaned):
+        return False
+    return None
+
+
 def months_as_days(months: int) -> int:
     """Months pregnant as days, with the average calendar month."""
     return round(months * DAYS_PER_MONTH)
@@ -270,9 +293,15 @@ def _counted(text: str, today: dt.date) -> DueDate | DueDateProblem | None:
         if months > MAX_MONTHS:
             return DueDateProblem("months_out_of_range")
         return DueDate(today + relativedelta(months=months), "months_to_go", months)
-    weeks_match = _WEEKS.fullmatch(_strip_hedge(text)) or _BARE_WEEKS.fullmatch(text)
+    weeks_match = _WEEKS.fullmatch(_strip_hedge(text))
     if weeks_match is not None:
         return _from_weeks(weeks_match, today)
+    bare = _BARE_WEEKS.fullmatch(text)
+    if bare is not None:
+        if not BARE_WEEKS_FROM <= int(bare["weeks"]) <= MAX_PREGNANCY_WEEKS:
+            # "2" or "50" alone is no plausible week of pregnancy: ask again with examples.
+            return DueDateProblem("unrecognised")
+        return _from_weeks(bare, today)
     months_pregnant = _MONTHS_PREGNANT.fullmatch(text)
     if months_pregnant is not None:
         months = int(months_pregnant["months"])
