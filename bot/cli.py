@@ -9,6 +9,7 @@ import secrets
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import SecretStr
@@ -130,10 +131,18 @@ def run(
     application.run_webhook(
         listen=settings.webhook_listen,
         port=settings.webhook_port,
+        # Behind a reverse proxy the public URL has a path (…/telegram); listen on the same one,
+        # or every update Telegram pushes is answered 404.
+        url_path=webhook_path(webhook),
         webhook_url=webhook,
         secret_token=settings.webhook_secret_token.get_secret_value(),
         allowed_updates=Update.ALL_TYPES,
     )
+
+
+def webhook_path(url: str) -> str:
+    """The path part of the public webhook URL, which the bot listens on ("" for the root)."""
+    return urlsplit(url).path.strip("/")
 
 
 def _run_sandbox(settings: Settings, staff_role: str | None = None) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,9 @@ from models import Resident, ResidentStatus
 from tests.harness import TEST_SAFEGUARDING_SECRET
 
 STEP_TIMEOUT = 30.0
+WEBHOOK_SECRET = "webhook-secret-for-tests"
+# SIGTERM: stop taking updates, finish what is in flight, exit 0 within this.
+SHUTDOWN_LIMIT = 10.0
 
 
 @pytest.fixture
@@ -60,9 +65,14 @@ class RunningBot:
         )
 
 
-@pytest.fixture
-async def running_bot(
-    fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
+@asynccontextmanager
+async def started_bot(
+    fake: FakeTelegram,
+    server: FakeTelegramServer,
+    database_url: str,
+    tmp_path: Path,
+    *arguments: str,
+    **settings: str,
 ) -> AsyncIterator[RunningBot]:
     """Start the real process against the HTTP fake; stop it with SIGTERM afterwards."""
     env = {
@@ -74,12 +84,13 @@ async def running_bot(
         DATABASE_URL=database_url,
         SAFEGUARDING_SECRET=TEST_SAFEGUARDING_SECRET,
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        "run",
+        *arguments,
         cwd=tmp_path,  # no developer .env is read
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -98,7 +109,45 @@ async def running_bot(
                 await process.wait()
 
 
-async def test_real_process_signs_a_resident_up_over_http(
+@pytest.fixture
+async def running_bot(
+    fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
+) -> AsyncIterator[RunningBot]:
+    """`bumpbuddies run`, polling the HTTP fake."""
+    async with started_bot(fake, server, database_url, tmp_path, "run") as bot:
+        yield bot
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def webhook_bot(
+    fake: FakeTelegram, server: FakeTelegramServer, database_url: str, tmp_path: Path
+) -> AsyncIterator[RunningBot]:
+    """`bumpbuddies run --webhook` with a path in the URL, as behind a reverse proxy."""
+    # Telegram insists on https; the fake lets a test use plain http on loopback.
+    fake.allow_http_loopback_webhook = True
+    port = free_port()
+    async with started_bot(
+        fake,
+        server,
+        database_url,
+        tmp_path,
+        "run",
+        "--webhook",
+        f"http://127.0.0.1:{port}/telegram/updates",
+        WEBHOOK_SECRET_TOKEN=WEBHOOK_SECRET,
+        WEBHOOK_LISTEN="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+    ) as bot:
+        yield bot
+
+
+async def sign_up_end_to_end(
     running_bot: RunningBot, fake: FakeTelegram, engine: AsyncEngine
 ) -> None:
     user = fake.new_user("Harriet", username="harriet_e2e")
@@ -117,7 +166,7 @@ async def test_real_process_signs_a_resident_up_over_http(
     assert export.document is not None and b"Harriet" in export.document[1]
 
     running_bot.process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(running_bot.process.wait(), STEP_TIMEOUT) == 0
+    assert await asyncio.wait_for(running_bot.process.wait(), SHUTDOWN_LIMIT) == 0
     assert running_bot.process.stdout is not None
     output = (await running_bot.process.stdout.read()).decode()
     for secret in (fake.token, "Harriet", "harriet_e2e", "CO1 1AA", str(user.id)):
@@ -127,3 +176,21 @@ async def test_real_process_signs_a_resident_up_over_http(
         resident = await session.scalar(select(Resident))
     assert resident is not None and resident.status is ResidentStatus.ACTIVE
     assert resident.district_code == "E07000071"
+
+
+async def test_real_process_signs_a_resident_up_over_http(
+    running_bot: RunningBot, fake: FakeTelegram, engine: AsyncEngine
+) -> None:
+    await sign_up_end_to_end(running_bot, fake, engine)
+
+
+async def test_real_process_signs_a_resident_up_through_a_webhook_with_a_path(
+    webhook_bot: RunningBot, fake: FakeTelegram, engine: AsyncEngine
+) -> None:
+    await sign_up_end_to_end(webhook_bot, fake, engine)
+
+    assert fake.webhook["url"].endswith("/telegram/updates")
+    assert fake.webhook["secret_token"] == WEBHOOK_SECRET
+    # Every push was taken at the first try: none was refused, as with a 404 on the wrong path.
+    assert fake.webhook_attempts
+    assert {attempt.status for attempt in fake.webhook_attempts} == {200}
