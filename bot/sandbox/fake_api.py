@@ -377,6 +377,8 @@ class FakeTelegram:
         self._webhook_transport = webhook_transport
         # Retry gaps are waited with this: tests pass a stand-in so no real time passes.
         self._webhook_sleep = webhook_sleep or asyncio.sleep
+        # The longest gap between two pushes of one update; a test starting a slow bot shortens it.
+        self.webhook_max_retry = WEBHOOK_MAX_RETRY
         self._webhook_client: httpx.AsyncClient | None = None
         self._webhook_loop: asyncio.AbstractEventLoop | None = None
         self._webhook_gate: asyncio.Semaphore | None = None
@@ -1106,7 +1108,7 @@ class FakeTelegram:
 
     async def _deliver(self, update: JSONDict, generation: int) -> None:
         """Push one update until the webhook answers 2xx, waiting longer after each failure."""
-        gap = WEBHOOK_FIRST_RETRY
+        gap = min(WEBHOOK_FIRST_RETRY, self.webhook_max_retry)
         while generation == self._webhook_generation:
             assert self._webhook_gate is not None
             async with self._webhook_gate:
@@ -1119,7 +1121,7 @@ class FakeTelegram:
             self._webhook_error = (self._now(), error)
             _wake(self._activity_waiters)
             await self._webhook_sleep(gap)
-            gap = min(gap * 2, WEBHOOK_MAX_RETRY)
+            gap = min(gap * 2, self.webhook_max_retry)
 
     async def _post(self, update: JSONDict) -> tuple[int | None, str]:
         assert self._webhook_client is not None
