@@ -11,7 +11,7 @@ from models.content import (
     PlanningRun,
     WardDigest,
 )
-from models.delivery import Delivery, DeliveryStatus
+from models.delivery import Delivery, DeliveryStatus, SendPacing
 from models.feedback import (
     FeedbackComment,
     FeedbackMoment,
@@ -94,6 +94,7 @@ __all__ = [
     "ResidentStatus",
     "SafeguardingKind",
     "SafeguardingRecord",
+    "SendPacing",
     "StaffInvite",
     "StaffMember",
     "StaffRole",
