@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from telegram import BotCommand, Update
 from telegram.ext import (
+    AIORateLimiter,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -29,7 +30,6 @@ from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
 from bot.db_roles import connection_risk
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.pacing import Pacing, create_pacing
 from bot.delivery.sender import BulkSender
 from bot.handlers import (
     common,
@@ -46,7 +46,6 @@ from bot.handlers import (
 )
 from bot.handlers.onboarding import onboarding_conversation, resume_signup
 from bot.leader import Leadership
-from bot.rate_limiter import SharedRateLimiter
 from bot.services.geo import default_gazetteer
 from bot.services.place_search import create_place_search
 
@@ -116,18 +115,13 @@ async def _make_delivery(application: BotApplication) -> None:
 
     Every worker has one, so handlers can wake it; it sends only on the leader (_lead).
 
-    Bulk sends bypass PTB and its rate limiter: the engine paces them itself and must see every
+    Bulk sends bypass PTB and its AIORateLimiter: the engine paces them itself and must see every
     429 to pause all sends in flight; the limiter would retry inside a send (holding a claimed
-    row). Both take their moments from one shared pacing (bot/delivery/pacing.py), so replies
-    and bulk sends of every worker together stay within Telegram's limits.
+    row) and throttle a second time. Interactive replies keep PTB and the AIORateLimiter.
     """
     data = application.bot_data
     assert data.settings is not None and data.sessionmaker is not None and data.clock is not None
     settings = data.settings
-    assert data.engine is not None
-    data.pacing = create_pacing(
-        data.engine, settings.delivery_max_per_second, settings.delivery_per_chat_interval_seconds
-    )
     # PTB's base URL (BOT_API_BASE_URL, else the real Bot API), with the token in its path.
     data.delivery_sender = BulkSender(
         application.bot.base_url,
@@ -140,7 +134,6 @@ async def _make_delivery(application: BotApplication) -> None:
         data.clock,
         settings,
         sleep=data.sleep or asyncio.sleep,
-        pacing=data.pacing,
     )
 
 
@@ -182,8 +175,6 @@ def build_application(
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
-    # The limiter is made before the application it serves; it finds the pacing through this.
-    box: list[BotApplication] = []
     # Fail at start-up, not at the first /forget.
     safeguarding_key(settings)
     if request is not None and delivery_transport is None:
@@ -205,9 +196,8 @@ def build_application(
     if not updater:
         builder = builder.updater(None)
     if rate_limit:
-        builder = builder.rate_limiter(_shared_rate_limiter(settings, clock, sleep, box))
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application: BotApplication = builder.build()
-    box.append(application)
     application.bot_data.settings = settings
     application.bot_data.clock = clock or SystemClock()
     application.bot_data.sleep = sleep
@@ -296,23 +286,6 @@ def _gated(callback: JobCallback, name: str, everywhere: bool) -> JobCallback:
         metrics.JOBS_RUN.labels(job=name).inc()
 
     return run
-
-
-def _shared_rate_limiter(
-    settings: Settings,
-    clock: Clock | None,
-    sleep: Callable[[float], Awaitable[None]] | None,
-    box: list[BotApplication],
-) -> SharedRateLimiter:
-    chosen = clock or SystemClock()
-
-    def pacing() -> Pacing | None:
-        # None until post_init made it: the calls before (getMe, setMyCommands) send nothing.
-        return box[0].bot_data.pacing if box else None
-
-    return SharedRateLimiter(
-        pacing, lambda: chosen.now().timestamp(), sleep or asyncio.sleep, max_retries=3
-    )
 
 
 @asynccontextmanager

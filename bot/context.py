@@ -13,7 +13,6 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.pacing import Pacing
 from bot.delivery.sender import BulkSender
 from bot.leader import Leadership
 from bot.services.content import ContentSet
@@ -45,8 +44,6 @@ class BotData:
         self.content_digest: str | None = None
         # Whether this worker runs the background work (bot/leader.py); made in post_init.
         self.leader: Leadership | None = None
-        # Telegram's flood limits shared by replies and bulk sends of every worker.
-        self.pacing: Pacing | None = None
 
 
 T = TypeVar("T")

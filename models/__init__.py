@@ -11,7 +11,7 @@ from models.content import (
     PlanningRun,
     WardDigest,
 )
-from models.delivery import Delivery, DeliveryStatus, SendPacing
+from models.delivery import Delivery, DeliveryStatus
 from models.feedback import (
     FeedbackComment,
     FeedbackMoment,
@@ -94,7 +94,6 @@ __all__ = [
     "ResidentStatus",
     "SafeguardingKind",
     "SafeguardingRecord",
-    "SendPacing",
     "StaffInvite",
     "StaffMember",
     "StaffRole",

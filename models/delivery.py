@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Enum,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -79,17 +78,3 @@ class Delivery(Base):
         Index("ix_deliveries_batch_status", "batch", "status"),
         Index("ix_deliveries_resident_id", "resident_id"),
     )
-
-
-class SendPacing(Base):
-    """Telegram's flood limits, shared by every worker: when the next message may go.
-
-    One row per chat that was sent to recently, and one for all chats together (chat_id 0,
-    which no Telegram chat has); `next_at` is seconds since the epoch (a GCRA "theoretical
-    arrival time"). Rows of chats not sent to for a while are deleted (bot/delivery/pacing.py).
-    """
-
-    __tablename__ = "send_pacing"
-
-    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    next_at: Mapped[float] = mapped_column(Float, nullable=False)

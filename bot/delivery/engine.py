@@ -32,7 +32,6 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import queue
 from bot.delivery.limits import ChatSpacing, Pacer
-from bot.delivery.pacing import Pacing, acquire
 from bot.delivery.queue import BatchProgress, Claimed
 from bot.delivery.sender import BulkSender, Outcome
 from models import DeliveryStatus
@@ -126,11 +125,8 @@ class DeliveryEngine:
         *,
         worker_id: str | None = None,
         sleep: Sleep = asyncio.sleep,
-        pacing: Pacing | None = None,
     ) -> None:
         self._sessions = sessionmaker
-        # Shared with replies and other workers; the pacers below keep this process's own pace.
-        self._pacing = pacing
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -398,9 +394,6 @@ class DeliveryEngine:
             buffer.add(row.batch).released.append((row.id, until, reason))
 
     async def _send_one(self, row: Claimed, buffer: _Buffer) -> None:
-        if self._pacing is not None and not row.paid:
-            # Paid broadcasts have a limit of their own, which only bulk sends use.
-            await acquire(self._pacing, row.chat_id, self._now_s, self._wait)
         answer = await self._sender.send(row.chat_id, row.text, row.buttons, paid=row.paid)
         metrics.delivery_outcome(answer.outcome.value)
         results = buffer.add(row.batch)
