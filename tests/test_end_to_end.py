@@ -200,9 +200,10 @@ async def test_real_process_signs_a_resident_up_through_a_webhook_with_a_path(
 
     assert fake.webhook["url"].endswith("/telegram/updates")
     assert fake.webhook["secret_token"] == WEBHOOK_SECRET
-    # Every push was taken at the first try: none was refused, as with a 404 on the wrong path.
+    # No push was answered with an error, as with a 404 on the wrong path (None: the process
+    # was still starting and nothing listened yet).
     assert fake.webhook_attempts
-    assert {attempt.status for attempt in fake.webhook_attempts} == {200}
+    assert {attempt.status for attempt in fake.webhook_attempts} <= {200, None}
 
 
 @pytest.fixture
