@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from telegram import BotCommand, Update
@@ -23,6 +24,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
@@ -44,11 +46,13 @@ from bot.handlers import (
 from bot.handlers.local_info import jobs
 from bot.handlers.local_info import setup as local_info
 from bot.handlers.staff import setup as staff
+from bot.leader import Leadership
 from bot.ordered import OrderedApplication
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
 
 logger = logging.getLogger(__name__)
+JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
 
 # Updates handled at once by one worker. Each holds up to two database connections (its chat's
 # turn, and a handler's unit of work), so this stays within the engine's pool of 5 + 10.
@@ -82,10 +86,16 @@ async def post_init(application: BotApplication) -> None:
         data.settings.geocoder, data.settings.geocoder_user_agent
     )
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-    await _start_delivery(application)
+    await _make_delivery(application)
     await staff.staff_post_init(application)
-    # After the engine exists, so a missed daily run (the bot was down) can wake it.
-    await jobs.catch_up(application)
+    # Every worker reads the content; the leader's catch-up below reads it again, harmlessly.
+    await jobs.refresh_content(application)
+    data.leader = Leadership(
+        data.engine,
+        on_lead=lambda: _lead(application),
+        on_step_down=lambda: _step_down(application),
+    )
+    await data.leader.start()
     if data.content_digest is None:
         # Said once here and in /staff; the content watch picks a later load up by itself.
         logger.warning(
@@ -94,8 +104,28 @@ async def post_init(application: BotApplication) -> None:
         )
 
 
-async def _start_delivery(application: BotApplication) -> None:
+async def _lead(application: BotApplication) -> None:
+    """This worker leads: it alone sends bulk messages and runs the missed daily plan."""
+    data = application.bot_data
+    assert data.delivery is not None
+    metrics.LEADING.set(1)
+    if data.delivery_worker:
+        await data.delivery.start()
+    # After the engine exists, so a missed daily run (the bot was down) can wake it.
+    await jobs.catch_up(application)
+
+
+async def _step_down(application: BotApplication) -> None:
+    """Another worker leads from now: finish the sends in flight and stop sending."""
+    metrics.LEADING.set(0)
+    if application.bot_data.delivery is not None:
+        await application.bot_data.delivery.stop()
+
+
+async def _make_delivery(application: BotApplication) -> None:
     """The delivery engine, with a lean sender of its own (bot/delivery/sender.py).
+
+    Every worker has one, so handlers can wake it; it sends only on the leader (_lead).
 
     Bulk sends bypass PTB and its AIORateLimiter: the engine paces them itself and must see every
     429 to pause all sends in flight; the limiter would retry inside a send (holding a claimed
@@ -117,15 +147,15 @@ async def _start_delivery(application: BotApplication) -> None:
         settings,
         sleep=data.sleep or asyncio.sleep,
     )
-    if data.delivery_worker:
-        await data.delivery.start()
 
 
 async def post_shutdown(application: BotApplication) -> None:
-    """Close what post_init opened."""
+    """Close what post_init opened; the lead is released last, after the sends in flight."""
     data = application.bot_data
     if data.delivery is not None:
         await data.delivery.stop()
+    if data.leader is not None:
+        await data.leader.stop()
     if data.delivery_sender is not None:
         await data.delivery_sender.aclose()
     if data.place_search is not None:
@@ -144,6 +174,7 @@ def build_application(
     sleep: Callable[[float], Awaitable[None]] | None = None,
     delivery_worker: bool = True,
     delivery_transport: httpx.AsyncBaseTransport | None = None,
+    updater: bool = True,
 ) -> BotApplication:
     """The bot with all its handlers; `request` lets tests plug in the fake Bot API.
 
@@ -151,6 +182,8 @@ def build_application(
     test's `request` needs one too, or bulk sends would go to the real Bot API. `sleep` replaces
     asyncio.sleep for the delivery engine (tests pass FixedClock.sleep), and
     `delivery_worker=False` leaves sending to explicit `run_until_idle()` calls.
+    `updater=False` builds a worker of `bumpbuddies serve` (bot/web.py), which is handed the
+    updates Telegram pushes instead of fetching them.
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
@@ -175,6 +208,8 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if not updater:
+        builder = builder.updater(None)
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application: BotApplication = builder.build()
@@ -229,7 +264,31 @@ def build_application(
     )
     application.add_handler(CallbackQueryHandler(common.expired_button))
     application.add_error_handler(common.on_error)
+    _leader_only_jobs(application)
     return application
+
+
+# Jobs every worker runs; all others are background work and run on the leader only, so a new
+# job is safe by default (it runs once, whatever the number of workers).
+EVERY_WORKER_JOBS = frozenset({jobs.CONTENT_WATCH_JOB})
+
+
+def _leader_only_jobs(application: BotApplication) -> None:
+    """Wrap every recurring job: counted in the metrics, skipped on workers that do not lead."""
+    assert application.job_queue is not None
+    for job in application.job_queue.jobs():
+        job.callback = _gated(job.callback, job.name or "job", job.name in EVERY_WORKER_JOBS)
+
+
+def _gated(callback: JobCallback, name: str, everywhere: bool) -> JobCallback:
+    async def run(context: BotContext) -> None:
+        leader = context.bot_data.leader
+        if not everywhere and leader is not None and not leader.leading:
+            return
+        await callback(context)
+        metrics.JOBS_RUN.labels(job=name).inc()
+
+    return run
 
 
 @asynccontextmanager

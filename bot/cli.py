@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import SecretStr
@@ -176,6 +177,9 @@ def run(
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,
+            # Behind a reverse proxy the public URL has a path (…/telegram); listen on the same
+            # one, or every update Telegram pushes is answered 404.
+            url_path=webhook_path(webhook),
             webhook_url=webhook,
             secret_token=settings.webhook_secret_token.get_secret_value(),
             allowed_updates=Update.ALL_TYPES,
@@ -184,6 +188,82 @@ def run(
         # PTB's own message quotes the token in full; this line masks it.
         typer.echo(refused_token_line(exc, token, settings.bot_api_base_url), err=True)
         raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="Public HTTPS URL Telegram pushes updates to (default: WEBHOOK_URL)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes behind the one URL.")
+    ] = 1,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: WEBHOOK_LISTEN).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: WEBHOOK_PORT).")
+    ] = None,
+) -> None:
+    """Take webhooks with N workers (ASGI), with /healthz, /readyz and /metrics."""
+    import os
+    import tempfile
+
+    settings = _settings()
+    url = webhook or settings.webhook_url
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        typer.echo(
+            f"Not started: {workers} workers need PostgreSQL (DATABASE_URL); SQLite serves one "
+            "process only, so use --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    missing = [
+        name
+        for name, value in (
+            ("TELEGRAM_BOT_TOKEN", settings.telegram_bot_token),
+            ("SAFEGUARDING_SECRET", settings.safeguarding_secret),
+            ("WEBHOOK_SECRET_TOKEN", settings.webhook_secret_token),
+            ("WEBHOOK_URL (or --webhook)", url),
+        )
+        if value is None
+    ]
+    if missing:
+        typer.echo(f"Invalid settings: {', '.join(missing)} required to serve", err=True)
+        raise typer.Exit(2)
+    assert url is not None
+    configure_logging()
+    # Workers are new processes that read their settings from the environment.
+    os.environ["WEBHOOK_URL"] = url
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its samples here; /metrics adds them up, whichever worker answers.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bumpbuddies-metrics-")
+    asyncio.run(_set_webhook(settings, url))
+    from bot.web import serve_workers
+
+    serve_workers(host or settings.webhook_listen, port or settings.webhook_port, workers)
+
+
+async def _set_webhook(settings: Settings, url: str) -> None:
+    """Tell Telegram where to push, once for all workers."""
+    from telegram import Bot
+
+    assert settings.telegram_bot_token is not None and settings.webhook_secret_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    base = settings.bot_api_base_url
+    bot = Bot(token, base_url=base) if base else Bot(token)
+    async with bot:
+        await bot.set_webhook(
+            url,
+            secret_token=settings.webhook_secret_token.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+
+
+def webhook_path(url: str) -> str:
+    """The path part of the public webhook URL, which the bot listens on ("" for the root)."""
+    return urlsplit(url).path.strip("/")
 
 
 def _run_sandbox(settings: Settings, staff_role: str | None = None) -> None:

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # The public URL Telegram pushes updates to (`serve`'s workers listen on its path); `run`
+    # and `serve` take it as --webhook too.
+    webhook_url: str | None = None
 
     @field_validator("council_logo_path")
     @classmethod

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import BulkSender
+from bot.leader import Leadership
 from bot.services.local_info.content import ContentSet
 from bot.services.places.geo import Gazetteer
 from bot.services.places.search import PlaceSearch
@@ -41,6 +42,8 @@ class BotData:
         self.content: ContentSet | None = None
         # The database's content fingerprint when `content` was read: a new load changes it.
         self.content_digest: str | None = None
+        # Whether this worker runs the background work (bot/leader.py); made in post_init.
+        self.leader: Leadership | None = None
 
 
 T = TypeVar("T")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import queue
@@ -426,6 +427,7 @@ class DeliveryEngine:
 
     async def _send_one(self, row: Claimed, buffer: _Buffer) -> None:
         answer = await self._sender.send(row.chat_id, row.text, row.buttons, paid=row.paid)
+        metrics.delivery_outcome(answer.outcome.value)
         results = buffer.answered(row.batch)
         if answer.outcome is Outcome.SENT:
             results.sent.append((row.id, answer.message_id))

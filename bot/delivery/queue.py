@@ -314,3 +314,11 @@ async def next_due(session: AsyncSession) -> dt.datetime | None:
     return await session.scalar(
         select(func.min(Delivery.not_before)).where(Delivery.status == DeliveryStatus.QUEUED)
     )
+
+
+async def depth(session: AsyncSession) -> int:
+    """Messages queued or being sent: the queue depth the metrics show."""
+    count = await session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.status.in_(OPEN_STATUSES))
+    )
+    return int(count or 0)

@@ -10,9 +10,12 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from .flood_control import FloodControl
 from .schema import (
@@ -35,6 +38,7 @@ __all__ = [
     "FloodControl",
     "SentMessage",
     "SimulatedTimeout",
+    "WebhookAttempt",
 ]
 
 JSONDict = dict[str, Any]
@@ -124,6 +128,22 @@ class ApiError(Exception):
         if self.parameters:
             body["parameters"] = dict(self.parameters)
         return body
+
+
+# Telegram retries an update its webhook did not take with growing gaps; these are the fake's.
+WEBHOOK_FIRST_RETRY = 1.0
+WEBHOOK_MAX_RETRY = 60.0
+# Telegram gives up on a webhook answer after about a minute; the fake is less patient.
+_WEBHOOK_TIMEOUT = 30.0
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One push of an update to the webhook: the HTTP status, or None when nothing answered."""
+
+    update_id: int
+    status: int | None
 
 
 class SimulatedTimeout(TimeoutError):
@@ -329,6 +349,9 @@ class FakeTelegram:
         *,
         clock: Callable[[], float] = time.time,
         flood: FloodControl | None = None,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+        webhook_sleep: Callable[[float], Awaitable[None]] | None = None,
+        allow_http_loopback_webhook: bool = False,
     ) -> None:
         prefix = (token or "").partition(":")[0]
         self.bot_id = int(prefix) if prefix.isdigit() else _DEFAULT_BOT_ID
@@ -359,6 +382,21 @@ class FakeTelegram:
         self.invite_links: list[JSONDict] = []
         self.updates: list[JSONDict] = []
         self.webhook: JSONDict = {}
+        # Every push to the webhook, in the order they were answered (or not).
+        self.webhook_attempts: list[WebhookAttempt] = []
+        # Telegram only pushes to https://; tests serve the bot on plain http on loopback.
+        self.allow_http_loopback_webhook = allow_http_loopback_webhook
+        self._webhook_transport = webhook_transport
+        # Retry gaps are waited with this: tests pass a stand-in so no real time passes.
+        self._webhook_sleep = webhook_sleep or asyncio.sleep
+        # The longest gap between two pushes of one update; a test starting a slow bot shortens it.
+        self.webhook_max_retry = WEBHOOK_MAX_RETRY
+        self._webhook_client: httpx.AsyncClient | None = None
+        self._webhook_loop: asyncio.AbstractEventLoop | None = None
+        self._webhook_gate: asyncio.Semaphore | None = None
+        self._webhook_generation = 0
+        self._webhook_pushes: set[asyncio.Task[None]] = set()
+        self._webhook_error: tuple[int, str] | None = None
         self.closed = False
         self.logged_out = False
 
@@ -883,6 +921,10 @@ class FakeTelegram:
             self._violate(f"fake produced an invalid Update: {problem}")
         self._pending.append(update)
         self.updates.append(update)
+        if self.webhook.get("url") and self._webhook_loop is not None:
+            # Thread-safe: the terminal sandbox queues updates from its input thread.
+            generation = self._webhook_generation
+            self._webhook_loop.call_soon_threadsafe(self._push, update, generation)
         _wake(self._update_waiters)
         _wake(self._activity_waiters)
         return copy.deepcopy(update)
@@ -953,6 +995,8 @@ class FakeTelegram:
             lines.append("The bot made no calls besides getUpdates.")
         if self._pending:
             lines.append(f"{len(self._pending)} update(s) still unconfirmed by the bot.")
+        if self.webhook.get("url") and self._webhook_error is not None:
+            lines.append(f"Webhook's last error: {self._webhook_error[1]}")
         for message in self.sent[-5:]:
             lines.append(f"  sent to {message.chat_id}: {message.plain_text[:80]!r}")
         if self.violations:
@@ -1018,23 +1062,106 @@ class FakeTelegram:
     def _set_webhook(self, params: JSONDict, files: FileMap) -> bool:
         url = str(params["url"])
         if not url:
+            self._stop_pushing()
             self.webhook = {}
             return True
-        if not url.startswith("https://"):
+        if not url.startswith("https://") and not self._allowed_http(url):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        self._stop_pushing()
         self.webhook = {key: value for key, value in params.items() if key != "certificate"}
         self.webhook["has_custom_certificate"] = "certificate" in files
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"]) or None
         if params.get("drop_pending_updates"):
             self._pending.clear()
+        self._start_pushing()
         return True
 
+    def _allowed_http(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (
+            self.allow_http_loopback_webhook
+            and parts.scheme == "http"
+            and parts.hostname in _LOOPBACK_HOSTS
+        )
+
     def _delete_webhook(self, params: JSONDict, files: FileMap) -> bool:
+        self._stop_pushing()
         self.webhook = {}
         if params.get("drop_pending_updates"):
             self._pending.clear()
         return True
+
+    # --- pushing updates to a webhook, as Telegram does -----------------------------------------
+
+    def _start_pushing(self) -> None:
+        self._webhook_loop = asyncio.get_running_loop()
+        self._webhook_error = None
+        self._webhook_gate = asyncio.Semaphore(int(self.webhook.get("max_connections", 40)))
+        if self._webhook_client is None:
+            self._webhook_client = httpx.AsyncClient(
+                transport=self._webhook_transport, timeout=_WEBHOOK_TIMEOUT
+            )
+        for update in list(self._pending):
+            self._push(update, self._webhook_generation)
+
+    def _stop_pushing(self) -> None:
+        # Pushes for an old URL stop at their next step; their updates stay pending.
+        self._webhook_generation += 1
+        for task in list(self._webhook_pushes):
+            task.cancel()
+
+    def _push(self, update: JSONDict, generation: int) -> None:
+        if generation != self._webhook_generation or not self._allowed(update):
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(update, generation))
+        self._webhook_pushes.add(task)
+        task.add_done_callback(self._webhook_pushes.discard)
+
+    async def _deliver(self, update: JSONDict, generation: int) -> None:
+        """Push one update until the webhook answers 2xx, waiting longer after each failure."""
+        gap = min(WEBHOOK_FIRST_RETRY, self.webhook_max_retry)
+        while generation == self._webhook_generation:
+            assert self._webhook_gate is not None
+            async with self._webhook_gate:
+                status, error = await self._post(update)
+            self.webhook_attempts.append(WebhookAttempt(update["update_id"], status))
+            if status is not None and 200 <= status < 300:
+                self._pending = [u for u in self._pending if u["update_id"] != update["update_id"]]
+                _wake(self._activity_waiters)
+                return
+            self._webhook_error = (self._now(), error)
+            _wake(self._activity_waiters)
+            await self._webhook_sleep(gap)
+            gap = min(gap * 2, self.webhook_max_retry)
+
+    async def _post(self, update: JSONDict) -> tuple[int | None, str]:
+        assert self._webhook_client is not None
+        headers = {"Content-Type": "application/json"}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        try:
+            response = await self._webhook_client.post(
+                str(self.webhook["url"]), content=json.dumps(update), headers=headers
+            )
+        except httpx.TimeoutException:
+            return None, "Read timeout expired"
+        except httpx.TransportError:
+            return None, "Connection refused"
+        reason = response.reason_phrase or ""
+        return (
+            response.status_code,
+            f"Wrong response from the webhook: {response.status_code} {reason}",
+        )
+
+    async def aclose(self) -> None:
+        """Stop pushing to the webhook and close its connections (pending updates stay)."""
+        self._stop_pushing()
+        pending = list(self._webhook_pushes)
+        await asyncio.gather(*pending, return_exceptions=True)
+        client, self._webhook_client = self._webhook_client, None
+        if client is not None:
+            await client.aclose()
 
     def _get_webhook_info(self, params: JSONDict, files: FileMap) -> JSONDict:
         info: JSONDict = {
@@ -1045,6 +1172,8 @@ class FakeTelegram:
         for key in ("ip_address", "max_connections"):
             if key in self.webhook:
                 info[key] = self.webhook[key]
+        if self.webhook.get("url") and self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
         if self.webhook.get("url") and self._allowed_updates:
             info["allowed_updates"] = list(self._allowed_updates)
         return info

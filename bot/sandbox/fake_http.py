@@ -201,6 +201,8 @@ class FakeTelegramServer:
         server, self._server = self._server, None
         if server is None:
             return
+        # Telegram stops pushing to a webhook nobody serves any more; so does the fake.
+        await self.fake.aclose()
         server.stop()
         pending = list(self.in_flight)
         for task in pending:

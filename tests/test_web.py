@@ -1,0 +1,140 @@
+"""The ASGI app of `bumpbuddies serve`: the webhook on its path, probes and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from bot.clock import FixedClock
+from bot.db import create_engine
+from bot.sandbox.fake_api import FakeTelegram
+from bot.web import SECRET_HEADER, create_app, latest_revision
+from tests.content_support import Sessions, load_sample
+from tests.harness import BotHarness
+
+SECRET = "a-webhook-secret"
+URL = "https://bot.example.org/telegram/updates"
+
+
+@pytest.fixture
+async def harness(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> AsyncIterator[BotHarness]:
+    async with BotHarness.start(
+        fake, database_url, clock, webhook_secret_token=SECRET, webhook_url=URL
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+    """Requests to the app as the reverse proxy forwards them (the Application already runs)."""
+    settings = harness.app.bot_data.settings
+    assert settings is not None
+    app = create_app(harness.app, settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+        yield client
+
+
+async def push(client: httpx.AsyncClient, update: dict[str, Any], secret: str = SECRET) -> int:
+    response = await client.post(
+        "/telegram/updates", json=update, headers={SECRET_HEADER: secret} if secret else {}
+    )
+    return response.status_code
+
+
+async def test_an_update_pushed_to_the_urls_path_is_handled_before_it_is_answered(
+    client: httpx.AsyncClient, fake: FakeTelegram
+) -> None:
+    user = fake.new_user("Ann")
+
+    status = await push(client, fake.send_message(user, "/start"))
+
+    assert status == 200
+    assert "Are you happy for us to keep these details?" in fake.messages(user.id)[-1].plain_text
+
+
+@pytest.mark.parametrize("secret", ["", "not-the-secret"])
+async def test_an_update_without_the_secret_token_is_refused_and_not_handled(
+    client: httpx.AsyncClient, fake: FakeTelegram, secret: str
+) -> None:
+    user = fake.new_user("Ann")
+
+    status = await push(client, fake.send_message(user, "/start"), secret=secret)
+
+    assert status == 403
+    assert fake.messages(user.id) == []
+
+
+async def test_a_body_that_is_not_an_update_is_a_bad_request(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/telegram/updates", content=b"not json", headers={SECRET_HEADER: SECRET}
+    )
+
+    assert response.status_code == 400
+
+
+async def test_healthz_answers_while_the_process_is_up(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert (response.status_code, response.text) == (200, "ok")
+
+
+async def test_readyz_wants_content_loaded(
+    client: httpx.AsyncClient, sessions: Sessions, clock: FixedClock
+) -> None:
+    before = await client.get("/readyz")
+    await load_sample(sessions, clock.now())
+    after = await client.get("/readyz")
+
+    assert before.status_code == 503
+    assert "bumpbuddies content load" in before.text
+    assert (after.status_code, after.text) == (200, "ready")
+
+
+async def test_readyz_wants_the_schema_at_the_latest_migration(
+    client: httpx.AsyncClient,
+    sessions: Sessions,
+    clock: FixedClock,
+    owner_database_url: str,
+    database_url: str,
+) -> None:
+    await load_sample(sessions, clock.now())
+    owner = create_engine(owner_database_url)
+    try:
+        async with owner.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        behind = await client.get("/readyz")
+        async with owner.begin() as connection:
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"),
+                {"head": latest_revision(database_url)},
+            )
+    finally:
+        await owner.dispose()
+
+    assert behind.status_code == 503
+    assert "bumpbuddies db upgrade" in behind.text
+
+
+async def test_metrics_count_updates_by_type_and_time_their_handling(
+    client: httpx.AsyncClient, fake: FakeTelegram
+) -> None:
+    user = fake.new_user("Ann")
+    await push(client, fake.send_message(user, "/start"))
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    body = response.text
+    assert 'bumpbuddies_updates_total{type="message"}' in body
+    assert "bumpbuddies_update_handling_seconds_bucket" in body
+    assert "bumpbuddies_delivery_queue_depth 0.0" in body
+    assert "bumpbuddies_leading 1.0" in body
+    # Kinds and outcomes only: nothing in the metrics can say who wrote.
+    assert str(user.id) not in body and "Ann" not in body
