@@ -32,6 +32,7 @@ from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import BulkSender
 from bot.handlers import (
     common,
+    console,
     data_rights,
     feedback,
     life_events,
@@ -217,6 +218,7 @@ def build_application(
     jobs.schedule_daily(application)
     jobs.schedule_content_watch(application)
     application.add_handlers(staff_setup.staff_handlers())
+    application.add_handler(console.console_handler())
     application.add_handler(staff_setup.reachability_handler(), group=2)
     staff_setup.schedule_staff_jobs(application)
     application.add_handler(CommandHandler("help", urgent.show_help))
