@@ -9,20 +9,27 @@ from importlib.resources import files
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.console import pages, signin
+from bot.console import broadcast_pages, pages, signin
 from bot.console.web import (
     ConsoleState,
     SecurityHeaders,
     console_sessionmaker,
+    not_found,
     template_environment,
 )
 from bot.db import create_engine
 from bot.services.geo import Gazetteer, default_gazetteer
+
+
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    return not_found(request)
 
 
 def create_app(
@@ -74,8 +81,19 @@ def create_app(
         Route("/staff/invite", pages.staff_invite, methods=["POST"]),
         Route("/staff/{staff_id:int}/role", pages.staff_change_role, methods=["POST"]),
         Route("/staff/{staff_id:int}/remove", pages.staff_remove, methods=["POST"]),
+        Route("/broadcasts", broadcast_pages.compose_page),
+        Route("/broadcasts", broadcast_pages.create, methods=["POST"]),
+        Route("/broadcasts/{broadcast_id:int}", broadcast_pages.show),
+        Route("/broadcasts/{broadcast_id:int}/progress", broadcast_pages.progress_json),
+        Route("/broadcasts/{broadcast_id:int}/send", broadcast_pages.send, methods=["POST"]),
+        Route("/broadcasts/{broadcast_id:int}/cancel", broadcast_pages.cancel, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(files("bot.console").joinpath("static")))),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=lifespan,
+        exception_handlers={404: _not_found},
+    )
     app.state.console = state
     return app
