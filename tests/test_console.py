@@ -289,3 +289,129 @@ async def test_console_actions_are_in_the_audit_trail_marked_as_from_the_console
     assert by_action["console.signin"] == "console"
     # What happened in the bot stays unmarked.
     assert by_action["console.link"] is None
+
+
+async def test_a_moderators_decision_in_the_console_warns_her_as_moderation_does(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    from tests.test_staff_moderation import notices_after_the_wait, reported_pair
+
+    moderator = await staff_member(bot, fake, StaffRole.MODERATOR)
+    reported, _, report_id = await reported_pair(bot, fake)
+    await sign_in(bot, web, moderator)
+    page = await web.get("/moderation")
+    # The reason a resident wrote is escaped, never markup.
+    assert "Rude &lt;b&gt;messages&lt;/b&gt;" in page.text
+    decided = await web.post(
+        f"/moderation/{report_id}", data={"action": "warn", "csrf_token": csrf_of(page)}
+    )
+    assert decided.headers["location"] == "/moderation?done=warn"
+    again = await web.post(
+        f"/moderation/{report_id}", data={"action": "dismiss", "csrf_token": csrf_of(page)}
+    )
+    assert again.headers["location"] == "/moderation?done=gone"
+    notices = await notices_after_the_wait(bot, fake, reported)
+    assert len(notices) == 1
+
+
+async def test_a_broadcaster_sees_only_her_own_broadcasts(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    first = await staff_member(bot, fake, StaffRole.BROADCASTER)
+    second = await staff_member(bot, fake, StaffRole.BROADCASTER)
+    await sign_in(bot, web, first)
+    page = await web.get("/broadcasts")
+    made = await web.post(
+        "/broadcasts",
+        data={
+            "text": "Clinic closed <Monday>",
+            "purpose": "service",
+            "kind": "everyone",
+            "csrf_token": csrf_of(page),
+        },
+    )
+    assert made.status_code == 303
+    draft = await web.get(made.headers["location"])
+    # What she typed is text, not markup, in the preview as in Telegram.
+    assert "Clinic closed &amp;lt;Monday&amp;gt;" not in draft.text
+    assert "Clinic closed &lt;Monday&gt;" in draft.text and "0 residents" in draft.text
+    web.cookies.clear()
+    await sign_in(bot, web, second)
+    assert (await web.get(made.headers["location"])).status_code == 404
+    assert (await web.get("/broadcasts")).status_code == 200
+
+
+async def test_insecure_links_and_past_times_are_refused_as_in_the_bot(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    await sign_in(bot, web, admin)
+    page = await web.get("/broadcasts")
+    refused = await web.post(
+        "/broadcasts",
+        data={
+            "text": "See http://example.org",
+            "purpose": "service",
+            "kind": "everyone",
+            "csrf_token": csrf_of(page),
+        },
+    )
+    assert refused.status_code == 400 and "must start with https://" in refused.text
+    made = await web.post(
+        "/broadcasts",
+        data={
+            "text": "Hello",
+            "purpose": "service",
+            "kind": "everyone",
+            "csrf_token": csrf_of(page),
+        },
+    )
+    path = made.headers["location"]
+    past = await web.post(
+        path + "/send",
+        data={"when": "later", "send_at": "2026-11-29T10:00", "csrf_token": csrf_of(page)},
+    )
+    assert past.headers["location"] == path + "?error=time"
+
+
+async def test_an_admin_changes_a_role_and_the_new_role_applies_at_the_next_page(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    midwife = await staff_member(bot, fake, StaffRole.MIDWIFE)
+    await sign_in(bot, web, midwife)
+    hers = web.cookies[COOKIE]
+    assert (await web.get("/moderation")).status_code == 404
+    web.cookies.clear()
+    await sign_in(bot, web, admin)
+    page = await web.get("/staff")
+    ids = re.findall(r'action="/staff/(\d+)/role"', page.text)
+    changed = await web.post(
+        f"/staff/{ids[0]}/role", data={"role": "moderator", "csrf_token": csrf_of(page)}
+    )
+    assert changed.status_code == 303
+    invite = await web.post("/staff/invite", data={"role": "midwife", "csrf_token": csrf_of(page)})
+    assert re.search(r"https://t\.me/\w+\?start=staff_[A-Za-z0-9_-]{43}", invite.text)
+    web.cookies.clear()
+    web.cookies.set(COOKIE, hers)
+    assert (await web.get("/moderation")).status_code == 200
+
+
+async def test_the_console_works_mounted_inside_another_app(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    data = bot.app.bot_data
+    assert data.settings is not None and data.engine is not None
+    console = create_app(
+        data.settings, engine=data.engine, clock=bot.clock, gazetteer=data.gazetteer
+    )
+    outer = Starlette(routes=[Mount("/console", app=console)])
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://desk.test") as client:
+        page = await client.get("/console/signin")
+        assert page.status_code == 200 and 'href="/console/static/console.css"' in page.text
+        assert (await client.get("/console/static/console.css")).status_code == 200
+        assert (await client.get("/console/")).headers["location"] == "/console/signin"
