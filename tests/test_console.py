@@ -15,7 +15,8 @@ from sqlalchemy import select
 from bot.console.app import create_app
 from bot.console.web import COOKIE
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from models import AuditEvent, ConsoleLink, ConsoleSession, StaffRole
+from models import AuditEvent, ConsoleLink, ConsoleSession, ContentLibrary, StaffRole
+from tests.content_support import SAMPLE_FOLDER
 from tests.factories import make_staff
 from tests.harness import BotHarness
 
@@ -415,3 +416,71 @@ async def test_the_console_works_mounted_inside_another_app(
         assert page.status_code == 200 and 'href="/console/static/console.css"' in page.text
         assert (await client.get("/console/static/console.css")).status_code == 200
         assert (await client.get("/console/")).headers["location"] == "/console/signin"
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, body in files.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
+def content_folder(top: str = "content/") -> dict[str, bytes]:
+    return {top + p.name: p.read_bytes() for p in SAMPLE_FOLDER.iterdir() if p.is_file()}
+
+
+async def upload(
+    web: httpx.AsyncClient, data: bytes, *, allow_sample: bool = False
+) -> httpx.Response:
+    page = await web.get("/content")
+    fields = {"csrf_token": csrf_of(page)} | ({"allow_sample": "yes"} if allow_sample else {})
+    return await web.post(
+        "/content", data=fields, files={"upload": ("content.zip", data, "application/zip")}
+    )
+
+
+async def loaded_content(bot: BotHarness) -> list[ContentLibrary]:
+    async with bot.session() as session:
+        return list(await session.scalars(select(ContentLibrary)))
+
+
+async def test_an_admin_loads_the_content_folder_from_a_zip_all_or_nothing(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    await sign_in(bot, web, admin)
+    sample = await upload(web, zipped(content_folder()))
+    assert sample.status_code == 400 and "marked sample: true" in sample.text
+    broken = content_folder()
+    broken["content/weeks.yaml"] = broken["content/weeks.yaml"] + b"\n  - week: [\n"
+    refused = await upload(web, zipped(broken), allow_sample=True)
+    assert refused.status_code == 400 and "nothing was loaded" in refused.text
+    assert re.search(r"<code>weeks\.yaml:\d+: [^<]+</code>", refused.text), refused.text
+    assert await loaded_content(bot) == []
+    loaded = await upload(web, zipped(content_folder()), allow_sample=True)
+    assert loaded.status_code == 200 and "The bot uses them within a minute" in loaded.text
+    assert len(await loaded_content(bot)) == 1
+
+
+async def test_a_zip_reaching_outside_its_folder_is_refused(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    await sign_in(bot, web, admin)
+    for name in ("../weeks.yaml", "/etc/weeks.yaml", "content/../../weeks.yaml"):
+        files = content_folder("") | {name: b"sample: true\n"}
+        refused = await upload(web, zipped(files), allow_sample=True)
+        assert refused.status_code == 400 and "must be inside the content folder" in refused.text
+    too_big = await upload(web, b"x" * (3 * 1024 * 1024))
+    # Too big to read as a form at all: refused before anything is unpacked.
+    assert too_big.status_code == 403
+    assert await loaded_content(bot) == []
+
+
+async def test_only_admins_may_load_content(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    broadcaster = await staff_member(bot, fake, StaffRole.BROADCASTER)
+    await sign_in(bot, web, broadcaster)
+    assert (await web.get("/content")).status_code == 404

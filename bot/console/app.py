@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.console import broadcast_pages, pages, signin
+from bot.console import broadcast_pages, content_pages, pages, signin
 from bot.console.web import (
     ConsoleState,
     SecurityHeaders,
@@ -87,6 +87,8 @@ def create_app(
         Route("/broadcasts/{broadcast_id:int}/progress", broadcast_pages.progress_json),
         Route("/broadcasts/{broadcast_id:int}/send", broadcast_pages.send, methods=["POST"]),
         Route("/broadcasts/{broadcast_id:int}/cancel", broadcast_pages.cancel, methods=["POST"]),
+        Route("/content", content_pages.content_page),
+        Route("/content", content_pages.content_upload, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(files("bot.console").joinpath("static")))),
     ]
     app = Starlette(

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -169,12 +170,16 @@ def render(
     return HTMLResponse(template.render(**values), status_code=status_code)
 
 
-async def read_form(request: Request) -> FormData | None:
-    """The posted form, or None if it is too big to be one of ours."""
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> FormData | None:
+    """The posted form, or None if it is too big to be one of ours (or not a form at all)."""
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    if length is None or not length.isdigit() or int(length) > max_bytes:
         return None
-    return await request.form(max_files=0, max_fields=50)
+    uploads = 1 if max_bytes > MAX_FORM_BYTES else 0
+    try:
+        return await request.form(max_files=uploads, max_fields=50, max_part_size=max_bytes)
+    except (HTTPException, ValueError):
+        return None
 
 
 def csrf_ok(form: FormData | None, expected: str) -> bool:
@@ -197,6 +202,7 @@ NAV = [
     ("/moderation", "Moderation", Permission.MODERATE),
     ("/staff", "Staff", Permission.MANAGE_STAFF),
     ("/broadcasts", "Broadcasts", Permission.BROADCAST),
+    ("/content", "Content", Permission.MANAGE_STAFF),
 ]
 
 
@@ -238,32 +244,52 @@ def not_found(request: Request) -> HTMLResponse:
     return render(request, "not_found.html", 404)
 
 
-def staff_page(permission: Permission | None, action: str) -> Callable[[Handler], Any]:
-    """Make a handler a signed-in page needing `permission` (None: any current staff)."""
+def staff_page(
+    permission: Permission | None, action: str, max_bytes: int = MAX_FORM_BYTES
+) -> Callable[[Handler], Any]:
+    """Make a handler a signed-in page needing `permission` (None: any current staff).
+
+    `max_bytes` above the usual form size allows one uploaded file of up to that size.
+    """
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            state = state_of(request)
-            now = state.clock.now()
-            form = await read_form(request) if request.method == "POST" else None
-            async with state.session() as db, db.begin():
-                found = await sessions.current(db, request.cookies.get(COOKIE), now)
-                if found is None or found.member is None:
-                    response: Response = to(request, "/signin")
-                    clear_session_cookie(request, response)
-                    return response
-                if request.method == "POST" and not csrf_ok(form, found.row.csrf_token):
-                    return render(request, "forbidden.html", 403)
-                member = found.member
-                if permission is not None:
-                    access = await authorise(db, member.telegram_user_id, permission, now, action)
-                    if access.member is None:
-                        return not_found(request)
-                ctx = Ctx(request, db, now, member, found.row, form, state)
-                return await handler(ctx)
+            form = await read_form(request, max_bytes) if request.method == "POST" else None
+            try:
+                return await _signed_in(request, form, permission, action, handler)
+            finally:
+                # Uploaded files wait in temporary files until closed.
+                if form is not None:
+                    await form.close()
 
         endpoint.__name__ = handler.__name__
         endpoint.__doc__ = handler.__doc__
         return endpoint
 
     return wrap
+
+
+async def _signed_in(
+    request: Request,
+    form: FormData | None,
+    permission: Permission | None,
+    action: str,
+    handler: Handler,
+) -> Response:
+    state = state_of(request)
+    now = state.clock.now()
+    async with state.session() as db, db.begin():
+        found = await sessions.current(db, request.cookies.get(COOKIE), now)
+        if found is None or found.member is None:
+            response: Response = to(request, "/signin")
+            clear_session_cookie(request, response)
+            return response
+        if request.method == "POST" and not csrf_ok(form, found.row.csrf_token):
+            return render(request, "forbidden.html", 403)
+        member = found.member
+        if permission is not None:
+            access = await authorise(db, member.telegram_user_id, permission, now, action)
+            if access.member is None:
+                return not_found(request)
+        ctx = Ctx(request, db, now, member, found.row, form, state)
+        return await handler(ctx)

@@ -20,7 +20,7 @@ from tests.harness import BotHarness
 
 LINK = re.compile(r"http://127\.0\.0\.1:8080(/signin/link/[A-Za-z0-9_-]+)")
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-PAGES = ["/", "/reports", "/links", "/moderation", "/staff", "/broadcasts"]
+PAGES = ["/", "/reports", "/links", "/moderation", "/staff", "/broadcasts", "/content"]
 # 200% zoom halves the CSS pixels across: a 1280-pixel-wide window shows a 640-pixel page.
 ZOOMED: ViewportSize = {"width": 640, "height": 400}
 # Set (e.g. to docs/console) to keep the screenshots; otherwise they go to the test's folder.
