@@ -34,6 +34,7 @@ from bot.delivery.engine import DeliveryEngine
 from bot.delivery.sender import BulkSender
 from bot.handlers import (
     common,
+    console,
     data_rights,
     feedback,
     life_events,
@@ -249,6 +250,7 @@ def build_application(
     local_info.register(application)
     matching.register(application)  # and the bot's rights in groups, in group 1
     staff.register(application)
+    application.add_handler(console.console_handler())
     reachability.register(application)  # group 2
     # What no feature claimed.
     application.add_handler(CommandHandler("help", urgent.show_help))

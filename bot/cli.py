@@ -494,6 +494,28 @@ def report(
     typer.echo(f"Report for {period.label()}: {out} and {written.count} CSV files in {folder}.")
 
 
+@app.command()
+def console(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (CONSOLE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (CONSOLE_PORT).")] = None,
+) -> None:
+    """The staff web console; staff sign in through the bot's /console."""
+    import uvicorn
+
+    from bot.console.app import create_app
+
+    settings = _settings()
+    configure_logging()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.console_host,
+        port=port or settings.console_port,
+        # Uvicorn's access log prints request paths, and a sign-in link's token is in its path.
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
 @export_app.command("consent")
 def export_consent(
     out: Annotated[

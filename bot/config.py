@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # and `serve` take it as --webhook too.
     webhook_url: str | None = None
 
+    # The staff web console (`bumpbuddies console`); the public URL is what /console links to
+    # (defaults to http://CONSOLE_HOST:CONSOLE_PORT).
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8080, ge=1, le=65535)
+    console_public_url: str | None = None
+
     @field_validator("council_logo_path")
     @classmethod
     def _png_logo(cls, value: Path | None) -> Path | None:

@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.consent import OPTIONAL_PURPOSES, ConsentEvent, ConsentPurpose, ConsentText
+from models.console import ConsoleLink, ConsoleSession
 from models.content import (
     ContentCategory,
     ContentLibrary,
@@ -64,6 +65,8 @@ __all__ = [
     "ConsentEvent",
     "ConsentPurpose",
     "ConsentText",
+    "ConsoleLink",
+    "ConsoleSession",
     "ContentCategory",
     "ContentLibrary",
     "ContentMessage",

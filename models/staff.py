@@ -79,6 +79,8 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(80))
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(200))
+    # "console" for what staff did in the web console; None for the bot and the command line.
+    via: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         Index("ix_audit_events_at", "at"),
