@@ -233,13 +233,25 @@ def serve(
         typer.echo(f"Invalid settings: {', '.join(missing)} required to serve", err=True)
         raise typer.Exit(2)
     assert url is not None
-    configure_logging()
+    assert settings.telegram_bot_token is not None
+    _require_latest_schema(settings)
+    from telegram.error import InvalidToken
+
+    from bot.startup import refused_token_line
+
+    token = settings.telegram_bot_token.get_secret_value()
+    configure_logging(secrets=[token])
     # Workers are new processes that read their settings from the environment.
     os.environ["WEBHOOK_URL"] = url
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its samples here; /metrics adds them up, whichever worker answers.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bumpbuddies-metrics-")
-    asyncio.run(_set_webhook(settings, url))
+    try:
+        asyncio.run(_set_webhook(settings, url))
+    except InvalidToken as exc:
+        # PTB's own message quotes the token in full; this line masks it.
+        typer.echo(refused_token_line(exc, token, settings.bot_api_base_url), err=True)
+        raise typer.Exit(2) from None
     from bot.web import serve_workers
 
     serve_workers(host or settings.webhook_listen, port or settings.webhook_port, workers)

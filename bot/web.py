@@ -194,8 +194,9 @@ def app_from_environment() -> Starlette:
     from bot.cli import configure_logging
 
     # A worker is a process of its own: logging is set up here, as `bumpbuddies run` does.
-    configure_logging()
     settings = load_settings()
+    token = settings.telegram_bot_token
+    configure_logging(secrets=[token.get_secret_value()] if token is not None else [])
     return create_app(build_application(settings, updater=False), settings)
 
 

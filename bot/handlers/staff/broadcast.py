@@ -11,13 +11,12 @@ import datetime as dt
 import html
 import logging
 import re
-import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -25,11 +24,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
-from bot.handlers.common import answer, guard, reply, texts_for
+from bot.handlers.common import answer, conversation, edit_message, guard, reply, texts_for
 from bot.services.staff import broadcasts
 from bot.services.staff.accounts import Permission
 from bot.services.staff.broadcasts import Audience, Desk, Step
@@ -160,16 +158,6 @@ async def _send_card(
 ) -> None:
     text, markup = await _card(context, texts, broadcast)
     await reply(update, text, reply_markup=markup)
-
-
-async def _edit(update: Update, text: Html, markup: InlineKeyboardMarkup | None) -> None:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except BadRequest:
-        # An old or identical message: send the new state instead.
-        await reply(update, text, reply_markup=markup)
 
 
 async def start(update: Update, context: BotContext) -> int:
@@ -394,7 +382,7 @@ async def _confirm(
         ]
     )
     if edit:
-        await _edit(update, text, markup)
+        await edit_message(update, text, markup)
     else:
         await reply(update, text, reply_markup=markup)
 
@@ -473,18 +461,18 @@ async def _show(
         if view == "preview":
             await _show_preview(update, context, texts, broadcast)
         text, markup = await _card(context, texts, broadcast)
-        await _edit(update, text, markup)
+        await edit_message(update, text, markup)
     elif view == "districts":
         audience = Audience.from_json(broadcast.audience)
         items = [(d.code, d.name) for d in context.gazetteer.districts()]
         chosen = audience.codes if audience.kind == "districts" else ()
         back = ("broadcast.back", "card", "")
         markup = _picker(texts, broadcast, items, chosen, "dt", back)
-        await _edit(update, texts("broadcast.pick_districts"), markup)
+        await edit_message(update, texts("broadcast.pick_districts"), markup)
     elif view == "wards":
         items = [(d.code, d.name) for d in context.gazetteer.districts()]
         markup = _picker(texts, broadcast, items, (), "wd", ("broadcast.back", "card", ""))
-        await _edit(update, texts("broadcast.pick_ward_district"), markup)
+        await edit_message(update, texts("broadcast.pick_ward_district"), markup)
     elif view == "wards_of":
         audience = Audience.from_json(broadcast.audience)
         wards = context.gazetteer.wards_in(step.argument)
@@ -493,7 +481,7 @@ async def _show(
         markup = _picker(texts, broadcast, [(w.code, w.name) for w in wards], chosen, "wt", back)
         district = context.gazetteer.district(step.argument)
         name = district.name if district else ""
-        await _edit(update, texts("broadcast.pick_wards", district=name), markup)
+        await edit_message(update, texts("broadcast.pick_wards", district=name), markup)
     elif view == "trimester":
         markup = InlineKeyboardMarkup(
             [
@@ -504,7 +492,7 @@ async def _show(
                 [_button(texts, "broadcast.back", broadcast, "card")],
             ]
         )
-        await _edit(update, texts("broadcast.pick_trimester"), markup)
+        await edit_message(update, texts("broadcast.pick_trimester"), markup)
     elif view == "prompt":
         await reply(update, texts(_PROMPTS[step.argument][0]))
     elif view == "now":
@@ -513,17 +501,17 @@ async def _show(
         when = dt.datetime.fromtimestamp(int(step.argument), dt.UTC)
         await _confirm(update, context, texts, broadcast, when, edit=True)
     elif view == "discard":
-        await _edit(update, texts("broadcast.discarded", number=broadcast.id), None)
+        await edit_message(update, texts("broadcast.discarded", number=broadcast.id), None)
     elif view == "nobody":
-        await _edit(update, texts("broadcast.nobody"), None)
+        await edit_message(update, texts("broadcast.nobody"), None)
     elif view == "scheduled":
         await _scheduled(update, context, texts, broadcast)
     elif view == "sending":
         await _start_sending(update, context, texts, broadcast)
     elif view == "stopped":
-        await _edit(update, _stopped_text(texts, broadcast, int(step.argument)), None)
+        await edit_message(update, _stopped_text(texts, broadcast, int(step.argument)), None)
     elif view == "called_off":
-        await _edit(update, texts("broadcast.called_off", number=broadcast.id), None)
+        await edit_message(update, texts("broadcast.called_off", number=broadcast.id), None)
 
 
 def _stopped_text(texts: Catalogue, broadcast: Broadcast, stopped: int) -> Html:
@@ -541,7 +529,7 @@ async def _scheduled(
     markup = InlineKeyboardMarkup(
         [[_button(texts, "broadcast.cancel_scheduled", broadcast, "stop")]]
     )
-    await _edit(
+    await edit_message(
         update,
         texts(
             "broadcast.scheduled",
@@ -560,7 +548,7 @@ async def _start_sending(
     assert query is not None
     text = texts("broadcast.starting", number=broadcast.id, total=f"{broadcast.recipients or 0:,}")
     markup = InlineKeyboardMarkup([[_button(texts, "broadcast.stop", broadcast, "stop")]])
-    await _edit(update, text, markup)
+    await edit_message(update, text, markup)
     message = query.message
     shown_at = (message.chat.id, message.message_id) if message is not None else None
     screen = _ProgressScreen(context.bot, texts.language)
@@ -708,23 +696,21 @@ def broadcast_conversation() -> ConversationHandler[Any]:
     text = filters.TEXT & ~filters.COMMAND
     # Buttons are tracked per chat and user on purpose: each press is checked against the
     # database (owner, revision), so PTB's per_message tracking is not needed.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return ConversationHandler(
-            name="broadcast",
-            entry_points=[
-                CommandHandler("broadcast", start, filters=filters.ChatType.PRIVATE),
-                CallbackQueryHandler(on_button, pattern=r"^bc:"),
-            ],
-            states={
-                TEXT: [MessageHandler(text, text_given)],
-                DUE_RANGE: [MessageHandler(text, due_range_given)],
-                BUTTON: [MessageHandler(text, button_given)],
-                WHEN: [MessageHandler(text, when_given)],
-            },
-            fallbacks=[
-                CommandHandler("cancel", cancel_compose),
-                CallbackQueryHandler(on_button, pattern=r"^bc:"),
-            ],
-            allow_reentry=True,
-        )
+    return conversation(
+        name="broadcast",
+        entry_points=[
+            CommandHandler("broadcast", start, filters=filters.ChatType.PRIVATE),
+            CallbackQueryHandler(on_button, pattern=r"^bc:"),
+        ],
+        states={
+            TEXT: [MessageHandler(text, text_given)],
+            DUE_RANGE: [MessageHandler(text, due_range_given)],
+            BUTTON: [MessageHandler(text, button_given)],
+            WHEN: [MessageHandler(text, when_given)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel_compose),
+            CallbackQueryHandler(on_button, pattern=r"^bc:"),
+        ],
+        allow_reentry=True,
+    )
