@@ -34,6 +34,7 @@ from bot.handlers.common import (
     clear_buttons,
     consent_evidence,
     conversation,
+    edit_message,
     fallback_message,
     her_message,
     her_text,
@@ -662,9 +663,7 @@ async def _show_districts(update: Update, context: BotContext, edit: bool) -> in
     markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
     query = update.callback_query
     if edit and query is not None:
-        await query.edit_message_text(
-            texts("area.choose_district"), parse_mode="HTML", reply_markup=markup
-        )
+        await edit_message(update, texts("area.choose_district"), markup)
     else:
         await reply(update, texts("area.choose_district"), reply_markup=markup)
     return AREA
@@ -691,10 +690,10 @@ async def area_district(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.bad_button"), alert=True)
         return AREA
     await answer(query)
-    await query.edit_message_text(
+    await edit_message(
+        update,
         texts("area.choose_ward", district=district.name),
-        parse_mode="HTML",
-        reply_markup=_ward_page(texts, district, wards, page),
+        _ward_page(texts, district, wards, page),
     )
     return AREA
 

@@ -20,7 +20,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, guard, reply, sender, texts_for
+from bot.handlers.common import answer, clear_buttons, guard, reply, sender, texts_for
 from bot.services.local_info.content import loaded_digest
 from bot.services.staff import accounts as staff_service
 from bot.services.staff.accounts import ALLOWED, InviteRefused, Permission
@@ -232,13 +232,13 @@ async def revoke(update: Update, context: BotContext) -> None:
     texts = texts_for(update)
     if query.data == "st:rvn":
         await answer(query, texts("staff.revoke_kept"))
-        await query.edit_message_reply_markup(None)
+        await clear_buttons(query)
         return
     async with context.session() as session, session.begin():
         revoked = await staff_service.revoke_staff(
             session, me, int(query.data.rsplit(":", 1)[1]), context.now()
         )
-    await query.edit_message_reply_markup(None)
+    await clear_buttons(query)
     if revoked is None:
         await answer(query, texts("staff.revoke_stale"), alert=True)
         return

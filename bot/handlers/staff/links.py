@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.handlers.common import answer, conversation, guard, reply, texts_for
+from bot.handlers.common import answer, clear_buttons, conversation, guard, reply, texts_for
 from bot.services.reports.protection import indistinguishable
 from bot.services.staff import join_links
 from bot.services.staff.accounts import Permission
@@ -92,7 +92,7 @@ async def district_chosen(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.stale_button"), alert=True)
         return DISTRICT if clinic else END
     await answer(query)
-    await query.edit_message_reply_markup(None)
+    await clear_buttons(query)
     async with context.session() as session, session.begin():
         link = await join_links.create_join_link(
             session, clinic, district.code if district else None, context.now(), member
