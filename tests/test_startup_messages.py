@@ -34,6 +34,8 @@ from tests.harness import TEST_SAFEGUARDING_SECRET
 from tests.scratch_database import as_bot_role, scratch_database
 
 STEP_TIMEOUT = 30.0
+# A well-formed token Telegram never issued; these tests stop before any call is made.
+UNUSED_TOKEN = "123456:" + "x" * 30
 
 
 @pytest.fixture
@@ -103,7 +105,7 @@ def test_logs_mask_the_token_in_messages_arguments_and_tracebacks() -> None:
     logger = logging.getLogger("tests.redaction")
     logger.addHandler(handler)
     try:
-        logger.warning("calling %s/getMe", f"https://api.telegram.org/bot{token}")
+        logger.warning("calling %s/getMe", f"https://bot-api.example.invalid/bot{token}")
         try:
             raise RuntimeError(f"The token `{token}` was rejected by the server.")
         except RuntimeError:
@@ -113,7 +115,7 @@ def test_logs_mask_the_token_in_messages_arguments_and_tracebacks() -> None:
 
     written = stream.getvalue()
     assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PAL" not in written
-    assert "https://api.telegram.org/bot123456:…Dsaw/getMe" in written
+    assert "https://bot-api.example.invalid/bot123456:…Dsaw/getMe" in written
     assert "RuntimeError: The token `123456:…Dsaw` was rejected by the server." in written
 
 
@@ -189,7 +191,7 @@ async def test_run_on_a_database_without_tables_stops_with_one_line_naming_db_up
     database_url: str, tmp_path: Path
 ) -> None:
     async with scratch_database(tmp_path) as owner_url:
-        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN=UNUSED_TOKEN)
 
         code, out, err = await _run_to_exit(tmp_path, env)
 
@@ -206,7 +208,7 @@ async def test_run_on_a_database_a_migration_behind_stops_with_one_line_naming_d
 ) -> None:
     async with scratch_database(tmp_path) as owner_url:
         await _migrate(owner_url, "0017")
-        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN=UNUSED_TOKEN)
 
         code, out, err = await _run_to_exit(tmp_path, env)
 
@@ -227,7 +229,7 @@ async def test_run_on_a_database_a_newer_version_migrated_asks_for_that_version(
         async with owner.begin() as connection:
             await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
         await owner.dispose()
-        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN="123456:" + "x" * 30)
+        env = _environment(as_bot_role(owner_url), TELEGRAM_BOT_TOKEN=UNUSED_TOKEN)
 
         code, _, err = await _run_to_exit(tmp_path, env)
 
@@ -245,7 +247,7 @@ async def test_a_database_that_cannot_be_read_stops_start_up_with_one_line(
 ) -> None:
     (tmp_path / "bot.sqlite3").write_bytes(b"not a database, only words " * 100)
     env = _environment(
-        f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", TELEGRAM_BOT_TOKEN="123456:" + "x" * 30
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", TELEGRAM_BOT_TOKEN=UNUSED_TOKEN
     )
 
     code, out, err = await _run_to_exit(tmp_path, env)
@@ -265,7 +267,7 @@ async def test_run_with_migrate_that_cannot_reach_the_owners_connection_stops_wi
     env = _environment(
         f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
         MIGRATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'owner.sqlite3'}",
-        TELEGRAM_BOT_TOKEN="123456:" + "x" * 30,
+        TELEGRAM_BOT_TOKEN=UNUSED_TOKEN,
     )
 
     code, out, err = await _run_to_exit(tmp_path, env, "--migrate")
