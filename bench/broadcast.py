@@ -198,6 +198,9 @@ def _bot_env(fake: FakeTelegram, server: FakeTelegramServer, url: str) -> dict[s
         DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
         DELIVERY_MAX_IN_FLIGHT=str(IN_FLIGHT),
         BROADCAST_RELEASE_SECONDS="0.5",
+        # A benchmark measures sending, whatever the hour it runs at: no quiet hours (start == end).
+        QUIET_HOURS_START="0",
+        QUIET_HOURS_END="0",
         PYTHONUNBUFFERED="1",
         # The bare sender and the profiler wrapper live in bench/, which is not installed.
         PYTHONPATH=str(ROOT),
