@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from telegram import Update
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.languages import offered_languages
 
 if TYPE_CHECKING:
     from bot.context import BotApplication
@@ -96,6 +97,7 @@ def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) ->
 def _settings() -> Settings:
     try:
         settings = load_settings()
+        offered_languages(settings)
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

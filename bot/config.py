@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     quiet_hours_start: int = Field(default=21, ge=0, le=23)
     quiet_hours_end: int = Field(default=8, ge=0, le=23)
 
+    # The languages the bot offers residents, e.g. "en,pl,ro,ur" (bot/languages.py); a language
+    # whose catalogue is not reviewed is refused at start-up unless ALLOW_UNREVIEWED_LANGUAGES.
+    languages: str = "en"
+    allow_unreviewed_languages: bool = False
+
     # Local information: the council's content/ folder (loaded with `bumpbuddies content load`),
     # the daily planning time (local), and how long personal data is kept after the due date or
     # birth, with a notice this many days before it is erased.
