@@ -250,7 +250,7 @@ def build_application(
     local_info.register(application)
     matching.register(application)  # and the bot's rights in groups, in group 1
     staff.register(application)
-    application.add_handler(console.console_handler())
+    console.register(application)
     reachability.register(application)  # group 2
     # What no feature claimed.
     application.add_handler(CommandHandler("help", urgent.show_help))

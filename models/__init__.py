@@ -2,7 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.consent import OPTIONAL_PURPOSES, ConsentEvent, ConsentPurpose, ConsentText
-from models.console import ConsoleLink, ConsoleSession
+from models.console import BotHeartbeat, ConsoleLink, ConsoleSession
 from models.content import (
     ContentCategory,
     ContentLibrary,
@@ -57,6 +57,7 @@ __all__ = [
     "OPTIONAL_PURPOSES",
     "AuditEvent",
     "Base",
+    "BotHeartbeat",
     "Broadcast",
     "BroadcastPurpose",
     "BroadcastStatus",

@@ -49,3 +49,19 @@ class ConsoleLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class BotHeartbeat(Base):
+    """The running bot's sign of life, written by its leader every half minute.
+
+    One row per role ("leader"): the console reads it to say whether the bot is running and
+    whether it uses the content loaded last.
+    """
+
+    __tablename__ = "bot_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # The content version the bot has in memory (ContentLibrary's digest), if any.
+    content_digest: Mapped[str | None] = mapped_column(String(64))

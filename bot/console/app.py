@@ -83,6 +83,7 @@ def create_app(
         Route("/staff/{staff_id:int}/remove", pages.staff_remove, methods=["POST"]),
         Route("/broadcasts", broadcast_pages.compose_page),
         Route("/broadcasts", broadcast_pages.create, methods=["POST"]),
+        Route("/broadcasts/preview", broadcast_pages.preview, methods=["POST"]),
         Route("/broadcasts/{broadcast_id:int}", broadcast_pages.show),
         Route("/broadcasts/{broadcast_id:int}/progress", broadcast_pages.progress_json),
         Route("/broadcasts/{broadcast_id:int}/send", broadcast_pages.send, methods=["POST"]),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import dataclass
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from bot.console.web import Ctx, not_found, staff_page, to
 from bot.delivery import queue
@@ -23,48 +24,147 @@ PURPOSES = {
     BroadcastPurpose.LOCAL_INFO: "Local information (only residents who said yes to it)",
     BroadcastPurpose.SERVICE: "Service announcement about Bump Buddies (everyone signed up)",
 }
-KINDS = {"everyone": "Everyone", "districts": "Some districts", "trimester": "One trimester"}
+# Every audience the bot's /broadcast offers, in its order.
+KINDS = {
+    "everyone": "Everyone",
+    "districts": "Some districts",
+    "wards": "Some neighbourhoods (wards)",
+    "due_dates": "Due dates between two dates",
+    "trimester": "One trimester",
+    "postnatal": "Residents whose baby is due or born (past the due date)",
+}
+assert tuple(KINDS) == broadcasts.AUDIENCE_KINDS
 
 
-def _audience(ctx: Ctx) -> Audience | str:
+@dataclass(frozen=True)
+class Composed:
+    """The compose form read: a draft's makings, or what is wrong with it (and which field)."""
+
+    text: str
+    purpose: BroadcastPurpose
+    audience: Audience
+    button_text: str | None
+    button_url: str | None
+    error: str | None = None
+    error_field: str = "text"
+
+
+def _date_field(ctx: Ctx, name: str) -> dt.date | None:
+    assert ctx.form is not None
+    try:
+        return dt.date.fromisoformat(str(ctx.form.get(name, "")))
+    except ValueError:
+        return None
+
+
+def _audience(ctx: Ctx) -> Audience | tuple[str, str]:
+    """The audience chosen, or (what is wrong, the field to fix)."""
     assert ctx.form is not None
     kind = str(ctx.form.get("kind", "everyone"))
+    gazetteer = ctx.state.gazetteer
     if kind == "districts":
-        known = {d.code for d in ctx.state.gazetteer.districts()}
+        known = {d.code for d in gazetteer.districts()}
         codes = tuple(str(c) for c in ctx.form.getlist("districts") if str(c) in known)
         if not codes:
-            return "Choose at least one district"
+            return "Choose at least one district", "districts"
         return Audience("districts", codes=codes)
+    if kind == "wards":
+        codes = tuple(str(c) for c in ctx.form.getlist("wards") if gazetteer.ward(str(c)))
+        if not codes:
+            return "Choose at least one neighbourhood", "wards"
+        return Audience("wards", codes=codes)
+    if kind == "due_dates":
+        first, last = _date_field(ctx, "due_first"), _date_field(ctx, "due_last")
+        if first is None or last is None or last < first:
+            return "Enter two due dates, the first no later than the last", "due-first"
+        return Audience("due_dates", first=first, last=last)
     if kind == "trimester":
         trimester = str(ctx.form.get("trimester", ""))
         if trimester not in ("1", "2", "3"):
-            return "Choose a trimester"
+            return "Choose a trimester", "trimester"
         return Audience("trimester", trimester=int(trimester))
+    if kind == "postnatal":
+        return Audience("postnatal")
     return Audience()
+
+
+def _composed(ctx: Ctx) -> Composed:
+    """Read and check the compose form with the bot's rules."""
+    assert ctx.form is not None
+    typed = str(ctx.form.get("text", "")).strip()
+    try:
+        purpose = BroadcastPurpose(str(ctx.form.get("purpose", "")))
+    except ValueError:
+        purpose = BroadcastPurpose.LOCAL_INFO
+    button_text = " ".join(str(ctx.form.get("button_text", "")).split()) or None
+    button_url = str(ctx.form.get("button_url", "")).strip() or None
+    audience = _audience(ctx)
+    chosen = audience if isinstance(audience, Audience) else Audience()
+    made = Composed(typed, purpose, chosen, button_text, button_url)
+
+    def wrong(error: str, field_id: str) -> Composed:
+        return Composed(typed, purpose, chosen, button_text, button_url, error, field_id)
+
+    if not typed or len(typed) > broadcasts.TEXT_MAX:
+        return wrong(f"Enter the message, up to {broadcasts.TEXT_MAX:,} characters", "text")
+    if link := broadcasts.insecure_link(typed):
+        return wrong(f"Links must start with https:// ({link} does not)", "text")
+    if (button_text is None) != (button_url is None):
+        return wrong("Enter both the button's words and its address, or neither", "button-text")
+    if button_text is not None and len(button_text) > broadcasts.BUTTON_TEXT_MAX:
+        return wrong(
+            f"Keep the button's words to {broadcasts.BUTTON_TEXT_MAX} characters", "button-text"
+        )
+    if button_url is not None and (
+        not button_url.startswith(broadcasts.LINK_SCHEME)
+        or len(button_url) > broadcasts.BUTTON_URL_MAX
+        or any(c.isspace() for c in button_url)
+    ):
+        return wrong("The button's address must start with https://", "button-url")
+    if isinstance(audience, tuple):
+        return wrong(*audience)
+    return made
+
+
+def _draft_like(made: Composed) -> Broadcast:
+    """An unsaved broadcast, for rendering what residents would get."""
+    return Broadcast(
+        purpose=made.purpose,
+        # Staff type plain text here; the bot's drafts hold Telegram HTML, so it is escaped.
+        text=html.escape(made.text, quote=False),
+        button_text=made.button_text,
+        button_url=made.button_url,
+    )
 
 
 def _today(ctx: Ctx) -> dt.date:
     return ctx.now.astimezone(ctx.state.settings.zone).date()
 
 
-async def _compose(ctx: Ctx, error: str | None = None, text: str = "") -> Response:
+async def _compose(ctx: Ctx, made: Composed | None = None) -> Response:
     mine = await broadcasts.scheduled_broadcasts(ctx.db, ctx.member)
     going = [
         b
         for b in await broadcasts.sending_broadcasts(ctx.db)
         if ctx.member.role is StaffRole.ADMIN or b.created_by_id == ctx.member.id
     ]
+    gazetteer = ctx.state.gazetteer
+    districts = gazetteer.districts()
+    error = made.error if made is not None else None
     return ctx.page(
         "broadcasts.html",
         purposes=PURPOSES,
         kinds=KINDS,
-        districts=[(d.code, d.name) for d in ctx.state.gazetteer.districts()],
+        districts=[(d.code, d.name) for d in districts],
+        wards=[(d.name, [(w.code, w.name) for w in gazetteer.wards_in(d.code)]) for d in districts],
         scheduled=mine,
         sending=going,
+        made=made,
+        form=ctx.form,
         error=error,
-        error_field="text",
-        text=text,
+        error_field=made.error_field if made is not None else "text",
         limit=broadcasts.TEXT_MAX,
+        button_limit=broadcasts.BUTTON_TEXT_MAX,
         status_code=400 if error else 200,
     )
 
@@ -77,32 +177,49 @@ async def compose_page(ctx: Ctx) -> Response:
 
 @staff_page(Permission.BROADCAST, "broadcast.draft")
 async def create(ctx: Ctx) -> Response:
-    """A draft from the form; then its preview and exact audience."""
-    assert ctx.form is not None
-    typed = str(ctx.form.get("text", "")).strip()
-    if not typed or len(typed) > broadcasts.TEXT_MAX:
-        return await _compose(
-            ctx, f"Enter the message, up to {broadcasts.TEXT_MAX:,} characters", typed
-        )
-    if link := broadcasts.insecure_link(typed):
-        return await _compose(ctx, f"Links must start with https:// ({link} does not)", typed)
-    audience = _audience(ctx)
-    if isinstance(audience, str):
-        return await _compose(ctx, audience, typed)
-    try:
-        purpose = BroadcastPurpose(str(ctx.form.get("purpose", "")))
-    except ValueError:
-        return await _compose(ctx, "Choose what kind of message this is", typed)
-    # Staff type plain text here; the bot's drafts hold Telegram HTML, so it is escaped.
+    """A draft from the form; then its page, with the preview, exact audience and send."""
+    made = _composed(ctx)
+    if made.error is not None:
+        return await _compose(ctx, made)
     draft = await broadcasts.create_draft(
-        ctx.db,
-        ctx.member,
-        html.escape(typed, quote=False),
-        ctx.now,
-        paid=ctx.state.settings.broadcast_paid,
+        ctx.db, ctx.member, _draft_like(made).text, ctx.now, paid=ctx.state.settings.broadcast_paid
     )
-    broadcasts.revise(draft, ctx.now, purpose=purpose, audience=audience.as_json())
+    broadcasts.revise(
+        draft,
+        ctx.now,
+        purpose=made.purpose,
+        audience=made.audience.as_json(),
+        button_text=made.button_text,
+        button_url=made.button_url,
+    )
     return to(ctx.request, f"/broadcasts/{draft.id}")
+
+
+@staff_page(Permission.BROADCAST, "broadcast.preview")
+async def preview(ctx: Ctx) -> Response:
+    """The compose page's live preview: the message as residents get it, and who would get it.
+
+    Nothing is stored: this is the compose form's current state, rendered by the bot's own
+    resident_text and counted by its own audience rule.
+    """
+    made = _composed(ctx)
+    count = None
+    if made.error_field not in ("districts", "wards", "due-first", "trimester"):
+        count = await broadcasts.count_recipients(ctx.db, made.audience, made.purpose, _today(ctx))
+    shown = broadcasts.resident_text(
+        catalogue(), _draft_like(made), ctx.state.settings.council_name
+    )
+    template = ctx.state.templates.get_template("_preview.html")
+    return HTMLResponse(
+        template.render(
+            preview=shown if made.text else None,
+            button_text=made.button_text,
+            button_url=made.button_url,
+            problem=made.error,
+            count=count,
+            audience=_describe(ctx, made.audience),
+        )
+    )
 
 
 async def _visible(ctx: Ctx) -> Broadcast | None:
@@ -141,14 +258,24 @@ async def show(ctx: Ctx) -> Response:
 
 
 def _describe(ctx: Ctx, audience: Audience) -> str:
+    """The audience in words, as the page and the preview say it."""
+    gazetteer = ctx.state.gazetteer
     if audience.kind == "districts":
-        names = {d.code: d.name for d in ctx.state.gazetteer.districts()}
+        names = {d.code: d.name for d in gazetteer.districts()}
         return "Residents in " + ", ".join(names.get(c, c) for c in audience.codes)
+    if audience.kind == "wards":
+        wards = [gazetteer.ward(c) for c in audience.codes]
+        return "Residents in " + ", ".join(
+            f"{w.name} ({w.district_name})" if w else c
+            for w, c in zip(wards, audience.codes, strict=True)
+        )
+    if audience.kind == "due_dates" and audience.first and audience.last:
+        return f"Residents due between {audience.first:%-d %B %Y} and {audience.last:%-d %B %Y}"
     if audience.kind == "trimester":
         return f"Residents in trimester {audience.trimester}"
-    if audience.kind == "everyone":
-        return "Everyone signed up"
-    return audience.kind
+    if audience.kind == "postnatal":
+        return "Residents past their due date"
+    return "Everyone signed up"
 
 
 def _progress(broadcast: Broadcast, progress: queue.BatchProgress) -> dict[str, object]:

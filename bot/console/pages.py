@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from starlette.responses import Response
 
-from bot.console import sessions
+from bot.console import housekeeping, sessions
 from bot.console.web import Ctx, allowed, not_found, staff_page, to
 from bot.services.reports.charts import chart
 from bot.services.reports.csv_files import table_csv, table_rows
@@ -27,7 +26,6 @@ from bot.services.staff.accounts import Permission
 from bot.services.staff.poster import PosterText, render_poster
 from bot.texts import catalogue
 from models import (
-    ContentLibrary,
     Delivery,
     DeliveryStatus,
     ModerationAction,
@@ -70,11 +68,10 @@ def _month_total(report: Report, slug: str, month: str) -> int | None:
 
 @staff_page(None, "console.overview")
 async def overview(ctx: Ctx) -> Response:
-    """Overview: what she may use; for admins, this month and last in protected figures."""
+    """Overview: whether the bot is running; for admins, this month and last, protected."""
     settings = ctx.state.settings
     figures: list[tuple[str, int | None, int | None]] = []
     queue: dict[str, int] = {}
-    content_loaded: dt.datetime | None = None
     months: tuple[str, ...] = ()
     if allowed(ctx.member, Permission.REPORTS):
         today = ctx.now.astimezone(settings.zone).date()
@@ -91,16 +88,12 @@ async def overview(ctx: Ctx) -> Response:
         base = settings.report_rounding_base
         # The queue is a count of residents' messages like any other: protected the same way.
         queue = {status.value: protect_count(int(n), base) for status, n in counts}
-        content_loaded = await ctx.db.scalar(
-            select(ContentLibrary.loaded_at).order_by(ContentLibrary.id.desc()).limit(1)
-        )
     return ctx.page(
         "overview.html",
         figures=figures,
         months=months,
         queue=[(s.value, queue.get(s.value, 0)) for s in DeliveryStatus],
-        content_loaded=content_loaded,
-        database_ok=True,
+        health=await housekeeping.bot_health(ctx.db, ctx.now),
         base=settings.report_rounding_base,
     )
 
