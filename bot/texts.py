@@ -12,6 +12,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from bot.languages import is_reviewed
+
 DEFAULT_LANGUAGE = "en"
 # CLDR's plural categories; English uses "one" and "other" (gettext's singular and plural).
 PLURAL_FORMS = ("zero", "one", "two", "few", "many", "other")
@@ -114,9 +116,19 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str | Plural]
 
 @cache
 def available_languages() -> tuple[str, ...]:
-    """Languages with a catalogue folder."""
+    """Languages with a reviewed catalogue folder.
+
+    A translator's draft (`[meta] reviewed = false`) is never served by accident: until it is
+    reviewed, a resident whose Telegram uses that language gets English.
+    """
     folder = files("bot.locales")
-    return tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isalpha()))
+    return tuple(
+        sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_dir() and p.name.isalpha() and is_reviewed(p.name)
+        )
+    )
 
 
 @cache
@@ -125,13 +137,21 @@ def catalogue(language: str | None = None) -> Catalogue:
     code = (language or DEFAULT_LANGUAGE).split("-")[0].lower()
     if code not in available_languages():
         code = DEFAULT_LANGUAGE
+    return load_catalogue(code)
+
+
+def load_catalogue(code: str) -> Catalogue:
+    """The catalogue in `bot/locales/<code>/` as written, reviewed or draft (no fallback)."""
     messages: dict[str, str] = {}
     plurals: dict[str, Plural] = {}
     # One file per feature keeps features apart; a key defined twice is a mistake worth failing on.
     for part in sorted(files("bot.locales").joinpath(code).iterdir(), key=lambda p: p.name):
         if not part.name.endswith(".toml"):
             continue
-        for key, value in _flatten(tomllib.loads(part.read_text(encoding="utf-8"))).items():
+        table = tomllib.loads(part.read_text(encoding="utf-8"))
+        # [meta] describes the file (reviewed or draft); it is not a message.
+        table.pop("meta", None)
+        for key, value in _flatten(table).items():
             if key in messages or key in plurals:
                 raise ValueError(f"message {key!r} is defined twice in the {code} catalogue")
             if isinstance(value, Plural):

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.languages import has_catalogue, is_reviewed
 from bot.services import feedback
 from bot.services.residents import profile as residents
 from bot.services.residents.due_dates import DueDateProblem
 from bot.services.staff import broadcasts, join_links
-from bot.texts import Html, available_languages, catalogue, placeholders
+from bot.texts import Html, available_languages, catalogue, load_catalogue, placeholders
 from models import OPTIONAL_PURPOSES, ConsentPurpose, StaffRole
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
@@ -86,6 +87,19 @@ def test_parameters_are_escaped_but_catalogue_html_is_kept() -> None:
     assert "&lt;b&gt;Castle&lt;/b&gt;" in text
     assert "<i>Colchester</i>" in text
     assert text.startswith("Lovely – <b>")
+
+
+def test_a_draft_catalogue_is_not_served_until_it_is_reviewed() -> None:
+    drafts = [lang for lang in ("pl", "ro", "ur") if has_catalogue(lang) and not is_reviewed(lang)]
+    for language in drafts:
+        assert language not in available_languages()
+        assert catalogue(language).language == "en"
+
+
+def test_catalogue_metadata_is_not_a_message() -> None:
+    drafts = [lang for lang in ("pl", "ro", "ur") if has_catalogue(lang)]
+    for language in drafts:
+        assert not any(key.startswith("meta.") for key in load_catalogue(language))
 
 
 def test_an_unknown_language_falls_back_to_english() -> None:
