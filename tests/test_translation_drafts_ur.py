@@ -1,0 +1,166 @@
+"""The Urdu draft catalogue (bot/locales/ur/): a draft, key for key with English, placeholders
+kept, valid Telegram HTML within Telegram's limits, actually translated into Arabic script, and
+laid out so right-to-left lines read naturally."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.languages import is_reviewed
+from bot.sandbox.schema import parse_html
+from bot.texts import Catalogue, load_catalogue, placeholders
+
+LOCALES = Path(__file__).resolve().parents[1] / "bot" / "locales"
+# Staff and console texts stay English in every language.
+ENGLISH_ONLY = {"staff.toml", "console.toml"}
+URDU_PLURAL_FORMS = {"one", "other"}  # CLDR: "one" for exactly 1, "other" for the rest
+TELEGRAM_TEXT_LIMIT = 4096
+# Kept as in English on purpose, each with the reason.
+SAME_AS_ENGLISH = {"mydata.filename": "a file name stays ASCII so every phone can save it"}
+
+_TAG = re.compile(r"<[^>]*>")
+_PLACEHOLDER = re.compile(r"\{\w+\}")
+# A link ends before the sentence's closing stop (English "." or the Urdu full stop U+06D4).
+_URL = re.compile(r"(?:https?|tg)://[^\s\"<>]*[^\s\"<>.,;:)\u06d4\u060c]")
+_COMMAND = re.compile(r"/[a-z_]+")
+# Words that stay in Latin script: the service, the data notice's legal attribution, places,
+# codes and command arguments.
+_KEPT_LATIN = re.compile(
+    r"Bump Buddies|<i>Neighbourhood lookup.*?</i>|Office for National Statistics|Essex|"
+    r"Samaritans|\b[A-Z_]{2,}\b|\btrue\b|\bfalse\b|Witham|[A-Z]{1,2}\d+[A-Z0-9 ]*|"
+    r"/report comments|/cohort off",
+    re.S,
+)
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
+
+
+def _template_files() -> list[str]:
+    return sorted(p.name for p in (LOCALES / "en").glob("*.toml") if p.name not in ENGLISH_ONLY)
+
+
+def _english() -> Catalogue:
+    """English without the staff-only files: what a resident-facing translation must mirror."""
+    full = load_catalogue("en")
+    staff: set[str] = set()
+    for name in ENGLISH_ONLY:
+        staff |= _top_keys(LOCALES / "en" / name)
+    return Catalogue(
+        "en",
+        {k: full.raw(k) for k in full.keys() - full.plurals().keys() if k not in staff},
+        {k: p for k, p in full.plurals().items() if k not in staff},
+    )
+
+
+def _top_keys(path: Path) -> set[str]:
+    def walk(table: dict[str, object], prefix: str) -> set[str]:
+        keys: set[str] = set()
+        for key, value in table.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and not ("count" in value and "other" in value):
+                keys |= walk(value, f"{name}.")
+            else:
+                keys.add(name)
+        return keys
+
+    return walk(tomllib.loads(path.read_text(encoding="utf-8")), "")
+
+
+def _templates(texts: Catalogue) -> dict[str, str]:
+    """Every template, a plural message once per form ("key (form)")."""
+    found = {key: texts.raw(key) for key in texts.keys() - texts.plurals().keys()}
+    for key, plural in texts.plurals().items():
+        found |= {f"{key} ({form})": text for form, text in plural.forms.items()}
+    return found
+
+
+def _prose(template: str) -> str:
+    """The words a translator writes: no markup, placeholders, links, commands or kept names."""
+    text = _KEPT_LATIN.sub(" ", template)
+    for pattern in (_TAG, _PLACEHOLDER, _URL, _COMMAND):
+        text = pattern.sub(" ", text)
+    return text
+
+
+URDU = load_catalogue("ur")
+ENGLISH = _english()
+
+
+def test_the_urdu_catalogue_is_a_draft_with_one_file_per_english_file() -> None:
+    files = sorted(p.name for p in (LOCALES / "ur").glob("*.toml"))
+
+    assert files == _template_files()
+    for name in files:
+        meta = tomllib.loads((LOCALES / "ur" / name).read_text(encoding="utf-8"))["meta"]
+        assert meta == {"reviewed": False}, name
+    assert not is_reviewed("ur")
+
+
+def test_every_resident_facing_key_is_translated_and_no_other() -> None:
+    assert URDU.keys() == ENGLISH.keys()
+    for name in _template_files():
+        ur = _top_keys(LOCALES / "ur" / name) - {"meta.reviewed"}
+        assert ur == _top_keys(LOCALES / "en" / name), name
+
+
+def test_plural_messages_count_the_same_number_with_urdus_plural_forms() -> None:
+    english = ENGLISH.plurals()
+    urdu = URDU.plurals()
+
+    assert urdu.keys() == english.keys() and len(urdu) >= 8
+    for key, plural in urdu.items():
+        assert plural.count == english[key].count, key
+        assert set(plural.forms) == URDU_PLURAL_FORMS, key
+
+
+def test_placeholders_are_exactly_the_english_ones() -> None:
+    english = _templates(ENGLISH)
+    for key, template in _templates(URDU).items():
+        assert placeholders(template) == placeholders(english[key]), key
+
+
+@pytest.mark.parametrize("key", sorted(_templates(URDU)))
+def test_every_message_is_valid_telegram_html_within_the_limit_once_filled_in(key: str) -> None:
+    template = _templates(URDU)[key]
+    filled = template.format(**{name: "Ayesha &amp; 12" for name in placeholders(template)})
+
+    plain, _ = parse_html(filled)
+
+    assert len(plain.encode("utf-16-le")) // 2 <= TELEGRAM_TEXT_LIMIT
+    # Tags are the English ones: a translation adds or drops no formatting.
+    assert sorted(_TAG.findall(template)) == sorted(_TAG.findall(_templates(ENGLISH)[key]))
+
+
+def test_commands_links_and_emergency_numbers_are_kept() -> None:
+    english = _templates(ENGLISH)
+    for key, template in _templates(URDU).items():
+        for kept in (_COMMAND, _URL, re.compile(r"\b(?:999|111|116 123)\b")):
+            assert sorted(kept.findall(template)) == sorted(kept.findall(english[key])), key
+
+
+def test_every_message_with_words_is_translated_into_arabic_script() -> None:
+    english = _templates(ENGLISH)
+    translated = 0
+    for key, template in _templates(URDU).items():
+        letters = [c for c in _prose(english[key]) if c.isalpha()]
+        if not letters or key in SAME_AS_ENGLISH:
+            continue  # a number, a link or only placeholders: nothing to translate
+        translated += 1
+        assert template != english[key], key
+        prose = [c for c in _prose(template) if c.isalpha()]
+        arabic = [c for c in prose if _ARABIC.match(c)]
+        assert prose and len(arabic) >= 0.9 * len(prose), (key, template)
+
+    assert translated > 300
+
+
+def test_a_line_of_urdu_never_starts_with_a_command() -> None:
+    # Telegram picks a line's direction from its first letter: "/profile - ..." would run left to
+    # right, so Urdu lines put the words first and the command last.
+    for key, template in _templates(URDU).items():
+        for line in template.splitlines():
+            if _ARABIC.search(line):
+                assert not line.lstrip().startswith("/"), (key, line)
