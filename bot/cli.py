@@ -587,11 +587,20 @@ def _checked_content(folder: Path) -> ContentSet:
 @content_app.command("check")
 def content_check(folder: ContentFolder = None) -> None:
     """Check the content files; every problem is shown with its file and line."""
+    from bot.services.local_info.content_files import untranslated
+
     settings = _settings()
-    content = _checked_content(folder or settings.content_dir)
+    chosen = folder or settings.content_dir
+    content = _checked_content(chosen)
+    # Not a problem: she gets the English item until it is translated.
+    for language, missing in untranslated(chosen, content).items():
+        typer.echo(f"{language}: {len(missing)} item(s) have no translation; she gets English:")
+        for item in missing:
+            typer.echo(f"  {chosen / item.file}:{item.line}: {item.message}")
     typer.echo(
         f"Content is fine: {len(content.weeks)} week messages, {len(content.services)} services, "
-        f"{len(content.urgent)} urgent-help groups."
+        f"{len(content.urgent)} urgent-help groups; translations: "
+        f"{', '.join(content.translations) or 'none'}."
     )
 
 
@@ -623,7 +632,9 @@ def content_load(
             settings.database_url, content, default_gazetteer(), dt.datetime.now(dt.UTC)
         )
     )
+    languages = ", ".join(content.translations) or "none"
     typer.echo(
+        f"Translations loaded: {languages}. "
         f"Loaded {len(content.weeks)} week messages and {len(content.services)} services "
         f"({digests} neighbourhood digests). The bot uses them from its next daily run or restart."
     )

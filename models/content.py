@@ -52,6 +52,20 @@ class WardDigest(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class ContentTranslation(Base):
+    """A week message or "near you" message in another language, rendered when content is loaded.
+
+    Keys: a week message's key ("pregnancy:20") or "digest:<ward code>:<category>". A missing
+    row means she gets the English text (content_messages, content_ward_digests).
+    """
+
+    __tablename__ = "content_translations"
+
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class ContentLibrary(Base):
     """The whole validated content set as JSON (one row), read by the bot into memory."""
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import shutil
+import textwrap
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,3 +150,23 @@ async def make_staff(
 ) -> StaffMember:
     """A current member of staff, as `bumpbuddies staff add` makes one."""
     return await add_staff(session, telegram_user_id, role, now)
+
+
+def english_content(tmp_path: Path) -> Path:
+    """A copy of the shipped English content only (no translations), to add translations to."""
+    source = Path(__file__).resolve().parents[1] / "content"
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for path in source.iterdir():
+        if path.is_file():
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def translate_content(folder: Path, language: str, files: dict[str, str]) -> Path:
+    """Write a small translation, content/<language>/<file>, one file per entry of `files`."""
+    target = folder / language
+    target.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (target / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return target

@@ -213,9 +213,9 @@ async def ask_ended(update: Update, context: BotContext) -> int:
 
 
 def _support(texts: Catalogue, context: BotContext) -> Html:
-    content = context.content
-    if content is None:
+    if context.content is None:
         return Html("")
+    content = context.content.for_language(texts.language)
     lines = [texts("life.support_intro", message=content.loss_message)]
     for organisation in content.loss_support:
         details = " – ".join(p for p in (organisation.phone, organisation.note) if p)

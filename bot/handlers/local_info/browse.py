@@ -53,7 +53,8 @@ async def _ready(update: Update, context: BotContext) -> tuple[ContentSet, Ward]
     if ward is None:
         await reply(update, texts("services.need_area"))
         return None
-    return content, ward
+    # The directory in the language of the words around it, English where not translated.
+    return content.for_language(texts.language), ward
 
 
 async def _send_categories(update: Update, content: ContentSet, ward: Ward, *, edit: bool) -> None:
@@ -113,7 +114,7 @@ async def show_category(update: Update, context: BotContext) -> None:
         first=page * PER_PAGE + 1,
         last=page * PER_PAGE + len(shown),
         total=len(nearby),
-        services=Html("\n\n".join(render_service(n) for n in shown)),
+        services=Html("\n\n".join(render_service(n, texts.language) for n in shown)),
     )
     await edit_message(update, text, InlineKeyboardMarkup(rows), or_send=False)
 

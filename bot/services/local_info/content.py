@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.places.geo import Gazetteer, Ward
 from bot.texts import Html, catalogue
-from models import ContentCategory, ContentLibrary, ContentMessage, WardDigest
+from models import (
+    ContentCategory,
+    ContentLibrary,
+    ContentMessage,
+    ContentTranslation,
+    WardDigest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +156,17 @@ class ContentSet(_Frozen):
     urgent: tuple[UrgentGroup, ...]
     loss_message: str
     loss_support: tuple[SupportOrganisation, ...]
+    # The language of the words in this set; a translated set is English with every item that
+    # has a translation (content/<lang>/) replaced by it, so a missing one falls back to English.
+    language: str = "en"
+    # The council's urgent phrases in this language only, matched beside the English ones.
+    urgent_own: tuple[UrgentGroup, ...] = ()
+    negations_own: tuple[str, ...] = ()
+    translations: dict[str, ContentSet] = Field(default_factory=dict)
+
+    def for_language(self, language: str | None) -> ContentSet:
+        """The content in her language where translated, English otherwise."""
+        return self.translations.get(language or "en", self)
 
     def digest(self) -> str:
         """A fingerprint of the content, to tell which version is loaded."""
@@ -204,22 +221,23 @@ def nearby_services(
     return [n for n in found if category is None or n.service.category == category]
 
 
-def render_links(links: Iterable[Link]) -> Html:
+def render_links(links: Iterable[Link], language: str = "en") -> Html:
     """Links as HTML lines; titles escaped, URLs quoted."""
-    texts = catalogue()
+    texts = catalogue(language)
     return Html("\n".join(texts("content.link", url=link.url, title=link.title) for link in links))
 
 
-def render_week(message: WeekMessage) -> Html:
+def render_week(message: WeekMessage, language: str = "en") -> Html:
     """A week message as she receives it."""
-    texts = catalogue()
+    texts = catalogue(language)
     key = "content.week_message" if message.series == PREGNANCY else "content.baby_message"
-    return texts(key, title=message.title, text=message.text, links=render_links(message.links))
+    links = render_links(message.links, language)
+    return texts(key, title=message.title, text=message.text, links=links)
 
 
-def render_service(nearby: NearbyService) -> Html:
+def render_service(nearby: NearbyService, language: str = "en") -> Html:
     """One service as a short block: name, distance, when, where, how to get in touch."""
-    texts = catalogue()
+    texts = catalogue(language)
     service = nearby.service
     lines = [texts("content.service_name", name=service.name)]
     if nearby.miles is not None:
@@ -237,10 +255,10 @@ def render_service(nearby: NearbyService) -> Html:
     return Html("\n".join(lines))
 
 
-def render_digest(category: Category, nearby: list[NearbyService]) -> Html:
+def render_digest(category: Category, nearby: list[NearbyService], language: str = "en") -> Html:
     """The "near you" message for one category."""
-    texts = catalogue()
-    blocks = Html("\n\n".join(render_service(n) for n in nearby))
+    texts = catalogue(language)
+    blocks = Html("\n\n".join(render_service(n, language) for n in nearby))
     return texts("content.digest", label=category.label, services=blocks)
 
 
@@ -252,7 +270,7 @@ async def store_content(
     session: AsyncSession, content: ContentSet, gazetteer: Gazetteer, now: dt.datetime
 ) -> int:
     """Replace the loaded content in one transaction; returns how many ward digests were made."""
-    for table in (ContentMessage, ContentCategory, WardDigest, ContentLibrary):
+    for table in (ContentMessage, ContentCategory, WardDigest, ContentTranslation, ContentLibrary):
         await session.execute(delete(table))
     if content.weeks:
         await session.execute(
@@ -293,6 +311,10 @@ async def store_content(
                     )
     if digests:
         await session.execute(insert(WardDigest), digests)
+    for language, translated in content.translations.items():
+        translated_rows = _translated_rows(translated, gazetteer, language)
+        for start in range(0, len(translated_rows), 1000):
+            await session.execute(insert(ContentTranslation), translated_rows[start : start + 1000])
     session.add(
         ContentLibrary(
             id=1,
@@ -304,6 +326,31 @@ async def store_content(
     )
     await session.flush()
     return len(digests)
+
+
+def translation_key_of_digest(ward_code: str, category: str) -> str:
+    """The content_translations key of a ward's "near you" message for one category."""
+    return f"digest:{ward_code}:{category}"
+
+
+def _translated_rows(
+    translated: ContentSet, gazetteer: Gazetteer, language: str
+) -> list[dict[str, str]]:
+    """Every week and "near you" message of a translated set, rendered in its language."""
+    rows = [
+        {"language": language, "key": m.key, "text": render_week(m, language)}
+        for m in translated.weeks
+    ]
+    for district in gazetteer.districts():
+        for ward in gazetteer.wards_in(district.code):
+            near_ward = nearby_services(translated, ward)
+            for category in translated.categories:
+                nearby = [n for n in near_ward if n.service.category == category.code]
+                if nearby:
+                    text = render_digest(category, nearby[: translated.per_message], language)
+                    key = translation_key_of_digest(ward.code, category.code)
+                    rows.append({"language": language, "key": key, "text": text})
+    return rows
 
 
 async def loaded_digest(session: AsyncSession) -> str | None:

@@ -106,12 +106,23 @@ class _Reader:
     # Files that could not be read at all: their sections are not reported missing as well.
     unreadable: set[str] = field(default_factory=set)
     sources: dict[str, list[str]] = field(default_factory=dict)
+    # A translation (content/<lang>/): its files and sections may be missing (then English is
+    # used), and its problems name the file as "pl/weeks.yaml".
+    language: str = "en"
+
+    @property
+    def translating(self) -> bool:
+        return self.language != "en"
 
     def problem(self, file: str, line: int, message: str) -> None:
-        self.problems.append(ContentProblem(file, line, message))
+        where = f"{self.language}/{file}" if self.translating else file
+        self.problems.append(ContentProblem(where, line, message))
 
     def yaml_file(self, name: str) -> dict[str, Any]:
         path = self.folder / name
+        if not path.is_file() and self.translating:
+            self.unreadable.add(name)
+            return {_LINE: 1}
         if not path.is_file():
             self.problem(name, 1, "file is missing")
             self.unreadable.add(name)
@@ -143,7 +154,7 @@ class _Reader:
     def entries(self, name: str, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
         value = data.get(key)
         line = self.key_line(name, key, int(data.get(_LINE, 1)))
-        if name in self.unreadable:
+        if name in self.unreadable or (value is None and self.translating):
             return []
         if value is None:
             self.problem(name, line, f"missing section '{key}'")
@@ -244,7 +255,7 @@ def _weeks(reader: _Reader) -> tuple[WeekMessage, ...]:
             if message.week in seen:
                 reader.problem(WEEKS_FILE, line, f"{series} week {message.week} appears twice")
                 continue
-            length = visible_length(render_week(message))
+            length = visible_length(render_week(message, reader.language))
             if length > TELEGRAM_TEXT_LIMIT:
                 reader.problem(
                     WEEKS_FILE,
@@ -529,7 +540,7 @@ def read_content(folder: Path, gazetteer: Gazetteer) -> ContentSet:
         _check_digests(reader, categories, services, near_miles, per_message)
     if reader.problems:
         raise ContentInvalid(reader.problems)
-    return ContentSet(
+    english = ContentSet(
         sample=reader.sample,
         weeks=weeks,
         categories=categories,
@@ -544,3 +555,279 @@ def read_content(folder: Path, gazetteer: Gazetteer) -> ContentSet:
         loss_message=loss_message,
         loss_support=loss_support,
     )
+    translations: dict[str, ContentSet] = {}
+    problems: list[ContentProblem] = []
+    for language in translation_languages(folder):
+        translated, found = _translation(folder, language, english, gazetteer)
+        translations[language] = translated
+        problems.extend(found)
+    if problems:
+        raise ContentInvalid(problems)
+    return english.model_copy(update={"translations": translations})
+
+
+# --- translations: content/<lang>/ beside the English files --------------------------------------
+
+_LANGUAGE_FOLDER = re.compile(r"^[a-z]{2,3}$")
+_CONTENT_FILES = (
+    WEEKS_FILE,
+    CATEGORIES_FILE,
+    SERVICES_FILE,
+    URGENT_HELP_FILE,
+    URGENT_WORDS_FILE,
+    SUPPORT_FILE,
+)
+# What a translated services.csv may change: the words. Where a service is, who it serves and
+# how to reach it stay the English file's, so a translation can never send her elsewhere.
+_SERVICE_WORDS = ("name", "address", "when")
+
+
+def translation_languages(folder: Path) -> tuple[str, ...]:
+    """The languages with a folder of translated content (content/pl/, content/ur/, ...)."""
+    if not folder.is_dir():
+        return ()
+    found = (
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and _LANGUAGE_FOLDER.match(p.name) and p.name != "en"
+    )
+    return tuple(sorted(found))
+
+
+def _text(reader: _Reader, file: str, line: int, entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        reader.problem(file, line, f"field '{key}' must be text")
+        return None
+    return value.strip()
+
+
+def _translated_weeks(reader: _Reader, english: ContentSet) -> tuple[WeekMessage, ...]:
+    originals = {m.key for m in english.weeks}
+    translated = {m.key: m for m in _weeks(reader)}
+    for key in sorted(set(translated) - originals):
+        series, _, week = key.partition(":")
+        reader.problem(WEEKS_FILE, 1, f"{series} week {week} has no English message to translate")
+    return tuple(translated.get(m.key, m) for m in english.weeks)
+
+
+def _translated_categories(reader: _Reader, english: ContentSet) -> tuple[Category, ...]:
+    data = reader.yaml_file(CATEGORIES_FILE)
+    labels: dict[str, str] = {}
+    for entry in reader.entries(CATEGORIES_FILE, data, "categories"):
+        at = int(entry[_LINE])
+        code, label = entry.get("code"), _text(reader, CATEGORIES_FILE, at, entry, "label")
+        if english.category(str(code)) is None:
+            reader.problem(CATEGORIES_FILE, at, f"category '{code}' is not in the English file")
+        elif label is not None and len(label) <= 60:
+            labels[str(code)] = label
+        elif label is not None:
+            reader.problem(CATEGORIES_FILE, at, "field 'label' is longer than 60 characters")
+    return tuple(
+        c.model_copy(update={"label": labels[c.code]}) if c.code in labels else c
+        for c in english.categories
+    )
+
+
+def _translated_services(reader: _Reader, english: ContentSet) -> tuple[Service, ...]:
+    path = reader.folder / SERVICES_FILE
+    if not path.is_file():
+        return english.services
+    rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+    header = [h.strip().lower() for h in next(rows, [])]
+    if "id" not in header:
+        reader.problem(SERVICES_FILE, 1, "missing column(s): id")
+        return english.services
+    known = {s.id: s for s in english.services}
+    words: dict[str, dict[str, str]] = {}
+    line = rows.line_num + 1
+    for values in rows:
+        at, line = line, rows.line_num + 1
+        row = {h: v.strip() for h, v in zip(header, values, strict=False)}
+        if not any(row.values()):
+            continue
+        if row.get("id") not in known:
+            reader.problem(SERVICES_FILE, at, f"service id '{row.get('id')}' is not in English")
+            continue
+        words[row["id"]] = {c: row[c] for c in _SERVICE_WORDS if row.get(c)}
+    return tuple(s.model_copy(update=words[s.id]) if s.id in words else s for s in english.services)
+
+
+def _translated_urgent_help(
+    reader: _Reader, english: ContentSet
+) -> tuple[tuple[Helpline, ...], tuple[TriageUnit, ...]]:
+    data = reader.yaml_file(URGENT_HELP_FILE)
+    helplines = {h.id: h for h in english.helplines}
+    words: dict[str, dict[str, str]] = {}
+    for entry in reader.entries(URGENT_HELP_FILE, data, "helplines"):
+        at, id_ = int(entry[_LINE]), str(entry.get("id"))
+        if id_ not in helplines and id_ not in built_in_helpline_ids():
+            reader.problem(URGENT_HELP_FILE, at, f"helpline '{id_}' is not in the English file")
+            continue
+        found = {k: _text(reader, URGENT_HELP_FILE, at, entry, k) for k in ("name", "note")}
+        words[id_] = {k: v for k, v in found.items() if v}
+    # Phone numbers are the English file's: the translation is matched on them, never sets them.
+    units = {u.phone: u for u in english.triage}
+    unit_words: dict[str, dict[str, str]] = {}
+    for entry in reader.entries(URGENT_HELP_FILE, data, "maternity_triage"):
+        at, phone = int(entry[_LINE]), str(entry.get("phone", "")).strip()
+        if phone not in units:
+            reader.problem(URGENT_HELP_FILE, at, f"no English triage line has phone '{phone}'")
+            continue
+        found = {k: _text(reader, URGENT_HELP_FILE, at, entry, k) for k in ("name", "note")}
+        unit_words[phone] = {k: v for k, v in found.items() if v}
+    return (
+        tuple(h.model_copy(update=words.get(h.id, {})) for h in english.helplines),
+        tuple(u.model_copy(update=unit_words.get(u.phone, {})) for u in english.triage),
+    )
+
+
+def _org_key(organisation: SupportOrganisation | dict[str, Any]) -> str:
+    if isinstance(organisation, SupportOrganisation):
+        return organisation.url or organisation.phone
+    return str(organisation.get("url") or organisation.get("phone") or "").strip()
+
+
+def _translated_support(
+    reader: _Reader, english: ContentSet
+) -> tuple[str, tuple[SupportOrganisation, ...]]:
+    data = reader.yaml_file(SUPPORT_FILE)
+    section = data.get("pregnancy_loss")
+    if not isinstance(section, dict):
+        return english.loss_message, english.loss_support
+    at = int(section[_LINE])
+    message = _text(reader, SUPPORT_FILE, at, section, "message") or english.loss_message
+    originals = {_org_key(o) for o in english.loss_support}
+    words: dict[str, dict[str, str]] = {}
+    for entry in reader.entries(SUPPORT_FILE, section, "organisations"):
+        line = int(entry[_LINE])
+        if _org_key(entry) not in originals:
+            reader.problem(SUPPORT_FILE, line, "no English organisation has this url or phone")
+            continue
+        found = {k: _text(reader, SUPPORT_FILE, line, entry, k) for k in ("name", "note")}
+        words[_org_key(entry)] = {k: v for k, v in found.items() if v}
+    return message, tuple(
+        o.model_copy(update=words.get(_org_key(o), {})) for o in english.loss_support
+    )
+
+
+def _translation(
+    folder: Path, language: str, english: ContentSet, gazetteer: Gazetteer
+) -> tuple[ContentSet, list[ContentProblem]]:
+    """English with every item content/<language>/ translates replaced by its translation."""
+    reader = _Reader(folder / language, gazetteer, language=language)
+    weeks = _translated_weeks(reader, english)
+    categories = _translated_categories(reader, english)
+    services = _translated_services(reader, english)
+    helplines, triage = _translated_urgent_help(reader, english)
+    negations, urgent_own = _urgent_groups(reader, english.helplines)
+    loss_message, loss_support = _translated_support(reader, english)
+    translated = english.model_copy(
+        update={
+            "language": language,
+            "weeks": weeks,
+            "categories": categories,
+            "services": services,
+            "helplines": helplines,
+            "triage": triage,
+            "urgent_own": urgent_own,
+            "negations_own": negations,
+            "loss_message": loss_message,
+            "loss_support": loss_support,
+        }
+    )
+    if not reader.problems:
+        _check_digests(reader, categories, services, english.near_miles, english.per_message)
+    return translated, reader.problems
+
+
+def _english_lines(folder: Path) -> dict[tuple[str, str], int]:
+    """Where each English item starts, by (file, item id), for "which items lack a translation"."""
+    lines: dict[tuple[str, str], int] = {}
+    for name, sections, field_name in (
+        (WEEKS_FILE, (PREGNANCY, POSTNATAL), "week"),
+        (CATEGORIES_FILE, ("categories",), "code"),
+        (URGENT_HELP_FILE, ("helplines",), "id"),
+        (URGENT_HELP_FILE, ("maternity_triage",), "phone"),
+        (URGENT_WORDS_FILE, ("groups",), "id"),
+    ):
+        path = folder / name
+        if not path.is_file():
+            continue
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        for section in sections:
+            for entry in data.get(section) or ():
+                prefix = f"{section}:" if name == WEEKS_FILE else ""
+                lines[(name, f"{prefix}{entry.get(field_name)}")] = int(entry[_LINE])
+    support = folder / SUPPORT_FILE
+    if support.is_file():
+        data = yaml.load(support.read_text(encoding="utf-8"), Loader=_LineLoader)
+        loss: dict[str, Any] = data.get("pregnancy_loss") or {}
+        lines[(SUPPORT_FILE, "message")] = int(loss.get(_LINE, 1))
+        for entry in loss.get("organisations") or ():
+            lines[(SUPPORT_FILE, _org_key(entry))] = int(entry[_LINE])
+    services = folder / SERVICES_FILE
+    if services.is_file():
+        rows = csv.reader(io.StringIO(services.read_text(encoding="utf-8-sig"), newline=""))
+        header = [h.strip().lower() for h in next(rows, [])]
+        line = rows.line_num + 1
+        for values in rows:
+            at, line = line, rows.line_num + 1
+            row = dict(zip(header, values, strict=False))
+            lines[(SERVICES_FILE, row.get("id", "").strip())] = at
+    return lines
+
+
+def untranslated(folder: Path, content: ContentSet) -> dict[str, list[ContentProblem]]:
+    """Per language, each English item with no translation, at its English file and line.
+
+    Not a problem that stops a load: she gets the English item meanwhile.
+    """
+    lines = _english_lines(folder)
+    report: dict[str, list[ContentProblem]] = {}
+    for language, translated in sorted(content.translations.items()):
+        missing: list[ContentProblem] = []
+
+        def lacks(
+            file: str,
+            item: str,
+            what: str,
+            language: str = language,
+            missing: list[ContentProblem] = missing,
+        ) -> None:
+            where = lines.get((file, item), 1)
+            missing.append(ContentProblem(file, where, f"{what} has no '{language}' translation"))
+
+        for english, other in zip(content.weeks, translated.weeks, strict=True):
+            if english == other:
+                lacks(WEEKS_FILE, english.key, f"{english.series} week {english.week}")
+        for english_category, category in zip(
+            content.categories, translated.categories, strict=True
+        ):
+            if english_category == category:
+                lacks(CATEGORIES_FILE, english_category.code, f"category '{category.code}'")
+        for service, other_service in zip(content.services, translated.services, strict=True):
+            if service == other_service:
+                lacks(SERVICES_FILE, service.id, f"service '{service.id}'")
+        for helpline, other_helpline in zip(content.helplines, translated.helplines, strict=True):
+            if helpline == other_helpline:
+                lacks(URGENT_HELP_FILE, helpline.id, f"helpline '{helpline.id}'")
+        for unit, other_unit in zip(content.triage, translated.triage, strict=True):
+            if unit == other_unit:
+                lacks(URGENT_HELP_FILE, unit.phone, f"triage line '{unit.name}'")
+        own = {g.id for g in translated.urgent_own}
+        for group in content.urgent:
+            if group.id not in own:
+                lacks(URGENT_WORDS_FILE, group.id, f"urgent group '{group.id}'")
+        if content.loss_message and content.loss_message == translated.loss_message:
+            lacks(SUPPORT_FILE, "message", "the pregnancy-loss message")
+        for organisation, other_org in zip(
+            content.loss_support, translated.loss_support, strict=True
+        ):
+            if organisation == other_org:
+                lacks(SUPPORT_FILE, _org_key(organisation), f"organisation '{organisation.name}'")
+        missing.sort(key=lambda p: (_CONTENT_FILES.index(p.file), p.line))
+        report[language] = missing
+    return report
