@@ -9,6 +9,7 @@ compared by its stem (Snowball), so one phrase covers "kick", "kicks", "kicked" 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,9 +25,38 @@ from bot.services.urgent.defaults import built_in
 NEGATION_WINDOW = 3
 # "can't stop bleeding" is not "no bleeding": a negation right before one of these is no negation.
 _DOUBLE_NEGATIVE = frozenset({"stop", "stopped", "stopping", "stops"})
-_CLAUSE = re.compile(r"[.,;:!?\n()]+|\bbut\b", re.IGNORECASE)
+# Urdu ends a sentence with its own full stop (U+06D4) and has its own comma, question mark and
+# semicolon; "lekin" and "magar" are its "but".
+_CLAUSE = re.compile(
+    r"[.,;:!?\n()\u06d4\u060c\u061f\u061b]+|\b(?:but|lekin|lakin|magar|لیکن|مگر)\b",
+    re.IGNORECASE,
+)
 _APOSTROPHES = re.compile(r"['’‘`]")
 _NOT_WORD = re.compile(r"[^\w*]+")
+# Text in Arabic script (Urdu) is typed many ways for the same word: with or without vowel marks
+# (zer, zabar, pesh, shadd), with a tatweel stretch, a zero-width non-joiner inside the word or
+# bidi marks around it, and with the Arabic keyboard's yeh, kaf and heh instead of Urdu's. These
+# are removed or folded to one form, on phrases and messages alike, so one phrase covers them.
+# Combining marks (after NFKD) go too, so "naïve" is "naive" and alef madda is alef.
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+    "\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_FOLDED = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # Arabic yeh → Farsi/Urdu yeh
+        "\u0649": "\u06cc",  # alef maksura → yeh
+        "\u0643": "\u06a9",  # Arabic kaf → keheh
+        "\u0647": "\u06c1",  # Arabic heh → heh goal
+        "\u06be": "\u06c1",  # do-chashmi heh: typed for either heh
+        "\u06c0": "\u06c1",
+        "\u0629": "\u06c1",  # teh marbuta
+        "\u06c3": "\u06c1",
+        "\u06ba": "\u0646",  # noon ghunna: "نہیں" and "نہین" are one word
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Urdu digits
+    }
+)
 _MAX_TEXT = 2000
 # Misspellings are only corrected in longer words, where one slip rarely makes another word.
 _FUZZY_MIN_LENGTH = 6
@@ -39,6 +69,8 @@ _stemmer = snowballstemmer.stemmer("english")
 
 def normalise(text: str) -> str:
     """Lower case, apostrophes dropped, punctuation to single spaces: how phrases are compared."""
+    if not text.isascii():
+        text = _MARKS.sub("", unicodedata.normalize("NFKD", text)).translate(_FOLDED)
     return " ".join(_NOT_WORD.sub(" ", _APOSTROPHES.sub("", text.lower())).split())
 
 
