@@ -34,7 +34,7 @@ from telegram import Update
 from uvicorn.supervisors import Multiprocess
 
 from bot import metrics
-from bot.app import build_application, running
+from bot.app import CONCURRENT_UPDATES, build_application, running
 from bot.config import Settings, load_settings
 from bot.context import BotApplication
 from bot.db import alembic_config
@@ -75,6 +75,12 @@ class BotWeb:
         self.head = latest_revision(settings.database_url)
         self.in_flight = 0
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        # Telegram pushes over up to 40 connections at once, and each update being handled
+        # holds up to two database connections (its chat's turn and a handler's unit of work):
+        # without a bound, 20 chats at once took every connection of the pool for the turns,
+        # left none for the handlers, and waited for the pool's 30 s timeout. Polling has the
+        # same bound (PTB's concurrent_updates).
+        self._handling = asyncio.Semaphore(CONCURRENT_UPDATES)
 
     @asynccontextmanager
     async def _chat_turn(self, update: Update) -> AsyncIterator[None]:
@@ -114,7 +120,8 @@ class BotWeb:
         started = time.perf_counter()
         self.in_flight += 1
         try:
-            async with self._chat_turn(update):
+            # Her turn first, so an update waiting behind her last one holds no place.
+            async with self._chat_turn(update), self._handling:
                 await self.application.process_update(update)
         finally:
             self.in_flight -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.app import CONCURRENT_UPDATES
 from bot.clock import FixedClock
 from bot.db import create_engine
 from bot.sandbox.fake_api import FakeTelegram
@@ -138,3 +140,36 @@ async def test_metrics_count_updates_by_type_and_time_their_handling(
     assert "bumpbuddies_leading 1.0" in body
     # Kinds and outcomes only: nothing in the metrics can say who wrote.
     assert str(user.id) not in body and "Ann" not in body
+
+
+async def test_updates_pushed_at_once_from_many_chats_are_handled_a_few_at_a_time(
+    client: httpx.AsyncClient, fake: FakeTelegram, harness: BotHarness
+) -> None:
+    # Each update being handled holds up to two database connections: unbounded, a burst of
+    # chats took the whole pool for their turns and the handlers waited for its timeout.
+    application = harness.app
+    handle = application.process_update
+    busy = peak = 0
+
+    async def counted(update: object) -> None:
+        nonlocal busy, peak
+        busy += 1
+        peak = max(peak, busy)
+        try:
+            await handle(update)
+        finally:
+            busy -= 1
+
+    application.process_update = counted  # type: ignore[method-assign]
+    users = [fake.new_user(f"Resident{n}") for n in range(3 * CONCURRENT_UPDATES)]
+
+    statuses = await asyncio.gather(
+        *(push(client, fake.send_message(user, "/start")) for user in users)
+    )
+
+    assert statuses == [200] * len(users)
+    assert 1 < peak <= CONCURRENT_UPDATES
+    for user in users:
+        assert (
+            "Are you happy for us to keep these details?" in fake.messages(user.id)[-1].plain_text
+        )
