@@ -667,7 +667,7 @@ def main() -> None:
     results["settings"] = {
         "database": make_url(database_url).get_backend_name(),
         "quick": args.quick,
-        "plan": {**plan.__dict__, "only": sorted(plan.only)},
+        "plan": {**plan.__dict__, "only": sorted(plan.only), "profile": str(plan.profile)},
         "commit": commit,
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
