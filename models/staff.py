@@ -79,7 +79,7 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(80))
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(200))
-    # "console" for what staff did in the web console; None for the bot and the command line.
+    # Where it was done: "bot", "console" or "cli" (None: written before this was recorded).
     via: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (

@@ -20,7 +20,9 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @asynccontextmanager
-async def console_client(bot: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+async def console_client(
+    bot: BotHarness, base_url: str = "http://console.test"
+) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client on the console, sharing the bot's database and clock."""
     engine = bot.app.bot_data.engine
     assert engine is not None and bot.app.bot_data.settings is not None
@@ -31,7 +33,7 @@ async def console_client(bot: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
         gazetteer=bot.app.bot_data.gazetteer,
     )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
         yield client
 
 

@@ -255,8 +255,8 @@ async def test_console_actions_are_in_the_audit_trail_marked_as_from_the_console
     assert by_action["joinlink.create"] == "console"
     assert by_action["joinlink.revoke"] == "console"
     assert by_action["console.signin"] == "console"
-    # What happened in the bot stays unmarked.
-    assert by_action["console.link"] is None
+    # What happened in the bot is marked as from the bot.
+    assert by_action["console.link"] == "bot"
 
 
 async def test_a_moderators_decision_in_the_console_warns_her_as_moderation_does(
@@ -440,8 +440,8 @@ async def test_a_zip_reaching_outside_its_folder_is_refused(
         refused = await upload(web, zipped(files), allow_sample=True)
         assert refused.status_code == 400 and "must be inside the content folder" in refused.text
     too_big = await upload(web, b"x" * (3 * 1024 * 1024))
-    # Too big to read as a form at all: refused before anything is unpacked.
-    assert too_big.status_code == 403
+    # Too big to read as a form at all: refused before anything is unpacked, with a page saying so.
+    assert too_big.status_code == 413 and "too big" in too_big.text
     assert await loaded_content(bot) == []
 
 

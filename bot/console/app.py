@@ -78,6 +78,7 @@ def create_app(
         Route("/moderation", pages.moderation_page),
         Route("/moderation/{report_id:int}", pages.moderation_decide, methods=["POST"]),
         Route("/staff", pages.staff_list),
+        Route("/staff/audit.csv", pages.audit_download),
         Route("/staff/invite", pages.staff_invite, methods=["POST"]),
         Route("/staff/{staff_id:int}/role", pages.staff_change_role, methods=["POST"]),
         Route("/staff/{staff_id:int}/remove", pages.staff_remove, methods=["POST"]),

@@ -4,8 +4,7 @@ The checks and the load are `bumpbuddies content check` and `content load`'s own
 store_content); the load replaces everything in this request's one transaction, so it is all or
 nothing, and every bot worker picks it up within a minute (its content watch job).
 
-Admins only: the bot has no content permission (loading was the server's command line), so the
-admin-only MANAGE_STAFF permission stands for it.
+Admins only (Permission.CONTENT), asked of the bot's own authorise() like every other page.
 """
 
 from __future__ import annotations
@@ -100,13 +99,13 @@ async def _page(ctx: Ctx, **values: object) -> Response:
     )
 
 
-@staff_page(Permission.MANAGE_STAFF, "content.show")
+@staff_page(Permission.CONTENT, "content.show")
 async def content_page(ctx: Ctx) -> Response:
     """What is loaded, and the upload form."""
     return await _page(ctx)
 
 
-@staff_page(Permission.MANAGE_STAFF, "content.load", max_bytes=MAX_UPLOAD_BYTES + 64 * 1024)
+@staff_page(Permission.CONTENT, "content.load", max_bytes=MAX_UPLOAD_BYTES + 64 * 1024)
 async def content_upload(ctx: Ctx) -> Response:
     """Check the uploaded folder; load it (all or nothing) only if it has no problems."""
     assert ctx.form is not None

@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.console import sessions
 from bot.services.places.geo import Gazetteer
 from bot.services.staff.accounts import ALLOWED, Permission, authorise
+from bot.services.staff.audit import VIA_CONSOLE
 from models import AuditEvent, StaffMember
 
 COOKIE = "bb_console"
@@ -47,6 +48,8 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 MAX_FORM_BYTES = 64 * 1024
+# A too-big upload is read to the end (and dropped) up to this, so the browser sees the answer.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
 
 
 class ConsoleSyncSession(Session):
@@ -56,8 +59,8 @@ class ConsoleSyncSession(Session):
 @event.listens_for(ConsoleSyncSession, "before_flush")
 def _mark_console(session: Session, _context: object, _instances: object) -> None:
     for obj in session.new:
-        if isinstance(obj, AuditEvent) and obj.via is None:
-            obj.via = "console"
+        if isinstance(obj, AuditEvent):
+            obj.via = VIA_CONSOLE
 
 
 def console_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -170,6 +173,12 @@ def render(
     return HTMLResponse(template.render(**values), status_code=status_code)
 
 
+def too_big(request: Request, max_bytes: int) -> bool:
+    """The request says it is bigger than this page takes (so it is not read at all)."""
+    length = request.headers.get("content-length")
+    return length is not None and length.isdigit() and int(length) > max_bytes
+
+
 async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> FormData | None:
     """The posted form, or None if it is too big to be one of ours (or not a form at all)."""
     length = request.headers.get("content-length")
@@ -202,7 +211,7 @@ NAV = [
     ("/moderation", "Moderation", Permission.MODERATE),
     ("/staff", "Staff", Permission.MANAGE_STAFF),
     ("/broadcasts", "Broadcasts", Permission.BROADCAST),
-    ("/content", "Content", Permission.MANAGE_STAFF),
+    ("/content", "Content", Permission.CONTENT),
 ]
 
 
@@ -254,6 +263,12 @@ def staff_page(
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            if request.method == "POST" and too_big(request, max_bytes):
+                await _drain(request)
+                # Not parsed, so there is no CSRF token to check: nothing is done, only said.
+                return await _signed_in(
+                    request, None, permission, action, _too_big(max_bytes), check_csrf=False
+                )
             form = await read_form(request, max_bytes) if request.method == "POST" else None
             try:
                 return await _signed_in(request, form, permission, action, handler)
@@ -269,12 +284,44 @@ def staff_page(
     return wrap
 
 
+async def _drain(request: Request) -> None:
+    """Read and drop a too-big body (up to a bound), so the browser gets to see the answer.
+
+    A server that answers before reading the upload closes the connection under it, and the
+    browser then shows a network error instead of the page saying what was wrong.
+    """
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_DRAINED_BYTES:
+            break
+
+
+def _too_big(max_bytes: int) -> Handler:
+    async def page(ctx: Ctx) -> Response:
+        back = ctx.request.url.path.removeprefix(root_of(ctx.request)) or "/"
+        megabytes = max_bytes // (1024 * 1024)
+        limit = f"{megabytes} MB" if megabytes >= 1 else f"{max_bytes // 1024} KB"
+        what = "The file you chose" if max_bytes > MAX_FORM_BYTES else "What you sent"
+        return ctx.page(
+            "too_big.html",
+            413,
+            error=f"{what} is too big: it must be smaller than {limit}",
+            error_field="try-again",
+            back=back,
+            limit=limit,
+        )
+
+    return page
+
+
 async def _signed_in(
     request: Request,
     form: FormData | None,
     permission: Permission | None,
     action: str,
     handler: Handler,
+    check_csrf: bool = True,
 ) -> Response:
     state = state_of(request)
     now = state.clock.now()
@@ -284,7 +331,7 @@ async def _signed_in(
             response: Response = to(request, "/signin")
             clear_session_cookie(request, response)
             return response
-        if request.method == "POST" and not csrf_ok(form, found.row.csrf_token):
+        if request.method == "POST" and check_csrf and not csrf_ok(form, found.row.csrf_token):
             return render(request, "forbidden.html", 403)
         member = found.member
         if permission is not None:

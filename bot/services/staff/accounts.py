@@ -30,6 +30,8 @@ class Permission(enum.StrEnum):
     MODERATE = "moderate"
     COHORTS = "cohorts"
     REPORTS = "reports"
+    # Loading the council's content (the console's Content page; `content load` on the server).
+    CONTENT = "content"
 
 
 ALLOWED: dict[Permission, frozenset[StaffRole]] = {
@@ -41,6 +43,8 @@ ALLOWED: dict[Permission, frozenset[StaffRole]] = {
     Permission.COHORTS: frozenset({StaffRole.ADMIN, StaffRole.MODERATOR}),
     # Council reports and residents' comments are for admins only.
     Permission.REPORTS: frozenset({StaffRole.ADMIN}),
+    # What every resident is told week by week and where /services sends her: admins only.
+    Permission.CONTENT: frozenset({StaffRole.ADMIN}),
 }
 
 

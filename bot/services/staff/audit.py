@@ -12,7 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuditEvent
 
-COLUMNS = ("id", "at", "actor_telegram_id", "actor_role", "action", "target", "outcome", "detail")
+COLUMNS = (
+    "id",
+    "at",
+    "actor_telegram_id",
+    "actor_role",
+    "action",
+    "target",
+    "outcome",
+    "detail",
+    "via",
+)
+# Where an action was taken: in the bot (Telegram), the web console, or the server's command line.
+VIA_BOT = "bot"
+VIA_CONSOLE = "console"
+VIA_CLI = "cli"
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ def record(
         target=target[:80] if target else None,
         outcome=outcome[:20],
         detail=detail[:200] if detail else None,
+        # The console's sessions mark their events "console" as they are written (console/web.py).
+        via=VIA_CLI if who.telegram_user_id is None else VIA_BOT,
     )
     session.add(event)
     return event
@@ -52,6 +68,13 @@ async def audit_events(session: AsyncSession, since: dt.datetime | None = None) 
     if since is not None:
         statement = statement.where(AuditEvent.at >= since)
     return list(await session.scalars(statement))
+
+
+def via_of(event: AuditEvent) -> str:
+    """Where it was done; events from before this was recorded are the bot's or the shell's."""
+    if event.via:
+        return event.via
+    return VIA_CLI if event.actor_telegram_id is None else VIA_BOT
 
 
 def audit_csv(events: list[AuditEvent]) -> str:
@@ -70,6 +93,7 @@ def audit_csv(events: list[AuditEvent]) -> str:
                 event.target or "",
                 event.outcome,
                 event.detail or "",
+                via_of(event),
             ]
         )
     return out.getvalue()
