@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -31,6 +30,7 @@ from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
 from bot.db_roles import connection_risk
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.send_limits import Limits, SendLimits, create_send_limits
 from bot.delivery.sender import BulkSender
 from bot.handlers import (
     common,
@@ -49,6 +49,7 @@ from bot.handlers.local_info import setup as local_info
 from bot.handlers.staff import setup as staff
 from bot.leader import Leadership
 from bot.ordered import OrderedApplication
+from bot.rate_limiter import SharedRateLimiter
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
 
@@ -128,9 +129,10 @@ async def _make_delivery(application: BotApplication) -> None:
 
     Every worker has one, so handlers can wake it; it sends only on the leader (_lead).
 
-    Bulk sends bypass PTB and its AIORateLimiter: the engine paces them itself and must see every
+    Bulk sends bypass PTB and its rate limiter: the engine paces them itself and must see every
     429 to pause all sends in flight; the limiter would retry inside a send (holding a claimed
-    row) and throttle a second time. Interactive replies keep PTB and the AIORateLimiter.
+    row). Both take their slots from the same shared limits (bot/delivery/send_limits.py), so
+    every worker's replies and bulk sends together stay within Telegram's, replies first.
     """
     data = application.bot_data
     assert data.settings is not None and data.sessionmaker is not None and data.clock is not None
@@ -147,6 +149,7 @@ async def _make_delivery(application: BotApplication) -> None:
         data.clock,
         settings,
         sleep=data.sleep or asyncio.sleep,
+        send_limits=data.send_limits,
     )
 
 
@@ -159,6 +162,8 @@ async def post_shutdown(application: BotApplication) -> None:
         await data.leader.stop()
     if data.delivery_sender is not None:
         await data.delivery_sender.aclose()
+    if data.send_limits is not None:
+        await data.send_limits.aclose()
     if data.place_search is not None:
         await data.place_search.close()
     if data.engine is not None:
@@ -211,11 +216,17 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     if not updater:
         builder = builder.updater(None)
+    chosen = clock or SystemClock()
+    send_limits: SendLimits | None = None
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        send_limits = create_send_limits(settings.database_url, limits_of(settings))
+        builder = builder.rate_limiter(
+            SharedRateLimiter(send_limits, lambda: chosen.now().timestamp(), sleep or asyncio.sleep)
+        )
     application: BotApplication = builder.build()
     application.bot_data.settings = settings
-    application.bot_data.clock = clock or SystemClock()
+    application.bot_data.clock = chosen
+    application.bot_data.send_limits = send_limits
     application.bot_data.sleep = sleep
     application.bot_data.delivery_worker = delivery_worker
     application.bot_data.delivery_transport = delivery_transport
@@ -268,6 +279,15 @@ def build_application(
     application.add_error_handler(common.on_error)
     _leader_only_jobs(application)
     return application
+
+
+def limits_of(settings: Settings) -> Limits:
+    """Telegram's limits as configured: places a second, those kept for replies, the chat gap."""
+    return Limits(
+        overall=max(1, int(settings.delivery_max_per_second)),
+        reserve=settings.delivery_reply_reserve,
+        chat_gap=settings.delivery_per_chat_interval_seconds,
+    )
 
 
 # Jobs every worker runs; all others are background work and run on the leader only, so a new

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     delivery_max_per_second: float = Field(default=30.0, gt=0)
     delivery_per_chat_interval_seconds: float = Field(default=1.0, ge=0)
     delivery_paid_max_per_second: float = Field(default=1000.0, gt=0)
+    # These limits hold for every worker's replies and bulk sends together
+    # (bot/delivery/send_limits.py); of the places a second, bulk sends leave this many to replies.
+    delivery_reply_reserve: int = Field(default=6, ge=0)
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_max_in_flight: int = Field(default=16, ge=1)
     # A claimed row whose worker vanished (SIGKILL) is taken over after this long.

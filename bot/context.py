@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.send_limits import SendLimits
 from bot.delivery.sender import BulkSender
 from bot.leader import Leadership
 from bot.services.local_info.content import ContentSet
@@ -44,6 +45,8 @@ class BotData:
         self.content_digest: str | None = None
         # Whether this worker runs the background work (bot/leader.py); made in post_init.
         self.leader: Leadership | None = None
+        # Telegram's limits for replies and bulk sends of every worker (delivery/send_limits.py).
+        self.send_limits: SendLimits | None = None
 
 
 T = TypeVar("T")

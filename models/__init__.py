@@ -14,7 +14,7 @@ from models.content import (
     WardDigest,
 )
 from models.conversation import ConversationNotes, ConversationState, UpdateInbox
-from models.delivery import Delivery, DeliveryStatus
+from models.delivery import Delivery, DeliveryStatus, SendSlot
 from models.feedback import (
     FeedbackComment,
     FeedbackMoment,
@@ -103,6 +103,7 @@ __all__ = [
     "ResidentStatus",
     "SafeguardingKind",
     "SafeguardingRecord",
+    "SendSlot",
     "StaffInvite",
     "StaffMember",
     "StaffRole",

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -77,4 +79,27 @@ class Delivery(Base):
         Index("ix_deliveries_claim", "status", "not_before", "id"),
         Index("ix_deliveries_batch_status", "batch", "status"),
         Index("ix_deliveries_resident_id", "resident_id"),
+    )
+
+
+class SendSlot(Base):
+    """One message's place within Telegram's flood limits, shared by every worker.
+
+    Taken before the message goes, answered once Telegram answers; it counts from `taken_at`
+    until a second after `answered_at` (bot/delivery/send_limits.py). Times are seconds since
+    the epoch. UNLOGGED on PostgreSQL: rows matter for seconds, and losing them in a crash only
+    lets the next second start afresh. Taken through the function take_send_slot (migration 0033).
+    """
+
+    __tablename__ = "send_slots"
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[bool] = mapped_column(Boolean)
+    taken_at: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_send_slots_chat_taken", "chat_id", "taken_at"),
+        Index("ix_send_slots_paid_taken", "paid", "taken_at"),
     )

@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.delivery import queue
 from bot.delivery.limits import ChatSpacing, Pacer
 from bot.delivery.queue import BatchProgress, Claimed
+from bot.delivery.send_limits import Kind, SendLimits
 from bot.delivery.sender import BulkSender, Outcome
 from models import DeliveryStatus
 
@@ -144,8 +145,12 @@ class DeliveryEngine:
         *,
         worker_id: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        send_limits: SendLimits | None = None,
     ) -> None:
         self._sessions = sessionmaker
+        # Telegram's limits shared with replies and other workers (bot/delivery/send_limits.py);
+        # the pacers below keep this process's own pace within them.
+        self._limits = send_limits
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -348,6 +353,21 @@ class DeliveryEngine:
                     waiting.appendleft(row)
                     self._release(buffer, waiting, self._after_quiet(now), "quiet hours")
                     break
+                slot = None
+                if self._limits is not None:
+                    taken = await self._limits.take(
+                        row.chat_id, Kind.PAID if row.paid else Kind.BULK, self._now_s()
+                    )
+                    if taken.slot is None:
+                        waiting.appendleft(row)
+                        if taken.chat_busy:
+                            # A reply (or another worker) just wrote to her: others go first.
+                            self._chats.hold(row.chat_id, self._now_s() + taken.wait)
+                        else:
+                            # Every place is taken, replies first: wait for one to free.
+                            await self._wait(taken.wait)
+                        continue
+                    slot = taken.slot
                 await buffer.unrecorded.acquire()
                 await slots.acquire()
                 if recorder.done():
@@ -357,12 +377,13 @@ class DeliveryEngine:
                     # Stopped while this row waited for a free slot.
                     slots.release()
                     buffer.unrecorded.release()
+                    await self._finish(slot)
                     buffer.add(row.batch).cancelled.append(row.id)
                     continue
                 moment = self._now_s()
                 (self._paid if row.paid else self._overall).take(moment)
                 self._chats.take(row.chat_id, moment)
-                task = asyncio.create_task(self._send_one(row, buffer))
+                task = asyncio.create_task(self._send_one(row, buffer, slot))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
                 task.add_done_callback(lambda _: slots.release())
@@ -425,8 +446,19 @@ class DeliveryEngine:
             row = rows.popleft()
             buffer.add(row.batch).released.append((row.id, until, reason))
 
-    async def _send_one(self, row: Claimed, buffer: _Buffer) -> None:
+    async def _finish(self, slot: int | None) -> None:
+        """Give the shared limits the answer's moment; if it can't be told, the slot simply
+        counts until it goes stale (later, never sooner)."""
+        if slot is None or self._limits is None:
+            return
+        try:
+            await self._limits.finish(slot, self._now_s())
+        except Exception as exc:
+            logger.warning("send slot not finished: %s", type(exc).__qualname__)
+
+    async def _send_one(self, row: Claimed, buffer: _Buffer, slot: int | None = None) -> None:
         answer = await self._sender.send(row.chat_id, row.text, row.buttons, paid=row.paid)
+        await self._finish(slot)
         metrics.delivery_outcome(answer.outcome.value)
         results = buffer.answered(row.batch)
         if answer.outcome is Outcome.SENT:

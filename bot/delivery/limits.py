@@ -39,6 +39,10 @@ class ChatSpacing:
         last = self._last.get(chat_id)
         return 0.0 if last is None else max(0.0, last + self.gap - now)
 
+    def hold(self, chat_id: int, until: float) -> None:
+        """This chat may get nothing before `until` (someone else wrote to her)."""
+        self.take(chat_id, until - self.gap)
+
     def take(self, chat_id: int, now: float) -> None:
         """Count a send to this chat at `now`."""
         self._last[chat_id] = now

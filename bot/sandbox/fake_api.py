@@ -289,6 +289,8 @@ class ApiCall:
     params: JSONDict
     files: FileMap
     response: JSONDict
+    # When the call arrived, by the fake's clock (what Telegram's flood limits count by).
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +459,7 @@ class FakeTelegram:
         files: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> JSONDict:
         """Answer one Bot API call with Telegram's response envelope."""
+        arrived = self._clock()
         file_map: FileMap = dict(files or {})
         spec = load_schema().method(method)
         timeout = self._timeouts.get(spec.name) if spec else None
@@ -474,6 +477,7 @@ class FakeTelegram:
                 params=dict(params),
                 files=file_map,
                 response=response,
+                at=arrived,
             )
         )
         _wake(self._activity_waiters)
