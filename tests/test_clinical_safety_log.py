@@ -51,3 +51,27 @@ def test_every_hazard_names_an_owner_a_risk_and_evidence() -> None:
         ):
             assert field in section, section.splitlines()[0]
         assert _CITED.search(section), section.splitlines()[0]
+
+
+def _unreviewed_row(text: str) -> set[str]:
+    start = text.index("### H13. Unreviewed translation of urgent wording")
+    row = re.search(r"^\| Unreviewed languages \| ([^|]*) \|$", text[start:], re.MULTILINE)
+    assert row, "H13 needs an 'Unreviewed languages' row"
+    return {code.strip() for code in row.group(1).split(",") if code.strip()}
+
+
+def test_unreviewed_urgent_wording_is_a_hazard_until_reviewed() -> None:
+    """Every language whose built-in urgent wording is a draft is named by H13 until reviewed."""
+    from bot.services.urgent.defaults import built_in_for, built_in_languages
+
+    listed = _unreviewed_row(LOG.read_text(encoding="utf-8"))
+    reviewed: dict[str, bool] = {}
+    for code in built_in_languages():
+        found = built_in_for(code)
+        assert found is not None
+        reviewed[code] = found.reviewed
+
+    drafts = {code for code, done in reviewed.items() if not done}
+    assert drafts <= listed, f"add {sorted(drafts - listed)} to H13's Unreviewed languages"
+    done = {code for code, ok in reviewed.items() if ok}
+    assert not listed & done, f"{sorted(listed & done)} are reviewed: take them out of H13's row"

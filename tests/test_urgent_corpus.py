@@ -26,20 +26,35 @@ MIN_RECALL = 0.95
 MAX_FALSE_ALARMS = 0.01
 
 
-def _lines(name: str) -> list[str]:
-    text = (CORPUS / name).read_text(encoding="utf-8")
+def corpus_languages(folder: Path = CORPUS) -> list[str]:
+    """Languages with a corpus of their own (tests/urgent_corpus/<lang>/), found as they land."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isalpha())
+
+
+def language_parts() -> list[tuple[str, str]]:
+    """(language, part) for each part a language's corpus has so far (holdout is written first)."""
+    return [
+        (language, part)
+        for language in corpus_languages()
+        for part in PARTS
+        if (CORPUS / language / f"{part}_urgent.txt").is_file()
+    ]
+
+
+def _lines(name: str, folder: Path = CORPUS) -> list[str]:
+    text = (folder / name).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def urgent_messages(part: str) -> list[tuple[str, str]]:
+def urgent_messages(part: str, folder: Path = CORPUS) -> list[tuple[str, str]]:
     """(category, message) pairs of one part."""
-    pairs = [line.split(" | ", 1) for line in _lines(f"{part}_urgent.txt")]
+    pairs = [line.split(" | ", 1) for line in _lines(f"{part}_urgent.txt", folder)]
     return [(category.strip(), message.strip()) for category, message in pairs]
 
 
-def ordinary_messages(part: str) -> list[str]:
+def ordinary_messages(part: str, folder: Path = CORPUS) -> list[str]:
     """Everyday messages of one part."""
-    return [line.strip() for line in _lines(f"{part}_ordinary.txt")]
+    return [line.strip() for line in _lines(f"{part}_ordinary.txt", folder)]
 
 
 @cache
@@ -78,17 +93,18 @@ class Figures:
         )
 
 
-def measure(content: ContentSet | None, part: str) -> Figures:
-    """Run one part of the corpus through the matcher."""
-    rules = rules_for(content)
+def measure(content: ContentSet | None, part: str, language: str = "en") -> Figures:
+    """Run one part of the corpus (English's, or her language's) through her matcher."""
+    folder = CORPUS if language == "en" else CORPUS / language
+    rules = rules_for(content, language)
     missed = []
-    for category, message in urgent_messages(part):
-        calls = who_to_call(rules, rules.matcher.groups_in(message), None)
+    for category, message in urgent_messages(part, folder):
+        calls = who_to_call(rules, rules.groups_in(message), None)
         if right_answers()[category] not in calls.ids:
             missed.append(f"{category}: {message}")
-    ordinary = ordinary_messages(part)
-    alarmed = [m for m in ordinary if rules.matcher.groups_in(m)]
-    urgent = len(urgent_messages(part))
+    ordinary = ordinary_messages(part, folder)
+    alarmed = [m for m in ordinary if rules.groups_in(m)]
+    urgent = len(urgent_messages(part, folder))
     return Figures(
         urgent - len(missed), urgent, len(alarmed), len(ordinary), tuple(missed), tuple(alarmed)
     )
@@ -145,6 +161,30 @@ def test_urgent_messages_get_the_right_number_and_ordinary_ones_no_alarm(
     assert figures.false_alarm_rate <= MAX_FALSE_ALARMS, figures.alarmed
 
 
+@pytest.mark.parametrize("content", list(CONTENTS))
+@pytest.mark.parametrize(("language", "part"), language_parts())
+def test_in_her_language_urgent_messages_get_the_right_number_as_in_english(
+    language: str, part: str, content: str
+) -> None:
+    """Each translator's corpus (tests/urgent_corpus/<lang>/), with English's thresholds."""
+    figures = measure(CONTENTS[content](), part, language)
+    print(f"{language} {part} ({content}): {figures.summary()}")
+
+    assert figures.recall >= MIN_RECALL, figures.missed
+    assert figures.false_alarm_rate <= MAX_FALSE_ALARMS, figures.alarmed
+
+
+@pytest.mark.parametrize("language", corpus_languages())
+def test_her_language_corpus_has_every_category_and_a_held_out_part(language: str) -> None:
+    folder = CORPUS / language
+    parts = [part for lang, part in language_parts() if lang == language]
+    categories = {c for part in parts for c, _ in urgent_messages(part, folder)}
+
+    assert "holdout" in parts
+    assert categories <= set(right_answers())
+    assert urgent_messages("holdout", folder) and ordinary_messages("holdout", folder)
+
+
 def test_the_readme_quotes_the_measured_figures() -> None:
     readme = README.read_text(encoding="utf-8")
 
@@ -154,6 +194,8 @@ def test_the_readme_quotes_the_measured_figures() -> None:
 
 
 if __name__ == "__main__":
-    for name, make in CONTENTS.items():
-        for part in PARTS:
-            print(f"| {part} | {measure(make(), part).summary()} | ({name})")
+    for language in ["en", *corpus_languages()]:
+        for name, make in CONTENTS.items():
+            for part in PARTS:
+                figures = measure(make(), part, language)
+                print(f"| {language} | {part} | {figures.summary()} | ({name})")

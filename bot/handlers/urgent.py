@@ -70,12 +70,13 @@ class UrgentSpotter:
         text = message.text or message.caption if message is not None else None
         if not text:
             return
-        rules = rules_for(context.content)
+        texts = texts_for(update)
+        # Her language's phrases beside English's, and the reply in her language.
+        rules = rules_for(context.content, texts.language)
         # Her words are only matched, never logged or stored.
-        groups = rules.matcher.groups_in(text)
+        groups = rules.groups_in(text)
         if not groups:
             return
-        texts = texts_for(update)
         calls = who_to_call(rules, groups, await _district(context, update))
         await reply(
             update,
@@ -92,7 +93,7 @@ class UrgentSpotter:
 async def show_help(update: Update, context: BotContext) -> None:
     """/help: what the bot can do, then 999, NHS 111 and her own maternity triage line."""
     texts = texts_for(update)
-    rules = rules_for(context.content)
+    rules = rules_for(context.content, texts.language)
     helplines = tuple(h for h in (rules.helpline(i) for i in rules.help_shows) if h)
     district = await _district(context, update)
     numbers = numbers_block(

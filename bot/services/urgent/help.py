@@ -19,7 +19,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from bot.services.local_info.content import TRIAGE, ContentSet, Helpline, TriageUnit, UrgentGroup
-from bot.services.urgent.defaults import built_in
+from bot.services.urgent.defaults import built_in, built_in_for
 
 # Negations only count this close before a phrase, and never across a sentence or a "but".
 NEGATION_WINDOW = 3
@@ -64,6 +64,8 @@ _FUZZY_TWO_SLIPS_LENGTH = 9
 _CORRECTION_CACHE = 20_000
 WILDCARD = "*"
 
+# English's stemmer for every language's phrases: the translators' lists are tuned with it (they
+# list a word's forms where it doesn't join them), and a non-Latin word passes through unchanged.
 _stemmer = snowballstemmer.stemmer("english")
 
 
@@ -247,6 +249,22 @@ class UrgentRules:
     triage: tuple[TriageUnit, ...]
     sample: bool
     matcher: Matcher
+    # Her language's phrases (built-in and the council's), matched beside the English ones;
+    # None for English, or a language with no phrases of its own yet.
+    own: Matcher | None = None
+    # Group id → the group as she reads it: its message in her language where there is one.
+    worded: dict[str, UrgentGroup] = field(default_factory=dict)
+    language: str = "en"
+
+    def groups_in(self, text: str) -> list[UrgentGroup]:
+        """The groups a message mentions, in English or her language, worded for her."""
+        found = {g.id: g for g in self.matcher.groups_in(text)}
+        if self.own is not None:
+            english = {g.id: g for g in self.matcher.groups}
+            for group in self.own.groups_in(text):
+                # A built-in group keeps English's call list, whichever language matched it.
+                found.setdefault(group.id, english.get(group.id, group))
+        return [self.worded.get(i, g) for i, g in found.items()]
 
     def helpline(self, helpline_id: str) -> Helpline | None:
         """The helpline with this id."""
@@ -259,8 +277,73 @@ class UrgentRules:
         return next((u for u in self.triage if district_code in u.districts), None)
 
 
-def build_rules(content: ContentSet | None) -> UrgentRules:
-    """The built-in set with the council's content (if any) on top."""
+def _words_of(helpline: Helpline, other: Helpline | None) -> Helpline:
+    """A helpline with another language's name and note; its number stays its own."""
+    if other is None:
+        return helpline
+    return helpline.model_copy(update={"name": other.name, "note": other.note})
+
+
+def _in_language(rules: UrgentRules, content: ContentSet | None, language: str) -> UrgentRules:
+    """English's rules with her language's phrases beside them and its wording for replies."""
+    own_defaults = built_in_for(language)
+    translated = content.for_language(language) if content is not None else None
+    if own_defaults is None and (translated is None or translated.language != language):
+        return rules
+    groups: tuple[UrgentGroup, ...] = own_defaults.groups if own_defaults else ()
+    negations: tuple[str, ...] = own_defaults.negations if own_defaults else ()
+    helplines = {h.id: h for h in rules.helplines}
+    if own_defaults is not None:
+        for other in own_defaults.helplines:
+            if other.id in helplines:
+                helplines[other.id] = _words_of(helplines[other.id], other)
+    triage = rules.triage
+    if translated is not None and content is not None:
+        groups = _merge_groups(groups, translated.urgent_own)
+        negations = _union(negations, translated.negations_own)
+        english = {h.id: h for h in content.helplines}
+        for other in translated.helplines:
+            # Only what the council really translated; its English wording is already there.
+            if other.id in helplines and other != english.get(other.id):
+                helplines[other.id] = _words_of(helplines[other.id], other)
+        triage = translated.triage
+    spellings = own_defaults.spellings if own_defaults else {}
+    own = Matcher.build(groups, negations, spellings) if groups else None
+    # Her message for a group: her language's where it has one, otherwise English's. A draft
+    # translation of the built-in wording (not reviewed yet: hazard H13) keeps English's beside it.
+    draft = own_defaults is not None and not own_defaults.reviewed
+    drafted = {g.id for g in own_defaults.groups} if draft and own_defaults else set()
+    worded = {
+        g.id: g.model_copy(
+            update={
+                "message": f"{mine.message}\n\n{g.message}"
+                if mine.id in drafted and g.message
+                else mine.message
+            }
+        )
+        for g in rules.matcher.groups
+        for mine in groups
+        if mine.id == g.id and mine.message
+    }
+    return UrgentRules(
+        helplines=tuple(helplines.values()),
+        help_shows=rules.help_shows,
+        triage=triage,
+        sample=rules.sample,
+        matcher=rules.matcher,
+        own=own,
+        worded=worded,
+        language=language,
+    )
+
+
+def build_rules(content: ContentSet | None, language: str = "en") -> UrgentRules:
+    """The built-in set with the council's content (if any) on top, for her language."""
+    english = _build_english(content)
+    return english if language == "en" else _in_language(english, content, language)
+
+
+def _build_english(content: ContentSet | None) -> UrgentRules:
     defaults = built_in()
     helplines = {h.id: h for h in defaults.helplines}
     groups, negations, shows = defaults.groups, defaults.negations, defaults.help_shows
@@ -281,21 +364,22 @@ def build_rules(content: ContentSet | None) -> UrgentRules:
     )
 
 
-_cache: list[tuple[ContentSet | None, UrgentRules]] = []
+_cache: list[tuple[ContentSet | None, dict[str, UrgentRules]]] = []
 
 
-def rules_for(content: ContentSet | None) -> UrgentRules:
-    """The rules for this content, compiled once per loaded version."""
-    if _cache and _cache[0][0] is content:
-        return _cache[0][1]
-    rules = build_rules(content)
-    _cache[:] = [(content, rules)]
-    return rules
+def rules_for(content: ContentSet | None, language: str = "en") -> UrgentRules:
+    """The rules for this content and language, compiled once per loaded version."""
+    if not _cache or _cache[0][0] is not content:
+        _cache[:] = [(content, {})]
+    compiled = _cache[0][1]
+    if language not in compiled:
+        compiled[language] = build_rules(content, language)
+    return compiled[language]
 
 
-def urgent_groups(content: ContentSet | None, text: str) -> list[UrgentGroup]:
+def urgent_groups(content: ContentSet | None, text: str, language: str = "en") -> list[UrgentGroup]:
     """The urgent-help groups a message mentions (built-in and the council's)."""
-    return rules_for(content).matcher.groups_in(text)
+    return rules_for(content, language).groups_in(text)
 
 
 @dataclass(frozen=True)
