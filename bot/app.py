@@ -56,9 +56,8 @@ from bot.services.places.search import create_place_search
 logger = logging.getLogger(__name__)
 JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
 
-# Updates handled at once by one worker. Each holds up to two database connections (its chat's
-# turn, and a handler's unit of work), so this stays within the engine's pool of 5 + 10.
-CONCURRENT_UPDATES = 6
+# Updates handled at once by one worker, unless the CONCURRENT_UPDATES setting says otherwise.
+CONCURRENT_UPDATES: int = Settings.model_fields["concurrent_updates"].default
 
 COMMANDS = [
     ("start", "Sign up, or carry on signing up"),
@@ -206,7 +205,7 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         # Different chats at once; one chat's updates still take turns (bot/ordered.py).
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(settings.concurrent_updates)
     )
     if settings.bot_api_base_url:
         builder = builder.base_url(settings.bot_api_base_url)

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     matching_newcomer_fanout: int = Field(default=30, ge=0, le=1000)
     matching_invite_hours: int = Field(default=24, ge=1, le=24 * 7)
 
+    # Updates one worker handles at once (polling and webhooks). Each holds up to two database
+    # connections (its chat's turn and a handler's unit of work) of the pool's 5 + 10.
+    concurrent_updates: int = Field(default=6, ge=1, le=64)
+
     # Bulk sending (broadcasts, scheduled information): Telegram allows about 30 messages a second
     # overall and one a second per chat; paid broadcasts (allow_paid_broadcast) up to 1000 a second.
     delivery_max_per_second: float = Field(default=30.0, gt=0)

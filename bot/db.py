@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 import migrations
@@ -100,3 +105,45 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
         except CommandError:
             known = False
     return SchemaState(current, latest_revision(), known)
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached while an update was handled: it should come again."""
+
+
+# Set by whoever can have the update delivered again (the webhook answers 503): handlers' failures
+# for want of a database are noted here instead of being apologised for.
+_WATCH: ContextVar[list[BaseException] | None] = ContextVar("database_failures", default=None)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database could not be reached (rather than a bug or bad data)."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout | OSError):
+        # OSError: a refused or reset connection, raised by the driver as it is.
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+@contextmanager
+def watching_for_database_failures() -> Iterator[list[BaseException]]:
+    """Within this, note_database_failure collects failures instead of letting them be answered."""
+    failures: list[BaseException] = []
+    token = _WATCH.set(failures)
+    try:
+        yield failures
+    finally:
+        _WATCH.reset(token)
+
+
+def note_database_failure(error: BaseException) -> bool:
+    """True if `error` is the database being unreachable and someone will have the update again."""
+    failures = _WATCH.get()
+    if failures is None or not database_unavailable(error):
+        return False
+    failures.append(error)
+    return True
+
+
+def database_failures_noted() -> bool:
+    """Whether a handler of the update being handled found the database unreachable."""
+    return bool(_WATCH.get())

@@ -35,6 +35,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler, ExtBot
 
 from bot.context import BotContext, BotData
+from bot.db import DatabaseUnavailable, database_failures_noted
 from bot.services.conversations import store
 from bot.services.conversations.store import Saved, Turn
 
@@ -132,6 +133,9 @@ class OrderedApplication(
             self._user_data[user.id] = copy.deepcopy(saved.notes)
 
         await super().process_update(update)
+        if database_failures_noted():
+            # Nothing is written, and the update stays unhandled: Telegram pushes it again.
+            raise DatabaseUnavailable
 
         now = clock.now()
         changes: dict[str, tuple[Any, dt.datetime | None]] = {}

@@ -34,10 +34,15 @@ from telegram import Update
 from uvicorn.supervisors import Multiprocess
 
 from bot import metrics
-from bot.app import CONCURRENT_UPDATES, build_application, running
+from bot.app import build_application, running
 from bot.config import Settings, load_settings
 from bot.context import BotApplication
-from bot.db import alembic_config
+from bot.db import (
+    DatabaseUnavailable,
+    alembic_config,
+    database_unavailable,
+    watching_for_database_failures,
+)
 from bot.delivery import queue
 from bot.services.local_info.content import loaded_digest
 
@@ -80,7 +85,7 @@ class BotWeb:
         # without a bound, 20 chats at once took every connection of the pool for the turns,
         # left none for the handlers, and waited for the pool's 30 s timeout. Polling has the
         # same bound (PTB's concurrent_updates).
-        self._handling = asyncio.Semaphore(CONCURRENT_UPDATES)
+        self._handling = asyncio.Semaphore(settings.concurrent_updates)
 
     @asynccontextmanager
     async def _chat_turn(self, update: Update) -> AsyncIterator[None]:
@@ -122,7 +127,14 @@ class BotWeb:
         try:
             # Her turn first, so an update waiting behind her last one holds no place.
             async with self._chat_turn(update), self._handling:
-                await self.application.process_update(update)
+                with watching_for_database_failures():
+                    await self.application.process_update(update)
+        except Exception as exc:
+            if not isinstance(exc, DatabaseUnavailable) and not database_unavailable(exc):
+                raise
+            # 503: Telegram pushes it again (to this or another worker) until one can handle it.
+            logger.warning("database unavailable: update refused with 503 for a later push")
+            return Response(status_code=503)
         finally:
             self.in_flight -= 1
             metrics.UPDATES.labels(type=_update_type(body)).inc()

@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from telegram import Update
+from telegram.ext import TypeHandler
 
 from bot.app import CONCURRENT_UPDATES
 from bot.clock import FixedClock
 from bot.db import create_engine
 from bot.sandbox.fake_api import FakeTelegram
+from bot.services.conversations import store as conversation_store
 from bot.web import SECRET_HEADER, create_app, latest_revision
 from tests.content_support import Sessions, load_sample
 from tests.harness import BotHarness
@@ -173,3 +177,62 @@ async def test_updates_pushed_at_once_from_many_chats_are_handled_a_few_at_a_tim
         assert (
             "Are you happy for us to keep these details?" in fake.messages(user.id)[-1].plain_text
         )
+
+
+def unreachable(statement: str) -> OperationalError:
+    """What the driver raises when the database has gone away mid-update."""
+    return OperationalError(statement, None, ConnectionRefusedError("connection refused"))
+
+
+async def test_a_handler_that_finds_the_database_gone_gets_a_503_and_no_apology(
+    client: httpx.AsyncClient, fake: FakeTelegram, harness: BotHarness
+) -> None:
+    user = fake.new_user("Ann")
+    failing = [True]
+
+    async def database_goes_away(update: Update, context: object) -> None:
+        if failing.pop() if failing else False:
+            raise unreachable("SELECT residents")
+
+    harness.app.add_handler(TypeHandler(Update, database_goes_away), group=-50)
+    update = fake.send_message(user, "/start")
+
+    first = await push(client, update)
+    nothing_sent = fake.messages(user.id)
+    # Telegram pushes it again, once the database is back.
+    again = await push(client, update)
+
+    assert first == 503
+    assert nothing_sent == []
+    assert again == 200
+    texts = [m.plain_text for m in fake.messages(user.id)]
+    assert sum("Are you happy for us to keep these details?" in t for t in texts) == 1
+    assert not any("went wrong" in t.lower() for t in texts)
+
+
+async def test_an_update_that_cannot_even_be_noted_gets_a_503(
+    client: httpx.AsyncClient, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = fake.new_user("Ann")
+
+    async def arrive(*args: object, **kwargs: object) -> None:
+        raise unreachable("INSERT INTO update_inbox")
+
+    monkeypatch.setattr(conversation_store, "arrive", arrive)
+
+    assert await push(client, fake.send_message(user, "/start")) == 503
+    assert fake.messages(user.id) == []
+
+
+async def test_a_bug_is_still_apologised_for_and_answered_200(
+    client: httpx.AsyncClient, fake: FakeTelegram, harness: BotHarness
+) -> None:
+    user = fake.new_user("Ann")
+
+    async def bug(update: Update, context: object) -> None:
+        raise ValueError("a bug, not the database")
+
+    harness.app.add_handler(TypeHandler(Update, bug), group=-50)
+
+    assert await push(client, fake.send_message(user, "/start")) == 200
+    assert any("went wrong" in m.plain_text for m in fake.messages(user.id))

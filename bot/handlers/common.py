@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
+from bot.db import note_database_failure
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
 from bot.services.matching import news as matching_news
@@ -361,6 +362,15 @@ async def on_error(update: object, context: BotContext) -> None:
     error = context.error
     if error is None:
         return
+    if note_database_failure(error):
+        # The webhook answers 503 and Telegram pushes the update again: no apology for a
+        # message that will be answered properly moments later.
+        logger.warning(
+            "database unavailable: %s; the update is left for Telegram to push again",
+            type(error).__qualname__,
+        )
+        # And no later handler group runs on a database that is not there.
+        raise ApplicationHandlerStop
     logger.error("handler failed: %s", _safe_traceback(error))
     if not isinstance(update, Update) or update.effective_chat is None:
         return
