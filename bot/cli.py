@@ -47,6 +47,12 @@ content_app = typer.Typer(
     rich_markup_mode=PLAIN_HELP,
 )
 app.add_typer(content_app, name="content")
+i18n_app = typer.Typer(
+    help="The message catalogue's PO files: templates for translators, TOML drafts to PO.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
+)
+app.add_typer(i18n_app, name="i18n")
 SandboxOption = Annotated[
     bool,
     typer.Option(
@@ -767,6 +773,61 @@ def joinlink_create(
     out.with_suffix(".pdf").write_bytes(poster.pdf)
     typer.echo(f"Join link for {link.clinic}: {url}")
     typer.echo(f"Poster written to {out} (and {out.with_suffix('.pdf')} to print).")
+
+
+LocalesOption = Annotated[
+    Path | None,
+    typer.Option("--locales", help="The catalogue folder (default: the bot's bot/locales)."),
+]
+
+
+@i18n_app.command("template")
+def i18n_template(locales: LocalesOption = None) -> None:
+    """Write bot/locales/<feature>.pot from English, for `pybabel update`."""
+    from bot.i18n import LOCALES, write_templates
+
+    for path in write_templates(locales or LOCALES):
+        typer.echo(f"Wrote {path}")
+
+
+@i18n_app.command("from-toml")
+def i18n_from_toml(
+    languages: Annotated[
+        list[str] | None, typer.Argument(help="Languages to convert (default: every TOML draft).")
+    ] = None,
+    locales: LocalesOption = None,
+) -> None:
+    """Convert TOML drafts (bot/locales/<lang>/<feature>.toml) to PO files."""
+    from bot.i18n import LOCALES, english_from_toml, toml_languages, translation_from_toml
+
+    folder = locales or LOCALES
+    for language in languages or toml_languages(folder):
+        if language == "en":
+            written = english_from_toml(folder)
+            gaps: list[str] = []
+        else:
+            try:
+                written, gaps = translation_from_toml(language, folder)
+            except FileNotFoundError as exc:
+                typer.echo(f"{language}: {exc}", err=True)
+                raise typer.Exit(2) from None
+        for path in written:
+            typer.echo(f"Wrote {path}")
+        if gaps:
+            typer.echo(f"{language}: {len(gaps)} messages not translated: {', '.join(gaps)}")
+    typer.echo("Check the PO files, then delete the TOML drafts.")
+
+
+@i18n_app.command("init")
+def i18n_init(
+    language: Annotated[str, typer.Argument(help="The new language's code, e.g. lt.")],
+    locales: LocalesOption = None,
+) -> None:
+    """Start a language: empty PO files with CLDR's plural forms, marked reviewed: false."""
+    from bot.i18n import LOCALES, init_language
+
+    for path in init_language(language, locales or LOCALES):
+        typer.echo(f"Wrote {path}")
 
 
 def main() -> None:

@@ -15,9 +15,12 @@ from bot.config import Settings, SettingsError
 
 ENGLISH = "en"
 _CODE = re.compile(r"^[a-z]{2,3}$")
-# A draft says so in its catalogue metadata: TOML `reviewed = false`, or a PO header
-# `X-Reviewed: false`.
-_UNREVIEWED = re.compile(r"^\s*(?:reviewed\s*=\s*false|\"?X-Reviewed:\s*false)", re.I | re.M)
+# A draft says so in its catalogue metadata: TOML `reviewed = false`, or in a PO file the header
+# comment line `# reviewed: false` (bot/i18n.py; Babel keeps header comments through `pybabel
+# update` but drops header fields it does not know) or a header `X-Reviewed: false`.
+_UNREVIEWED = re.compile(
+    r"^\s*(?:#\s*)?(?:reviewed\s*[=:]\s*false|\"?X-Reviewed:\s*false)", re.I | re.M
+)
 
 
 def _code(text: str | None) -> str:

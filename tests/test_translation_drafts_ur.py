@@ -5,18 +5,21 @@ laid out so right-to-left lines read naturally."""
 from __future__ import annotations
 
 import re
-import tomllib
-from pathlib import Path
 
 import pytest
 
+from bot.i18n import UNREVIEWED_LINE
 from bot.languages import is_reviewed
 from bot.sandbox.schema import parse_html
-from bot.texts import Catalogue, load_catalogue, placeholders
+from bot.texts import (
+    ENGLISH_ONLY_DOMAINS,
+    Catalogue,
+    domain_files,
+    load_catalogue,
+    placeholders,
+    source,
+)
 
-LOCALES = Path(__file__).resolve().parents[1] / "bot" / "locales"
-# Staff and console texts stay English in every language.
-ENGLISH_ONLY = {"staff.toml", "console.toml"}
 URDU_PLURAL_FORMS = {"one", "other"}  # CLDR: "one" for exactly 1, "other" for the rest
 TELEGRAM_TEXT_LIMIT = 4096
 # Kept as in English on purpose, each with the reason.
@@ -39,34 +42,18 @@ _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
 def _template_files() -> list[str]:
-    return sorted(p.name for p in (LOCALES / "en").glob("*.toml") if p.name not in ENGLISH_ONLY)
+    return sorted(set(domain_files("en")) - ENGLISH_ONLY_DOMAINS)
 
 
-def _english() -> Catalogue:
-    """English without the staff-only files: what a resident-facing translation must mirror."""
-    full = load_catalogue("en")
-    staff: set[str] = set()
-    for name in ENGLISH_ONLY:
-        staff |= _top_keys(LOCALES / "en" / name)
+def _resident_facing(texts: Catalogue) -> Catalogue:
+    """A catalogue without the staff-only domains (English in every language)."""
+    staff = {k for k, e in source().items() if e.domain in ENGLISH_ONLY_DOMAINS}
     return Catalogue(
-        "en",
-        {k: full.raw(k) for k in full.keys() - full.plurals().keys() if k not in staff},
-        {k: p for k, p in full.plurals().items() if k not in staff},
+        texts.language,
+        {k: texts.raw(k) for k in texts.keys() - texts.plurals().keys() if k not in staff},
+        {k: p for k, p in texts.plurals().items() if k not in staff},
+        texts.missing,
     )
-
-
-def _top_keys(path: Path) -> set[str]:
-    def walk(table: dict[str, object], prefix: str) -> set[str]:
-        keys: set[str] = set()
-        for key, value in table.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict) and not ("count" in value and "other" in value):
-                keys |= walk(value, f"{name}.")
-            else:
-                keys.add(name)
-        return keys
-
-    return walk(tomllib.loads(path.read_text(encoding="utf-8")), "")
 
 
 def _templates(texts: Catalogue) -> dict[str, str]:
@@ -85,25 +72,22 @@ def _prose(template: str) -> str:
     return text
 
 
-URDU = load_catalogue("ur")
-ENGLISH = _english()
+URDU = _resident_facing(load_catalogue("ur"))
+ENGLISH = _resident_facing(load_catalogue("en"))
 
 
 def test_the_urdu_catalogue_is_a_draft_with_one_file_per_english_file() -> None:
-    files = sorted(p.name for p in (LOCALES / "ur").glob("*.toml"))
+    files = domain_files("ur")
 
-    assert files == _template_files()
-    for name in files:
-        meta = tomllib.loads((LOCALES / "ur" / name).read_text(encoding="utf-8"))["meta"]
-        assert meta == {"reviewed": False}, name
+    assert sorted(files) == _template_files()
+    for name, path in files.items():
+        assert UNREVIEWED_LINE in path.read_text(encoding="utf-8"), name
     assert not is_reviewed("ur")
 
 
 def test_every_resident_facing_key_is_translated_and_no_other() -> None:
     assert URDU.keys() == ENGLISH.keys()
-    for name in _template_files():
-        ur = _top_keys(LOCALES / "ur" / name) - {"meta.reviewed"}
-        assert ur == _top_keys(LOCALES / "en" / name), name
+    assert URDU.missing == frozenset()
 
 
 def test_plural_messages_count_the_same_number_with_urdus_plural_forms() -> None:

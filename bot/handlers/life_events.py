@@ -30,7 +30,7 @@ from bot.handlers.common import (
 from bot.services.residents import life_events
 from bot.services.residents.consent import ConsentContext
 from bot.services.residents.life_events import BirthDateProblem, Outcome
-from bot.texts import Catalogue, Html, long_date
+from bot.texts import Catalogue, Html
 from models import LifeStage
 
 CHOOSING, BIRTH_DATE, CONFIRM_ENDED = range(3)
@@ -166,7 +166,7 @@ async def _save_birth(update: Update, context: BotContext, born_on: dt.date) -> 
     if update.callback_query is not None:
         await answer(update.callback_query)
         await clear_buttons(update.callback_query)
-    await reply(update, texts("life.birth_saved", born=long_date(born_on)))
+    await reply(update, texts("life.birth_saved", born=texts.date(born_on)))
     return END
 
 

@@ -99,8 +99,8 @@ def _area(context: BotContext, ward_code: str | None) -> str:
     return f"{ward.name}, {ward.district_name}" if ward else ""
 
 
-def _month(day: dt.date | None) -> str:
-    return f"{day:%B %Y}" if day else ""
+def _month(texts: Catalogue, day: dt.date | None) -> str:
+    return texts.month(day) if day else ""
 
 
 def _safety_row(texts: Catalogue, subject: str) -> list[InlineKeyboardButton]:
@@ -139,7 +139,7 @@ def _card(context: BotContext, texts: Catalogue, key: str, person: Any) -> Html:
         key,
         name=person.display_name,
         area=_area(context, person.ward_code),
-        month=_month(person.due_date),
+        month=_month(texts, person.due_date),
     )
 
 
@@ -435,7 +435,7 @@ async def show_my_matches(update: Update, context: BotContext) -> None:
                     "match.mine.introduced_line",
                     contact=link,
                     area=_area(context, other.ward_code),
-                    month=_month(other.due_date),
+                    month=_month(texts, other.due_date),
                 )
             )
     if mine.waiting_for_them:
@@ -693,8 +693,8 @@ async def register_cohort(update: Update, context: BotContext) -> None:
             texts(
                 "match.group.registered",
                 area=_area_name(context, area),
-                first=_month(first),
-                last=_month(last),
+                first=_month(texts, first),
+                last=_month(texts, last),
             ),
         )
     else:

@@ -66,7 +66,7 @@ from bot.services.residents.due_dates import (
 )
 from bot.services.residents.profile import NotSignedUp, Profile, Step
 from bot.services.staff import join_links
-from bot.texts import Catalogue, Html, long_date
+from bot.texts import Catalogue, Html
 from models import ConsentPurpose
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _details(context: BotContext, profile: Profile, texts: Catalogue) -> Html:
     yes, no = texts("summary.yes"), texts("summary.no")
     if profile.due_date is not None:
         weeks = gestation(profile.due_date, context.today())[0]
-        due = texts("summary.due_known", due=long_date(profile.due_date), weeks=weeks)
+        due = texts("summary.due_known", due=texts.date(profile.due_date), weeks=weeks)
     elif profile.due_date_unknown_since is not None:
         due = texts("summary.due_unknown")
     else:
@@ -158,7 +158,7 @@ def _after_loss_profile(
     yes, no = texts("summary.yes"), texts("summary.no")
     text = texts(
         "life.profile_after_loss",
-        ended=long_date(profile.pregnancy_ended_on),
+        ended=texts.date(profile.pregnancy_ended_on),
         area=_area_label(context, profile, texts),
         local_info=yes if profile.consents.get(ConsentPurpose.LOCAL_INFO) else no,
         feedback=yes if profile.consents.get(ConsentPurpose.FEEDBACK) else no,
@@ -209,7 +209,7 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
     if step is Step.DUE_DATE_CONFIRM:
         pending = profile.pending_due_date
         assert pending is not None
-        question = texts("due.confirm_again", due=long_date(pending))
+        question = texts("due.confirm_again", due=texts.date(pending))
         await _ask_confirm(update, texts, question, pending)
         return DUE_CONFIRM
     if step is Step.AREA:
@@ -462,10 +462,12 @@ async def _ask_confirm(update: Update, texts: Catalogue, question: Html, due: dt
 
 def _confirm_question(texts: Catalogue, parsed: DueDate, today: dt.date) -> Html:
     """How her words were read, ending in the question: every form shows the date."""
-    due = long_date(parsed.value)
+    due = texts.date(parsed.value)
     if parsed.read_as is not None:
         why = "due.why_past" if parsed.read_as < today else "due.why_too_far"
-        return texts("due.did_you_mean", read_as=long_date(parsed.read_as), why=texts(why), due=due)
+        return texts(
+            "due.did_you_mean", read_as=texts.date(parsed.read_as), why=texts(why), due=due
+        )
     weeks, days = gestation(parsed.value, today)
     return texts(
         f"due.confirm_{parsed.basis}",
@@ -473,7 +475,7 @@ def _confirm_question(texts: Catalogue, parsed: DueDate, today: dt.date) -> Html
         count=parsed.count,
         weeks=weeks,
         days=days,
-        month=f"{parsed.value:%B}",
+        month=texts.month_name(parsed.value),
     )
 
 
@@ -485,7 +487,7 @@ async def _take_due_answer(update: Update, context: BotContext, text: str) -> in
     if isinstance(parsed, DueDateProblem):
         problem = texts(f"due.{parsed.reason}")
         if parsed.read_as is not None:
-            problem = Html(f"{texts('due.read_as', read_as=long_date(parsed.read_as))} {problem}")
+            problem = Html(f"{texts('due.read_as', read_as=texts.date(parsed.read_as))} {problem}")
         await _ask_due_with(update, texts, problem)
         return DUE_DATE
     if not isinstance(parsed, DueDate):
@@ -514,10 +516,10 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
         )
         profile = await residents.profile(session, sender(update).id)
     if noted:
-        on = long_date(ask_at.astimezone(context.settings.zone).date())
+        on = texts.date(ask_at.astimezone(context.settings.zone).date())
         await reply(update, texts("due.not_known", date=on))
     elif profile is not None and profile.due_date is not None:
-        await reply(update, texts("due.kept", due=long_date(profile.due_date)))
+        await reply(update, texts("due.kept", due=texts.date(profile.due_date)))
     return await _advance(update, context)
 
 
@@ -558,7 +560,7 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
     if query is not None:
         await answer(query)
         await clear_buttons(query)
-    await reply(update, texts("due.saved", due=long_date(stored)))
+    await reply(update, texts("due.saved", due=texts.date(stored)))
     return await _advance(update, context)
 
 
@@ -613,7 +615,7 @@ async def due_confirm_not_understood(update: Update, context: BotContext) -> int
     if profile is None or profile.pending_due_date is None:
         return await _advance(update, context)
     texts = texts_for(update)
-    question = texts("due.confirm_not_understood", due=long_date(profile.pending_due_date))
+    question = texts("due.confirm_not_understood", due=texts.date(profile.pending_due_date))
     await _ask_confirm(update, texts, question, profile.pending_due_date)
     return DUE_CONFIRM
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.texts import Catalogue, Html, long_date
+from bot.texts import Catalogue, Html
 from models import (
     ConsentPurpose,
     FeedbackMoment,
@@ -24,8 +24,8 @@ from models import (
 NAMES_SHOWN = 10
 
 
-def _date(value: str | None) -> str | None:
-    return long_date(dt.date.fromisoformat(value[:10])) if value else None
+def _date(texts: Catalogue, value: str | None) -> str | None:
+    return texts.date(dt.date.fromisoformat(value[:10])) if value else None
 
 
 def _words(texts: Catalogue, prefix: str, values: Any) -> dict[str, str]:
@@ -67,14 +67,14 @@ def _you(document: dict[str, Any], texts: Catalogue, area: str | None) -> list[H
     lines = [
         texts("mydata.summary.you"),
         texts("mydata.summary.name", name=profile["display_name"] or not_set),
-        texts("mydata.summary.due", due=_date(profile["due_date"]) or not_set),
+        texts("mydata.summary.due", due=_date(texts, profile["due_date"]) or not_set),
         texts("mydata.summary.area", area=area or not_set),
     ]
     if profile["waiting_for_area_postcode_district"]:
         lines.append(
             texts("mydata.summary.waiting", outcode=profile["waiting_for_area_postcode_district"])
         )
-    joined = _date(profile["onboarded_at"] or profile["created_at"])
+    joined = _date(texts, profile["onboarded_at"] or profile["created_at"])
     how = texts(
         "mydata.summary.via_link" if profile["signup_source"] else "mydata.summary.directly"
     )
@@ -112,9 +112,9 @@ def _pregnancy(document: dict[str, Any], texts: Catalogue) -> list[Html]:
     event = document.get("life_events") or {}
     stage = event.get("stage", LifeStage.PREGNANT.value)
     if stage == LifeStage.BABY.value:
-        line = texts("mydata.summary.baby", date=_date(event["baby_born_on"]))
+        line = texts("mydata.summary.baby", date=_date(texts, event["baby_born_on"]))
     elif stage == LifeStage.ENDED.value:
-        line = texts("mydata.summary.ended", date=_date(event["pregnancy_ended_on"]))
+        line = texts("mydata.summary.ended", date=_date(texts, event["pregnancy_ended_on"]))
     else:
         line = texts("mydata.summary.pregnant")
     return [texts("mydata.summary.pregnancy"), line]
@@ -168,7 +168,7 @@ def _feedback_and_moderation(document: dict[str, Any], texts: Catalogue) -> list
             texts(
                 "mydata.summary.decision",
                 decision=texts(f"mydata.decision.{d['decision']}"),
-                date=_date(d["at"]),
+                date=_date(texts, d["at"]),
             )
             for d in decisions
         ]
@@ -178,7 +178,7 @@ def _feedback_and_moderation(document: dict[str, Any], texts: Catalogue) -> list
 def summarise(document: dict[str, Any], texts: Catalogue, area: str | None) -> Html:
     """The export in a few readable lines; every value she typed is escaped by the catalogue."""
     sections = [
-        [texts("mydata.summary.heading", date=_date(document["exported_at"]))],
+        [texts("mydata.summary.heading", date=_date(texts, document["exported_at"]))],
         _you(document, texts, area),
         _choices(document, texts),
         _pregnancy(document, texts),
