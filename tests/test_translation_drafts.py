@@ -1,4 +1,5 @@
-"""Translation drafts (bot/locales/<lang>/<feature>.toml, issue 13) mirror English key for key.
+"""Translation drafts (bot/locales/<lang>/LC_MESSAGES/<feature>.po, issue 13; written as TOML and
+converted with `bumpbuddies i18n from-toml`) mirror English key for key.
 
 Each draft is marked unreviewed, has every English key and no other, keeps every {placeholder}
 and every HTML tag of the English text, renders as Telegram HTML the fake Bot API accepts, has
@@ -8,22 +9,17 @@ the plural forms its language needs, and is actually translated.
 from __future__ import annotations
 
 import re
-import tomllib
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from bot.i18n import UNREVIEWED_LINE
 from bot.sandbox.schema import parse_html
-from bot.texts import placeholders
+from bot.texts import ENGLISH_ONLY_DOMAINS, domain_files, load_catalogue, placeholders, source
 
-LOCALES = Path(__file__).resolve().parents[1] / "bot" / "locales"
-# Staff and console texts stay English (issue 13: staff commands stay in English).
-ENGLISH_ONLY = {"staff.toml", "console.toml"}
 # CLDR plural categories for whole numbers and decimals.
 PLURAL_FORMS = {"pl": {"one", "few", "many", "other"}, "ro": {"one", "few", "other"}}
 DRAFTS = sorted(PLURAL_FORMS)
-FEATURES = sorted(p.name for p in (LOCALES / "en").glob("*.toml") if p.name not in ENGLISH_ONLY)
+FEATURES = sorted(set(domain_files("en")) - ENGLISH_ONLY_DOMAINS)
 TELEGRAM_MAX = 4096
 
 _TAG = re.compile(r"<(/?)([a-z-]+)")
@@ -33,30 +29,17 @@ _PLACEHOLDER = re.compile(r"\{\w+\}")
 Plural = dict[str, str]
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
-
-
-def _is_plural(value: object) -> bool:
-    return isinstance(value, dict) and "count" in value and "other" in value
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str | Plural]:
-    flat: dict[str, str | Plural] = {}
-    for key, value in table.items():
-        if _is_plural(value):
-            flat[prefix + key] = {form: str(text) for form, text in value.items()}
-        elif isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = str(value)
-    return flat
-
-
 def _messages(language: str, feature: str) -> dict[str, str | Plural]:
-    table = _load(LOCALES / language / feature)
-    table.pop("meta", None)
-    return _flatten(table)
+    """The feature's messages as the bot reads them, a plural one as its forms and "count"."""
+    texts = load_catalogue(language)
+    plurals = texts.plurals()
+    found: dict[str, str | Plural] = {}
+    for key, entry in source().items():
+        if entry.domain != feature or key in texts.missing:
+            continue
+        plural = plurals.get(key)
+        found[key] = {"count": plural.count, **plural.forms} if plural else texts.raw(key)
+    return found
 
 
 def _texts(value: str | Plural) -> dict[str, str]:
@@ -92,15 +75,15 @@ def _has_words(template: str) -> bool:
 def test_a_draft_is_marked_unreviewed_and_has_exactly_the_english_keys(
     language: str, feature: str
 ) -> None:
-    draft = _load(LOCALES / language / feature)
+    draft = domain_files(language)[feature].read_text(encoding="utf-8")
 
-    assert draft["meta"] == {"reviewed": False}
+    assert UNREVIEWED_LINE in draft
     assert sorted(_messages(language, feature)) == sorted(_messages("en", feature))
 
 
 @pytest.mark.parametrize("language", DRAFTS)
 def test_staff_and_console_texts_are_not_translated(language: str) -> None:
-    assert not any((LOCALES / language / name).exists() for name in ENGLISH_ONLY)
+    assert not set(domain_files(language)) & ENGLISH_ONLY_DOMAINS
 
 
 @pytest.mark.parametrize("language", DRAFTS)
