@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.console import broadcast_pages, content_pages, pages, signin
+from bot.console import broadcast_pages, content_pages, pages, signin, try_pages
 from bot.console.web import (
     ConsoleState,
     SecurityHeaders,
@@ -25,6 +25,7 @@ from bot.console.web import (
     template_environment,
 )
 from bot.db import create_engine
+from bot.sandbox.web_chat import WebSandbox
 from bot.services.places.geo import Gazetteer, default_gazetteer
 
 
@@ -38,13 +39,18 @@ def create_app(
     engine: AsyncEngine | None = None,
     clock: Clock | None = None,
     gazetteer: Gazetteer | None = None,
+    sandbox: WebSandbox | None = None,
 ) -> Starlette:
-    """The console. Without an engine it opens (and closes) its own on settings.database_url."""
+    """The console. Without an engine it opens (and closes) its own on settings.database_url.
+
+    `sandbox` is the Try it page's bot (by default one on SANDBOX_DATABASE_URL, made on first use).
+    """
     state = ConsoleState(
         settings=settings,
         clock=clock or SystemClock(),
         gazetteer=gazetteer or default_gazetteer(),
         templates=template_environment(),
+        sandbox=sandbox,
     )
     if engine is not None:
         state.sessions = console_sessionmaker(engine)
@@ -58,6 +64,8 @@ def create_app(
         try:
             yield
         finally:
+            if state.sandbox is not None:
+                await state.sandbox.stop()
             if own and state.engine is not None:
                 await state.engine.dispose()
                 state.sessions = None
@@ -91,6 +99,12 @@ def create_app(
         Route("/broadcasts/{broadcast_id:int}/cancel", broadcast_pages.cancel, methods=["POST"]),
         Route("/content", content_pages.content_page),
         Route("/content", content_pages.content_upload, methods=["POST"]),
+        Route("/try", try_pages.try_page),
+        Route("/try/send", try_pages.try_send, methods=["POST"]),
+        Route("/try/press", try_pages.try_press, methods=["POST"]),
+        Route("/try/location", try_pages.try_location, methods=["POST"]),
+        Route("/try/restart", try_pages.try_restart, methods=["POST"]),
+        Route("/try/file/{message_id:int}", try_pages.try_file),
         Mount("/static", StaticFiles(directory=str(files("bot.console").joinpath("static")))),
     ]
     app = Starlette(

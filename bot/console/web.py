@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import event
@@ -32,6 +32,9 @@ from bot.services.places.geo import Gazetteer
 from bot.services.staff.accounts import ALLOWED, Permission, authorise
 from bot.services.staff.audit import VIA_CONSOLE
 from models import AuditEvent, StaffMember
+
+if TYPE_CHECKING:
+    from bot.sandbox.web_chat import WebSandbox
 
 COOKIE = "bb_console"
 # Nothing from elsewhere: no inline script or style, images only from here or drawn in the page.
@@ -98,6 +101,8 @@ class ConsoleState:
     templates: Environment
     sessions: async_sessionmaker[AsyncSession] | None = None
     engine: AsyncEngine | None = None
+    # The Try it page's sandbox bot, made on first use (bot/console/try_pages.py).
+    sandbox: WebSandbox | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def session(self) -> AsyncSession:
@@ -212,6 +217,7 @@ NAV = [
     ("/staff", "Staff", Permission.MANAGE_STAFF),
     ("/broadcasts", "Broadcasts", Permission.BROADCAST),
     ("/content", "Content", Permission.CONTENT),
+    ("/try", "Try it", None),
 ]
 
 

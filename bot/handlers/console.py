@@ -89,7 +89,8 @@ def register(application: BotApplication) -> None:
     job_queue.run_repeating(
         heartbeat,
         interval=housekeeping.HEARTBEAT_INTERVAL,
-        first=1,
+        # Soon after start-up, not at once: post_init and the first updates come first.
+        first=10,
         name=HEARTBEAT_JOB,
         data={},
     )
