@@ -17,7 +17,11 @@ from bot.sandbox.schema import parse_html
 from bot.texts import ENGLISH_ONLY_DOMAINS, domain_files, load_catalogue, placeholders, source
 
 # CLDR plural categories for whole numbers and decimals.
-PLURAL_FORMS = {"pl": {"one", "few", "many", "other"}, "ro": {"one", "few", "other"}}
+PLURAL_FORMS = {
+    "pl": {"one", "few", "many", "other"},
+    "ro": {"one", "few", "other"},
+    "ur": {"one", "other"},
+}
 DRAFTS = sorted(PLURAL_FORMS)
 FEATURES = sorted(set(domain_files("en")) - ENGLISH_ONLY_DOMAINS)
 TELEGRAM_MAX = 4096
