@@ -1,11 +1,13 @@
 """Which worker leads: background work (daily plan, bulk sends, recurring jobs) runs on one only.
 
-On PostgreSQL the leader holds a session advisory lock on a connection of its own. PostgreSQL
-drops the lock the moment that session ends: a worker that exits, is killed or loses its
-connection stops leading, and another takes the lock at its next try, at most `interval`
-seconds later (LEAD_CHECK_SECONDS, 5 s). The leader checks its connection as often, and steps
-down when it is gone. A leader cut off without its socket closing (a pulled cable) keeps the lock
-until PostgreSQL notices the dead connection (its TCP keepalive settings).
+On PostgreSQL the leader holds a session advisory lock on a connection of its own. A leader that
+stops (SIGTERM) releases the lock and says so (NOTIFY on LEAD_CHANNEL, which every worker's
+connection LISTENs on): another takes the lead at once. PostgreSQL also drops the lock the moment
+that session ends: a worker that is killed or loses its connection stops leading, and another
+takes the lock at its next try, at most `interval` seconds later (LEAD_CHECK_SECONDS, 5 s). The
+leader checks its connection as often, and steps down when it is gone. A leader cut off without
+its socket closing (a pulled cable) keeps the lock until PostgreSQL notices the dead connection
+(its TCP keepalive settings).
 
 On SQLite there is one process, and it always leads.
 """
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 # "bump" in ASCII: the one advisory lock key the bot takes, per database.
 LEAD_LOCK_KEY = 0x62756D70
 LEAD_CHECK_SECONDS = 5.0
+# Where a leader that steps down on purpose tells the others to try now.
+LEAD_CHANNEL = "bumpbuddies_lead"
 
 Duty = Callable[[], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -58,6 +62,8 @@ class Leadership:
         self._connection: AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._turn = asyncio.Lock()
+        # Set when another worker announced it released the lead.
+        self._released = asyncio.Event()
 
     async def start(self) -> None:
         """Try for the lead now, then keep trying (or keep checking it) in the background."""
@@ -94,12 +100,34 @@ class Leadership:
 
     async def _campaign(self) -> None:
         while True:
-            await self._sleep(self.interval)
+            await self._pause()
+            self._released.clear()
             try:
                 await self.step()
             except Exception as exc:
                 # Keep campaigning: a duty that failed to start is tried again next round.
                 logger.error("leadership round failed: %s", type(exc).__qualname__)
+
+    async def _pause(self) -> None:
+        """Until the next check, or until another worker announces it released the lead."""
+        released = asyncio.ensure_future(self._released.wait())
+        slept = asyncio.ensure_future(self._sleep(self.interval))
+        try:
+            await asyncio.wait({released, slept}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (released, slept):
+                waiting.cancel()
+            await asyncio.gather(released, slept, return_exceptions=True)
+
+    def _announced(self, *_: object) -> None:
+        # asyncpg calls this (connection, pid, channel, payload) when a NOTIFY arrives.
+        self._released.set()
+
+    async def _listen(self, connection: AsyncConnection) -> None:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        if driver is not None and hasattr(driver, "add_listener"):
+            await driver.add_listener(LEAD_CHANNEL, self._announced)
 
     async def _hold(self) -> bool:
         """Whether this worker holds the lock after this round (taking it if it is free)."""
@@ -109,6 +137,7 @@ class Leadership:
                 # Outside a transaction: an idle open one would be ended by the server's
                 # idle_in_transaction_session_timeout, and the lock with it.
                 self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await self._listen(self._connection)
             if self.leading:
                 await self._connection.execute(text("SELECT 1"))
                 return True
@@ -141,6 +170,10 @@ class Leadership:
             return
         with contextlib.suppress(SQLAlchemyError, OSError):
             await self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            # Released on purpose: the others need not wait for their next check.
+            await self._connection.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": LEAD_CHANNEL}
+            )
         # Closed, not pooled: the session (and any lock it might still hold) ends here.
         await self._drop_connection()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, create_sessionmaker
-from bot.leader import LEAD_LOCK_KEY
+from bot.leader import LEAD_LOCK_KEY, Leadership
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.fake_http import FakeTelegramServer
 from models import Resident, ResidentStatus, UpdateInbox
@@ -434,9 +435,117 @@ async def test_two_served_workers_share_one_lead_and_stop_cleanly_on_sigterm(
     try:
         async with owner.connect() as connection:
             held = await connection.scalar(
-                sa_text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                sa_text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                    # pg_locks covers the whole cluster: other databases' bots hold their own.
+                    "AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
                 {"k": LEAD_LOCK_KEY},
             )
     finally:
         await owner.dispose()
     assert held == 0
+
+
+async def until(condition: Callable[[], Awaitable[bool]], description: str) -> None:
+    """Wait for another process to reach a state only it can tell (no timer in the test's logic)."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        # `description` says what was awaited when this times out.
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def refuses_connections(port: int) -> bool:
+    """Whether nothing listens on the port any more (the process stopped taking updates)."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return True
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False
+
+
+async def never(seconds: float) -> None:
+    """A check interval that never ends: only an announced release can make it lead."""
+    await asyncio.Event().wait()
+
+
+STOP_MODES = ["polling", "webhook", "serve"]
+
+
+@pytest.mark.skipif(postgres_url() is None, reason="another worker takes the lead on PostgreSQL")
+@pytest.mark.parametrize("mode", STOP_MODES)
+async def test_sigterm_answers_the_update_in_flight_exits_0_and_hands_the_lead_on_at_once(
+    mode: str,
+    fake: FakeTelegram,
+    server: FakeTelegramServer,
+    database_url: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"
+    fake.allow_http_loopback_webhook = True
+    fake.webhook_max_retry = 1.0
+    arguments: dict[str, tuple[str, ...]] = {
+        "polling": ("run",),
+        "webhook": ("run", "--webhook", url),
+        "serve": ("serve", "--webhook", url, "--host", "127.0.0.1", "--port", str(port)),
+    }
+    settings = {"QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0"}
+    if mode != "polling":
+        settings |= {
+            "WEBHOOK_SECRET_TOKEN": WEBHOOK_SECRET,
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+        }
+    taken_over = asyncio.Event()
+
+    async def lead() -> None:
+        taken_over.set()
+
+    follower = Leadership(engine, on_lead=lead, sleep=never)
+    async with started_bot(
+        fake, server, database_url, tmp_path, *arguments[mode], **settings
+    ) as bot:
+        # An answer means it serves, and it has settled the lead (start-up, before serving).
+        await bot.say(fake.new_user("Ann"), "/help", expect="")
+        await follower.start()
+        assert not follower.leading
+        held = fake.hold_next("sendMessage")
+        beth = fake.new_user("Beth")
+        fake.send_message(beth, "/help")
+        await asyncio.wait_for(held.arrived.wait(), STEP_TIMEOUT)
+
+        bot.process.send_signal(signal.SIGTERM)
+        stopped_at = asyncio.get_running_loop().time()
+        if mode == "polling":
+            await until(_async(lambda: not fake.long_polling), "polling to stop")
+        else:
+            await until(lambda: refuses_connections(port), "the webhook to stop listening")
+        held.release()
+        code = await asyncio.wait_for(bot.process.wait(), SHUTDOWN_LIMIT)
+        exited_at = asyncio.get_running_loop().time()
+        await asyncio.wait_for(taken_over.wait(), STEP_TIMEOUT)
+
+    try:
+        assert code == 0
+        assert exited_at - stopped_at <= SHUTDOWN_LIMIT
+        # Her update was in flight when the signal came: it was answered.
+        answers = [m.plain_text for m in fake.messages(beth.id)]
+        assert answers and "Here's what I can do" in answers[-1]
+        # Released and announced, not expired: the follower checks only when told.
+        assert follower.leading
+        assert fake.violations == []
+    finally:
+        await follower.stop()
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def checked() -> bool:
+        return check()
+
+    return checked

@@ -293,6 +293,23 @@ class ApiCall:
     at: float = 0.0
 
 
+class HeldCall:
+    """A call the fake holds unanswered until released: a request in flight, for as long as a
+    test needs (bot stopping meanwhile, say)."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """Answer it now."""
+        self._released.set()
+
+    async def wait_released(self) -> None:
+        """What the held call waits for."""
+        await self._released.wait()
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     error_code: int
@@ -415,6 +432,7 @@ class FakeTelegram:
         self._files_by_path: dict[str, _StoredFile] = {}
         self._failures: dict[str, deque[_Failure]] = {}
         self._timeouts: dict[str, deque[bool]] = {}
+        self._holds: dict[str, deque[HeldCall]] = {}
         self._pending: list[JSONDict] = []
         self._allowed_updates: list[str] | None = None
         self._next_update_id = 1
@@ -462,6 +480,11 @@ class FakeTelegram:
         arrived = self._clock()
         file_map: FileMap = dict(files or {})
         spec = load_schema().method(method)
+        holds = self._holds.get(spec.name) if spec else None
+        if holds:
+            held = holds.popleft()
+            held.arrived.set()
+            await held.wait_released()
         timeout = self._timeouts.get(spec.name) if spec else None
         delivered_before_timeout = timeout.popleft() if timeout else None
         if delivered_before_timeout is False:
@@ -532,6 +555,15 @@ class FakeTelegram:
         if wait is None:
             return None
         return ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+
+    def hold_next(self, method: str) -> HeldCall:
+        """The next call of `method` waits, unanswered, until the test releases it."""
+        spec = load_schema().method(method)
+        if spec is None:
+            raise ValueError(f"{method!r} is not a Bot API method")
+        held = HeldCall()
+        self._holds.setdefault(spec.name, deque()).append(held)
+        return held
 
     def time_out_next(self, method: str, *, delivered: bool = False, times: int = 1) -> None:
         """Make the next `times` calls of `method` time out; `delivered` ones happen first."""
