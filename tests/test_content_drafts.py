@@ -1,8 +1,8 @@
 """The shipped Polish and Romanian content drafts (content/pl/, content/ro/, issue 13).
 
-Each loads with no problem, translates every English week message, category, helpline, triage
-line and support organisation it mirrors, changes words only (numbers and web addresses are the
-English file's), and is actually in its language.
+Each loads with no problem, translates every English week message, category, service time,
+helpline, triage line and support organisation it mirrors, changes words only (numbers and web
+addresses are the English file's), and is actually in its language.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ def test_every_week_category_helpline_and_organisation_is_translated(language: s
     )
     assert [u.phone for u in translated.triage] == [u.phone for u in english.triage]
     assert all(a.name != b.name for a, b in zip(translated.triage, english.triage, strict=True))
+    # Services keep their names, places and numbers; only when they run is in her language.
+    assert [(s.id, s.name, s.phone, s.url) for s in translated.services] == [
+        (s.id, s.name, s.phone, s.url) for s in english.services
+    ]
+    assert all(a.when != b.when for a, b in zip(translated.services, english.services, strict=True))
     assert translated.loss_message != english.loss_message
     assert [(o.name, o.phone, o.url) for o in translated.loss_support] == [
         (o.name, o.phone, o.url) for o in english.loss_support
