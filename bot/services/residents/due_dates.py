@@ -132,6 +132,83 @@ _DAY_MONTH = re.compile(_DAY + r"(?:\s+of)?" + _SEP + _MONTH + _YEAR, re.ASCII)
 _MONTH_DAY = re.compile(_MONTH + _SEP + _DAY + _YEAR, re.ASCII)
 
 
+# --- Urdu: her words read as the English ones above -----------------------------------------
+# The Urdu catalogue asks for "20 ہفتے" or "مئی 2027" and for "ہاں" or "نہیں", so those answers
+# (in Urdu script or in Roman Urdu, as most people type it) are put into the English words this
+# parser reads before it reads them. Nobody writing English types these words, so they are read
+# whatever her language: a resident who switches language mid-answer is still understood.
+_URDU_MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u200c\u200d\u200e\u200f\u061c]")
+_URDU_LETTERS = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # the Arabic keyboard's yeh, kaf and heh as Urdu's
+        "\u0643": "\u06a9",
+        "\u0647": "\u06c1",
+        "\u06d4": ".",  # Urdu full stop
+        "\u060c": ",",  # Urdu comma
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+    }
+)
+# Longer phrases first, so "جی ہاں" is one yes and "معلوم نہیں" is not a no.
+_URDU_PHRASES: tuple[tuple[str, str], ...] = (
+    (
+        "مجھے ابھی معلوم نہیں|مجھے معلوم نہیں|ابھی معلوم نہیں|معلوم نہیں|پتا نہیں|پتہ نہیں",
+        "dont know",
+    ),
+    (r"(?:mujhe )?(?:abhi )?(?:maloom|malum|pata|pta) (?:nahi|nahin|nhi|nai)", "dont know"),
+    ("جی ہاں|جی ہان|ہاں جی|ji haan|jee haan|ji han|haan ji", "yes"),
+    ("ہاں|ہان|haan", "yes"),
+    ("نہیں|نہین|nahi|nahin|nhi", "no"),
+    (r"(?:کی )?حاملہ(?: ہوں)?|(?:ki )?(?:hamla|haamla)(?: (?:hun|hoon))?", "pregnant"),
+    (r"باقی(?: ہیں| ہے)?|baqi|baaqi", "left"),
+    ("اور", "and"),
+)
+_URDU_WORDS = {
+    "ہفتے": "weeks",
+    "ہفتوں": "weeks",
+    "ہفتہ": "weeks",
+    "hafte": "weeks",
+    "haftay": "weeks",
+    "hafton": "weeks",
+    "hafta": "weeks",
+    "مہینے": "months",
+    "مہینوں": "months",
+    "مہینہ": "months",
+    "ماہ": "months",
+    "mahine": "months",
+    "mahiney": "months",
+    "mahinay": "months",
+    "دن": "days",
+    "جنوری": "january",
+    "فروری": "february",
+    "مارچ": "march",
+    "اپریل": "april",
+    "مئی": "may",
+    "جون": "june",
+    "جولائی": "july",
+    "اگست": "august",
+    "ستمبر": "september",
+    "اکتوبر": "october",
+    "نومبر": "november",
+    "دسمبر": "december",
+}
+_URDU_WORD = re.compile(
+    r"(?<!\w)(?:" + "|".join(sorted(_URDU_WORDS, key=len, reverse=True)) + r")(?!\w)"
+)
+# "20 ہفتوں میں" is "in 20 weeks": Urdu puts "in" after the time.
+_URDU_IN = re.compile(r"(\d{1,3}) (weeks|months) (?:میں|mein|men|me)(?!\w)")
+
+
+def _from_urdu(text: str) -> str:
+    """Her answer with Urdu words (script or Roman) put into the English ones read below."""
+    text = _URDU_MARKS.sub("", text).translate(_URDU_LETTERS)
+    text = _URDU_WORD.sub(lambda m: _URDU_WORDS[m.group(0)], text)
+    text = _URDU_IN.sub(r"in \1 \2", text)
+    for pattern, english in _URDU_PHRASES:
+        text = re.sub(r"(?<!\w)(?:" + pattern + r")(?!\w)", english, text)
+    return " ".join(text.split())
+
+
 Basis = Literal["date", "month", "weeks_pregnant", "weeks_to_go", "months_pregnant", "months_to_go"]
 
 
@@ -194,7 +271,7 @@ def read_yes_no(text: str) -> bool | None:
     """A typed answer to "is that right?": True, False, or None when it is neither."""
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return None
-    cleaned = " ".join(text.replace("\u2019", "'").split()).lower().rstrip(".!")
+    cleaned = _from_urdu(" ".join(text.replace("\u2019", "'").split()).lower()).rstrip(".!")
     if cleaned in ("\U0001f44d", "\u2705"):
         return True
     if _YES.fullmatch(cleaned):
@@ -216,7 +293,7 @@ def read_consent_answer(text: str) -> bool | None:
     """
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return None
-    cleaned = " ".join(text.replace("\u2019", "'").split()).lower().rstrip(".!")
+    cleaned = _from_urdu(" ".join(text.replace("\u2019", "'").split()).lower()).rstrip(".!")
     if _PLAIN_YES.fullmatch(cleaned):
         return True
     if _PLAIN_NO.fullmatch(cleaned):
@@ -240,6 +317,7 @@ def _parse(text: str, today: dt.date) -> ParsedDueDate:
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return DueDateProblem("unrecognised")
     cleaned = " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split()).lower()
+    cleaned = _from_urdu(cleaned)
     if not cleaned.isascii():
         return DueDateProblem("unrecognised")
     cleaned = cleaned.rstrip(".!")
