@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from bot.console.app import create_app
+from bot.sandbox.web_chat import WebSandbox
 from tests.harness import BotHarness
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,11 +51,23 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-async def console_url(bot: BotHarness) -> AsyncIterator[str]:
-    """The console on a free local port, on the bot's database and clock."""
+async def console_url(bot: BotHarness, tmp_path: Path) -> AsyncIterator[str]:
+    """The console on a free local port, on the bot's database and clock.
+
+    Its Try it sandbox keeps its pretend residents in a database of its own in tmp_path.
+    """
     data = bot.app.bot_data
     assert data.settings is not None and data.engine is not None
-    app = create_app(data.settings, engine=data.engine, clock=bot.clock, gazetteer=data.gazetteer)
+    sandbox = WebSandbox(
+        data.settings, clock=bot.clock, database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db"
+    )
+    app = create_app(
+        data.settings,
+        engine=data.engine,
+        clock=bot.clock,
+        gazetteer=data.gazetteer,
+        sandbox=sandbox,
+    )
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -68,6 +81,8 @@ async def console_url(bot: BotHarness) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+        await sandbox.stop()
+        sandbox.fake.assert_no_violations()
 
 
 @pytest.fixture

@@ -136,6 +136,44 @@ async def _tab_through(page: Page, count: int) -> set[str]:
     return reached
 
 
+async def page_problems(page: Page, path: str, axe_source: str) -> list[str]:
+    """axe (WCAG 2.1 A and AA, serious or critical), keyboard reach and 200% zoom, for one page."""
+    await page.evaluate(axe_source)
+    result = await page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA
+    )
+    problems = [
+        f"{path}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    wanted = await _focusables(page)
+    reached = await _tab_through(page, len(wanted))
+    problems += [f"{path}: control {m} not reached by Tab" for m in set(wanted) - reached]
+    await page.set_viewport_size(ZOOMED)
+    sideways = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if sideways > 0:
+        wide = await page.evaluate(
+            """() => Array.from(document.querySelectorAll('body *'))
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+               .filter(e => !e.closest('.table-wrap'))
+               .slice(0, 3).map(e => e.tagName + '.' + e.className)"""
+        )
+        problems.append(f"{path}: scrolls sideways by {sideways}px at 200% zoom: {wide}")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    return problems
+
+
+async def chat_started(page: Page, console_url: str) -> None:
+    """On Try it: /start sent to the sandbox bot, its first buttons showing."""
+    await page.goto(console_url + "/try")
+    await page.get_by_label("Message").fill("/start")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name="Yes, I agree").wait_for()
+
+
 async def test_every_page_passes_axe_is_keyboard_usable_and_fits_at_200_percent_zoom(
     bot: BotHarness,
     fake: FakeTelegram,
@@ -149,47 +187,106 @@ async def test_every_page_passes_axe_is_keyboard_usable_and_fits_at_200_percent_
     shots.mkdir(parents=True, exist_ok=True)
     sign_in = await (await browser.new_context()).new_page()
     await sign_in.goto(console_url + "/signin")
-    checked = {"/signin": sign_in}
     await sign_in.screenshot(path=str(shots / "signin.png"), full_page=True)
+    problems = await page_problems(sign_in, "/signin", axe_source)
     page = await signed_in_page(bot, browser, console_url, admin)
+    await page.set_viewport_size({"width": 1280, "height": 900})
     async with bot.session() as session, session.begin():
         from bot.services.staff.join_links import create_join_link
 
         await create_join_link(session, "Broomfield antenatal clinic", None, bot.clock.now())
-    problems: list[str] = []
-    for path in [*PAGES, "/signin"]:
-        current = checked.get(path, page)
-        if path != "/signin":
-            await current.set_viewport_size({"width": 1280, "height": 900})
-            await current.goto(console_url + path)
-            name = path.strip("/") or "overview"
-            # The report's charts make a whole-page picture large: its first screen says enough.
-            await current.screenshot(path=str(shots / f"{name}.png"), full_page=path != "/reports")
-        await current.evaluate(axe_source)
-        result = await current.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA
-        )
-        problems += [
-            f"{path}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        wanted = await _focusables(current)
-        reached = await _tab_through(current, len(wanted))
-        problems += [f"{path}: control {m} not reached by Tab" for m in set(wanted) - reached]
-        await current.set_viewport_size(ZOOMED)
-        sideways = await current.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        if sideways > 0:
-            wide = await current.evaluate(
-                """() => Array.from(document.querySelectorAll('body *'))
-                   .filter(e => e.getBoundingClientRect().right > window.innerWidth)
-                   .filter(e => !e.closest('.table-wrap'))
-                   .slice(0, 3).map(e => e.tagName + '.' + e.className)"""
-            )
-            problems.append(f"{path}: scrolls sideways by {sideways}px at 200% zoom: {wide}")
+    # A draft, for the broadcast's own page (preview, count, send and schedule).
+    await page.goto(console_url + "/broadcasts")
+    await page.get_by_label("Message").fill("Baby massage class, Tuesday 10am")
+    await page.get_by_role("button", name="Preview and count").click()
+    await page.wait_for_url(re.compile(r".*/broadcasts/\d+$"))
+    draft = page.url.removeprefix(console_url)
+    for path in [*PAGES, draft, "/try"]:
+        if path == "/try":
+            await chat_started(page, console_url)
+        else:
+            await page.goto(console_url + path)
+        if path == "/broadcasts":
+            await page.get_by_label("Message").fill("Baby massage class, Tuesday 10am")
+            await page.locator("#preview-text", has_text="Baby massage class").wait_for()
+        name = "broadcast" if path == draft else path.strip("/") or "overview"
+        # The report's charts make a whole-page picture large: its first screen says enough.
+        await page.screenshot(path=str(shots / f"{name}.png"), full_page=path != "/reports")
+        problems += await page_problems(page, path, axe_source)
     assert problems == [], "\n".join(problems)
+
+
+async def test_the_live_preview_follows_her_typing_and_the_audience_picker(
+    bot: BotHarness, fake: FakeTelegram, browser: Browser, console_url: str
+) -> None:
+    for name, local_info in (("Amy", True), ("Beth", True), ("Cara", False)):
+        await onboard(bot, fake.new_user(name), optional=(False, local_info, False))
+    broadcaster = await staff_member(bot, fake, StaffRole.BROADCASTER)
+    page = await signed_in_page(bot, browser, console_url, broadcaster)
+    await page.goto(console_url + "/broadcasts")
+    await page.get_by_label("Message").press_sequentially("Stay & Play <Friday>")
+    preview = page.locator("#preview-text")
+    await preview.filter(has_text="Stay & Play <Friday>").wait_for()
+    assert "you said yes to local information" in await preview.inner_text()
+    count = page.locator("#live-count")
+    await count.filter(has_text="2 residents").wait_for()
+    await page.get_by_label("Service announcement").check()
+    await count.filter(has_text="3 residents").wait_for()
+    await page.get_by_label("Some districts", exact=True).check()
+    await count.filter(has_text="Finish choosing").wait_for()
+    await page.get_by_label("Districts (for").select_option(label="Basildon")
+    await count.filter(has_text="0 residents").wait_for()
+    await page.get_by_label("Districts (for").select_option(label="Chelmsford")
+    await count.filter(has_text="3 residents").wait_for()
+    async with bot.session() as session:
+        assert await session.scalar(select(Broadcast)) is None  # a preview stores nothing
+
+
+async def test_try_it_by_keyboard_alone_signs_up_a_pretend_resident(
+    bot: BotHarness, fake: FakeTelegram, browser: Browser, console_url: str
+) -> None:
+    moderator = await staff_member(bot, fake, StaffRole.MODERATOR)
+    page = await signed_in_page(bot, browser, console_url, moderator)
+    await page.get_by_role("link", name="Try it").click()
+    # A mark the page keeps only while it is not reloaded: the chat changes in place.
+    await page.evaluate("() => { window.stillHere = true; }")
+    await page.get_by_label("Message").focus()
+    await page.keyboard.type("/start")
+    await page.keyboard.press("Enter")
+    agree = page.get_by_role("button", name="Yes, I agree")
+    await agree.wait_for()
+    assert await page.evaluate("() => document.activeElement.id") == "chat-text"
+    await agree.focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_text("You pressed “Yes, I agree”").wait_for()
+    assert await page.evaluate("() => window.stillHere === true")
+    assert await page.evaluate("() => document.activeElement.id") == "chat-text"
+    assert fake.messages(moderator)[-1].text is not None  # the real bot's fake saw none of it
+    assert all("Yes, I agree" not in (m.text or "") for m in fake.messages(moderator))
+
+
+async def test_an_upload_over_the_limit_shows_the_too_big_page(
+    bot: BotHarness,
+    fake: FakeTelegram,
+    browser: Browser,
+    console_url: str,
+    axe_source: str,
+    tmp_path: Path,
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    page = await signed_in_page(bot, browser, console_url, admin)
+    await page.goto(console_url + "/content")
+    big = tmp_path / "content.zip"
+    await asyncio.to_thread(big.write_bytes, b"PK" + b"\0" * (3 * 1024 * 1024))
+    await page.get_by_label("The content folder as a zip file").set_input_files(big)
+    async with page.expect_response(console_url + "/content") as posted:
+        await page.get_by_role("button", name=re.compile("Check and load|Upload|Load")).click()
+    assert (await posted.value).status == 413
+    assert "There is a problem" in await page.inner_text("main")
+    assert "too big" in await page.locator(".error-summary").inner_text()
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    await page.screenshot(path=str(shots / "too_big.png"), full_page=True)
+    assert await page_problems(page, "413", axe_source) == []
 
 
 async def test_a_broadcast_sent_from_the_console_reaches_each_consenting_resident_once(
