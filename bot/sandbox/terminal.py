@@ -556,7 +556,9 @@ async def run_sandbox(
                     "telegram_bot_token": SecretStr(fake.token),
                     "bot_api_base_url": server.base_url,
                 }
-            )
+            ),
+            # The pretend Telegram has no flood limits: replies come at once, as they used to.
+            rate_limit=False,
         )
         async with running(application):
             updater = application.updater
