@@ -23,6 +23,16 @@ _UNREVIEWED = re.compile(
 )
 
 
+# Each language's name in English (staff pages are English) and in itself (for her to choose).
+NAMES = {"en": "English", "pl": "Polish", "ro": "Romanian", "ur": "Urdu"}
+OWN_NAMES = {"en": "English", "pl": "Polski", "ro": "Română", "ur": "اردو"}
+
+
+def language_name(code: str) -> str:
+    """A language's name as staff read it: "Polish" (its code when we don't know it)."""
+    return NAMES.get(code, code)
+
+
 def _code(text: str | None) -> str:
     """ "pl-PL" and "PL" are both Polish: the language part, lower-case."""
     return (text or "").strip().split("-")[0].split("_")[0].lower()

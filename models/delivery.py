@@ -54,6 +54,10 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON)
+    # How to word it again when sent, in her language then, e.g. "msg:life.overdue_question" or
+    # "week:pregnancy:20" (bot/delivery/render.py); `text` is the English it was queued with.
+    template: Mapped[str | None] = mapped_column(String(80))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     paid: Mapped[bool] = mapped_column(default=False)
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(

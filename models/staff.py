@@ -133,6 +133,9 @@ class Broadcast(Base):
     status: Mapped[BroadcastStatus] = mapped_column(_enum(BroadcastStatus, "broadcast_status"))
     purpose: Mapped[BroadcastPurpose] = mapped_column(_enum(BroadcastPurpose, "broadcast_purpose"))
     text: Mapped[str] = mapped_column(Text)
+    # Staff's translations of `text`, by language code; a resident whose language has none gets
+    # the English text.
+    translations: Mapped[dict[str, str] | None] = mapped_column(JSON)
     button_text: Mapped[str | None] = mapped_column(String(40))
     button_url: Mapped[str | None] = mapped_column(String(300))
     # {"kind": "everyone" | "districts" | "wards" | "due_dates" | "trimester" | "postnatal", ...}

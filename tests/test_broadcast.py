@@ -646,3 +646,27 @@ async def test_discarding_a_draft_is_audited_by_the_service_itself(
         ("broadcast.draft", f"broadcast:{draft.id}"),
         ("broadcast.discard", f"broadcast:{draft.id}"),
     ]
+
+
+async def test_staff_add_a_translation_in_the_bot_and_residents_of_that_language_get_it(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    async with BotHarness.start(
+        fake, database_url, clock, languages="pl,ro", allow_unreviewed_languages=True
+    ) as bot:
+        staff = await broadcaster(bot, fake)
+        [polish] = await residents(bot, fake, 1, language_code="pl")
+        [romanian] = await residents(bot, fake, 1, language_code="ro")
+        await compose(bot, staff, "Free baby clinic on Friday")
+        await bot.press(staff, "Add a translation")
+        refused = await bot.send(staff, "de: Kostenlose Klinik")
+        await bot.send(staff, "pl: Bezpłatna przychodnia w piątek")
+        # The card is edited as it goes: its words now, before sending.
+        shown = card(bot, staff).text or ""
+        await send_now(bot, staff)
+        await bot.send_queued()
+
+    assert "offers and a colon" in (refused[-1].text or "")
+    assert "Translations: pl" in shown
+    assert "Bezpłatna przychodnia w piątek" in (fake.last_message(polish).text or "")
+    assert "Free baby clinic on Friday" in (fake.last_message(romanian).text or "")

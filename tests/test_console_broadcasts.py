@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram
 from models import Broadcast, Resident, StaffRole
 from tests.console_support import console_client, csrf_of, sign_in, staff_member
@@ -159,3 +160,46 @@ async def test_the_compose_page_loads_its_live_preview_script_and_no_inline_scri
     script = await web.get("/static/compose.js")
     assert script.status_code == 200 and "/broadcasts/preview" not in script.text
     assert 'data-url="/broadcasts/preview"' in page.text
+
+
+async def test_a_translation_per_offered_language_can_be_added_when_composing(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    async with (
+        BotHarness.start(
+            fake, database_url, clock, languages="pl,ur", allow_unreviewed_languages=True
+        ) as bot,
+        console_client(bot) as web,
+    ):
+        csrf = await signed_in_broadcaster(bot, fake, web)
+        page = await web.get("/broadcasts")
+        form = {
+            "text": "Baby massage, Tuesday",
+            "purpose": "service",
+            "kind": "everyone",
+            "translation_pl": "Masaż niemowląt, wtorek",
+            "translation_ur": "",
+            "csrf_token": csrf,
+        }
+        insecure = await web.post(
+            "/broadcasts", data={**form, "translation_pl": "Zobacz http://example.org"}
+        )
+        made = await web.post("/broadcasts", data=form)
+        async with bot.session() as session:
+            draft = await session.scalar(select(Broadcast))
+        shown = await web.get(made.headers["location"])
+
+    assert 'name="translation_pl"' in page.text and 'name="translation_ur"' in page.text
+    assert 'lang="ur" dir="auto"' in page.text
+    assert insecure.status_code == 400 and "Links must start with https://" in insecure.text
+    assert made.status_code == 303, made.text
+    assert draft is not None and draft.translations == {"pl": "Masaż niemowląt, wtorek"}
+    assert "Translations: pl" in shown.text
+
+
+async def test_with_english_only_the_compose_page_offers_no_translations(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    await signed_in_broadcaster(bot, fake, web)
+
+    assert "translation_" not in (await web.get("/broadcasts")).text

@@ -259,8 +259,18 @@ async def test_week_messages_carry_the_baby_has_arrived_button(sessions: Session
     await plan(sessions, MORNING)
 
     [week] = [d for d in await deliveries(sessions, mum.id) if d.kind == planning.WEEK]
-    assert week.buttons == [[{"text": "🍼 My baby has arrived", "callback_data": "le:born"}]]
+    # The row keeps the button's catalogue key, so it is worded in her language when sent.
+    assert week.buttons == [
+        [
+            {
+                "text": "🍼 My baby has arrived",
+                "callback_data": "le:born",
+                "text_key": "content.baby_arrived_button",
+            }
+        ]
+    ]
     assert "30 weeks" in week.text
+    assert week.template == f"week:{week.content_key}"
 
 
 @pytest.mark.usefixtures("content")

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from bot.console.web import Ctx, not_found, staff_page, to
 from bot.delivery import queue
+from bot.languages import language_name, offered_languages
 from bot.services.staff import broadcasts
 from bot.services.staff.accounts import Permission
 from bot.services.staff.broadcasts import Audience
@@ -47,6 +48,8 @@ class Composed:
     button_url: str | None
     error: str | None = None
     error_field: str = "text"
+    # Staff's translations by language code (plain text, as typed).
+    translations: tuple[tuple[str, str], ...] = ()
 
 
 def _date_field(ctx: Ctx, name: str) -> dt.date | None:
@@ -100,10 +103,24 @@ def _composed(ctx: Ctx) -> Composed:
     button_url = str(ctx.form.get("button_url", "")).strip() or None
     audience = _audience(ctx)
     chosen = audience if isinstance(audience, Audience) else Audience()
-    made = Composed(typed, purpose, chosen, button_text, button_url)
+    translations = tuple(
+        (code, str(ctx.form.get(f"translation_{code}", "")).strip())
+        for code, _ in _translation_languages(ctx)
+        if str(ctx.form.get(f"translation_{code}", "")).strip()
+    )
+    made = Composed(typed, purpose, chosen, button_text, button_url, translations=translations)
 
     def wrong(error: str, field_id: str) -> Composed:
-        return Composed(typed, purpose, chosen, button_text, button_url, error, field_id)
+        return Composed(
+            typed, purpose, chosen, button_text, button_url, error, field_id, translations
+        )
+
+    for code, words in translations:
+        if len(words) > broadcasts.TEXT_MAX:
+            limit = f"Keep each translation to {broadcasts.TEXT_MAX:,} characters"
+            return wrong(limit, f"translation-{code}")
+        if link := broadcasts.insecure_link(words):
+            return wrong(f"Links must start with https:// ({link} does not)", f"translation-{code}")
 
     if not typed or len(typed) > broadcasts.TEXT_MAX:
         return wrong(f"Enter the message, up to {broadcasts.TEXT_MAX:,} characters", "text")
@@ -137,6 +154,12 @@ def _draft_like(made: Composed) -> Broadcast:
     )
 
 
+def _translation_languages(ctx: Ctx) -> list[tuple[str, str]]:
+    """The offered languages other than English, with their names, for translation boxes."""
+    offered = offered_languages(ctx.state.settings)
+    return [(code, language_name(code)) for code in offered if code != "en"]
+
+
 def _today(ctx: Ctx) -> dt.date:
     return ctx.now.astimezone(ctx.state.settings.zone).date()
 
@@ -165,6 +188,7 @@ async def _compose(ctx: Ctx, made: Composed | None = None) -> Response:
         error_field=made.error_field if made is not None else "text",
         limit=broadcasts.TEXT_MAX,
         button_limit=broadcasts.BUTTON_TEXT_MAX,
+        translation_languages=_translation_languages(ctx),
         status_code=400 if error else 200,
     )
 
@@ -191,6 +215,8 @@ async def create(ctx: Ctx) -> Response:
         audience=made.audience.as_json(),
         button_text=made.button_text,
         button_url=made.button_url,
+        # Plain text like the English, escaped the same way.
+        translations={c: html.escape(t, quote=False) for c, t in made.translations} or None,
     )
     return to(ctx.request, f"/broadcasts/{draft.id}")
 

@@ -37,8 +37,10 @@ from bot.config import Settings
 from bot.delivery import queue
 from bot.delivery.limits import ChatSpacing, Pacer
 from bot.delivery.queue import BatchProgress, Claimed
+from bot.delivery.render import render
 from bot.delivery.send_limits import Kind, SendLimits
 from bot.delivery.sender import BulkSender, Outcome
+from bot.languages import language_for
 from models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -313,6 +315,9 @@ class DeliveryEngine:
         limit = max(10, min(500, int(rate * 2)))
         async with self._sessions() as session, session.begin():
             claimed = await queue.claim(session, self.worker_id, now, limit, self._lease)
+            # Worded now, in the language she has now: a change since it was queued applies.
+            languages = {row.id: language_for(row.language_code, self._settings) for row in claimed}
+            claimed = await render(session, claimed, languages)
         self._paid_claims = any(row.paid for row in claimed)
         return claimed
 

@@ -35,6 +35,10 @@ class NewDelivery:
     not_before: dt.datetime
     buttons: list[list[dict[str, Any]]] | None = None
     paid: bool = False
+    # How to word it again when it is sent, in her language then (bot/delivery/render.py);
+    # None: it goes as queued.
+    template: str | None = None
+    params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class Claimed:
     paid: bool
     attempts: int
     batch: str = ""
+    template: str | None = None
+    params: dict[str, Any] | None = None
+    language_code: str | None = None
 
 
 @dataclass
@@ -78,6 +85,8 @@ async def enqueue(session: AsyncSession, items: Iterable[NewDelivery], now: dt.d
             "text": item.text,
             "buttons": item.buttons,
             "paid": item.paid,
+            "template": item.template,
+            "params": item.params,
             "status": DeliveryStatus.QUEUED,
             "not_before": item.not_before,
             "attempts": 0,
@@ -160,6 +169,9 @@ async def claim(
             Delivery.paid,
             Delivery.attempts,
             Delivery.batch,
+            Delivery.template,
+            Delivery.params,
+            Resident.language_code,
         )
         .join(Resident, Resident.id == Delivery.resident_id)
         .where(Delivery.id.in_(ids))
@@ -180,6 +192,9 @@ async def claim(
                 row.paid,
                 row.attempts,
                 row.batch,
+                row.template,
+                row.params,
+                row.language_code,
             )
         )
     if unreachable:

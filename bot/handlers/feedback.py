@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotApplication, BotContext
-from bot.delivery import kinds, queue
+from bot.delivery import kinds, queue, render
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
@@ -27,7 +27,6 @@ from bot.handlers.common import (
     her_text,
     reply,
     sender,
-    stored_buttons,
     texts_for,
 )
 from bot.services import feedback
@@ -462,8 +461,24 @@ def _queued_prompt(prompt: feedback.DuePrompt, now: dt.datetime) -> NewDelivery:
         kinds.FEEDBACK_PROMPT,
         texts(f"feedback.prompt_{prompt.moment.value}"),
         now,
-        buttons=stored_buttons(_prompt_markup(texts, prompt.prompt_id)),
+        buttons=_keyed_prompt_buttons(texts, prompt.prompt_id),
+        template=render.message_template(f"feedback.prompt_{prompt.moment.value}"),
     )
+
+
+def _keyed_prompt_buttons(texts: Catalogue, prompt_id: int) -> list[list[dict[str, Any]]]:
+    """The question's buttons as a queued row keeps them, worded in her language when sent."""
+    prefix = f"fb:p:{prompt_id}"
+    ratings = [
+        render.button(f"feedback.rating_{n}", callback_data=f"{prefix}:{n}") for n in range(1, 6)
+    ]
+    rows = [
+        ratings,
+        [render.button("feedback.prompt_skip", callback_data=f"{prefix}:skip")],
+        [render.button("feedback.prompt_stop", callback_data=f"{prefix}:stop")],
+    ]
+    # Worded as the queued text is (her language at queueing), until the engine words it again.
+    return [[b | {"text": str(texts(b[render.TEXT_KEY]))} for b in row] for row in rows]
 
 
 def schedule_feedback_prompts(application: BotApplication) -> None:

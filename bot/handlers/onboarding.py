@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.delivery import render
 from bot.handlers.common import (
     answer,
     clear_buttons,
@@ -504,7 +505,8 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
     ask_at = context.settings.quiet_hours.next_send_time(
         context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER
     )
-    button = {"text": texts.raw("due.reminder_button"), "callback_data": "ob:sum:due"}
+    button = render.button("due.reminder_button", callback_data="ob:sum:due")
+    button["text"] = texts.raw("due.reminder_button")
     async with context.session() as session, session.begin():
         noted = await residents.due_date_not_known(
             session,
@@ -513,6 +515,7 @@ async def _due_not_known(update: Update, context: BotContext) -> int:
             ask_at=ask_at,
             text=texts("due.reminder"),
             buttons=[[button]],
+            template=render.message_template("due.reminder"),
         )
         profile = await residents.profile(session, sender(update).id)
     if noted:

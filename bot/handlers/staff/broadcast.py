@@ -28,6 +28,7 @@ from telegram.ext import (
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
 from bot.handlers.common import answer, conversation, edit_message, guard, reply, texts_for
+from bot.languages import offered_languages
 from bot.services.staff import broadcasts
 from bot.services.staff.accounts import Permission
 from bot.services.staff.broadcasts import Audience, Desk, Step
@@ -36,7 +37,7 @@ from models import Broadcast, BroadcastPurpose, DeliveryStatus, StaffMember
 
 logger = logging.getLogger(__name__)
 
-TEXT, DUE_RANGE, BUTTON, WHEN = range(4)
+TEXT, DUE_RANGE, BUTTON, WHEN, TRANSLATION = range(5)
 END = ConversationHandler.END
 _DRAFT_KEY = "broadcast_draft"
 _DATE = r"(\d{1,2})/(\d{1,2})/(\d{4})"
@@ -129,6 +130,12 @@ async def _card(
     ]
     if broadcast.button_text:
         rows[-1].append(_button(texts, "broadcast.remove_button", broadcast, "nobtn"))
+    if len(offered_languages(context.settings)) > 1:
+        # Written in English; a translation per offered language is optional.
+        rows.append([_button(texts, "broadcast.add_translation", broadcast, "tr")])
+        if broadcast.translations:
+            languages = ", ".join(sorted(broadcast.translations))
+            text = Html(f"{text}\n{texts('broadcast.card_translations', languages=languages)}")
     if broadcasts.complete(audience) and count:
         rows.append(
             [
@@ -269,6 +276,24 @@ async def button_given(update: Update, context: BotContext) -> int:
         return {"button_text": match.group(1), "button_url": match.group(2)}
 
     return await _input(update, context, BUTTON, parse)
+
+
+async def translation_given(update: Update, context: BotContext) -> int:
+    """She typed a translation, like "pl: Dzień dobry…"."""
+    message = update.effective_message
+    # Her formatting kept, as for the English text.
+    html = message.text_html if message and message.text else ""
+    offered = offered_languages(context.settings)
+
+    async def parse(text: str, broadcast: Broadcast) -> dict[str, Any] | str:
+        found = broadcasts.translation_of(html, offered)
+        if found is None:
+            return "broadcast.translation_invalid"
+        if broadcasts.insecure_link(found[1]) is not None:
+            return "broadcast.translation_invalid"
+        return {"translations": broadcasts.with_translation(broadcast, *found)}
+
+    return await _input(update, context, TRANSLATION, parse)
 
 
 class _Tomorrow:
@@ -416,6 +441,7 @@ _PROMPTS = {
     "due": ("broadcast.ask_due", DUE_RANGE),
     "btn": ("broadcast.ask_button", BUTTON),
     "when": ("broadcast.ask_when", WHEN),
+    "tr": ("broadcast.ask_translation", TRANSLATION),
 }
 
 
@@ -707,6 +733,7 @@ def broadcast_conversation() -> ConversationHandler[Any]:
             DUE_RANGE: [MessageHandler(text, due_range_given)],
             BUTTON: [MessageHandler(text, button_given)],
             WHEN: [MessageHandler(text, when_given)],
+            TRANSLATION: [MessageHandler(text, translation_given)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel_compose),

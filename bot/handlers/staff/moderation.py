@@ -8,6 +8,7 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
+from bot.delivery import render
 from bot.handlers.common import answer, clear_buttons, guard, reply, texts_for
 from bot.services.staff import moderation as staff_moderation
 from bot.services.staff.accounts import Permission, actor
@@ -78,12 +79,20 @@ async def decide(update: Update, context: BotContext) -> None:
         decided = await staff_moderation.decide(session, member, report_id, action, context.now())
         if decided is not None and action in (ModerationAction.WARN, ModerationAction.SUSPEND):
             # Queued, not sent now: the delivery engine sends it by day, days after the report.
-            notice = catalogue(decided.language_code)(
-                f"moderation.notice_{action.value}",
-                email=context.settings.council_contact_email,
-                phone=context.settings.council_contact_phone,
+            key = f"moderation.notice_{action.value}"
+            contact = {
+                "email": context.settings.council_contact_email,
+                "phone": context.settings.council_contact_phone,
+            }
+            notice = catalogue(decided.language_code)(key, **contact)
+            await staff_moderation.queue_notice(
+                session,
+                decided,
+                notice,
+                context.now(),
+                template=render.message_template(key),
+                params=render.encode_params(**contact),
             )
-            await staff_moderation.queue_notice(session, decided, notice, context.now())
             queued = True
     if decided is None:
         await answer(query, texts("moderation.already"), alert=True)

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from bot.delivery import queue
+from bot.delivery import queue, render
 from bot.delivery.quiet_hours import QuietHours
 from bot.services.local_info.content import POSTNATAL, PREGNANCY
 from bot.services.residents.due_dates import PREGNANCY_DAYS
@@ -120,6 +120,7 @@ def _insert(session: AsyncSession, rows: Select[Any]) -> Any:
         "batch",
         "kind",
         "text",
+        "template",
         "buttons",
         "paid",
         "status",
@@ -154,7 +155,12 @@ class _Run:
         return batch_name(self.today)
 
     def row(
-        self, key: Any, kind: str, text_: Any, buttons: list[list[dict[str, str]]] | None
+        self,
+        key: Any,
+        kind: str,
+        text_: Any,
+        template: Any,
+        buttons: list[list[dict[str, str]]] | None,
     ) -> list[Any]:
         return [
             Resident.id,
@@ -162,6 +168,7 @@ class _Run:
             literal(self.batch),
             literal(kind),
             text_,
+            template,
             literal(buttons, JSON) if buttons else null(),
             false(),
             literal(DeliveryStatus.QUEUED.value),
@@ -186,7 +193,7 @@ def _has_row(resident_id: Any, content_key: Any) -> ColumnElement[bool]:
 
 def born_button() -> list[list[dict[str, str]]]:
     """The button under every pregnancy week message."""
-    return [[{"text": catalogue()("content.baby_arrived_button"), "callback_data": BORN_CALLBACK}]]
+    return [[render.button("content.baby_arrived_button", callback_data=BORN_CALLBACK)]]
 
 
 async def _queue_weeks(session: AsyncSession, run: _Run) -> int:
@@ -224,6 +231,8 @@ async def _queue_weeks(session: AsyncSession, run: _Run) -> int:
             literal(run.batch),
             literal(WEEK),
             ContentMessage.text,
+            # Worded again when sent, from its translation in her language then.
+            literal(render.WEEK) + ContentMessage.key,
             case(
                 (ContentMessage.series == PREGNANCY, literal(born_button(), JSON)),
                 else_=null(),
@@ -330,6 +339,7 @@ async def _queue_services(session: AsyncSession, run: _Run) -> int:
             literal(run.batch),
             literal(SERVICES),
             WardDigest.text,
+            literal(render.DIGEST) + candidates.c.ward_code + literal(":") + candidates.c.category,
             null(),
             false(),
             literal(DeliveryStatus.QUEUED.value),
@@ -353,11 +363,10 @@ async def _queue_services(session: AsyncSession, run: _Run) -> int:
 
 def checkin_buttons() -> list[list[dict[str, str]]]:
     """Buttons under the gentle "has your baby arrived?" question."""
-    texts = catalogue()
     return [
-        [{"text": texts("life.born_button"), "callback_data": BORN_CALLBACK}],
-        [{"text": texts("life.still_waiting_button"), "callback_data": "le:wait"}],
-        [{"text": texts("life.ended_button"), "callback_data": "le:ended"}],
+        [render.button("life.born_button", callback_data=BORN_CALLBACK)],
+        [render.button("life.still_waiting_button", callback_data="le:wait")],
+        [render.button("life.ended_button", callback_data="le:ended")],
     ]
 
 
@@ -369,6 +378,7 @@ async def _queue_checkins(session: AsyncSession, run: _Run) -> int:
                 literal(OVERDUE_CHECKIN_KEY),
                 CHECKIN,
                 literal(catalogue()("life.overdue_question")),
+                literal(render.message_template("life.overdue_question")),
                 checkin_buttons(),
             )
         )

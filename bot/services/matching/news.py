@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.delivery import kinds, queue
+from bot.delivery import kinds, queue, render
 from bot.delivery.queue import NewDelivery
 from bot.services.matching.introductions import by_telegram
 from bot.services.matching.outbox import OutboxItem
@@ -29,7 +29,8 @@ FIND_CALLBACK = "mt:find"
 
 def find_button(texts: Catalogue) -> list[list[dict[str, str]]]:
     """'Show me mums near me': suggestions are worked out when she taps, never before."""
-    return [[{"text": texts("match.offer_button"), "callback_data": FIND_CALLBACK}]]
+    button = render.button("match.offer_button", callback_data=FIND_CALLBACK)
+    return [[button | {"text": str(texts("match.offer_button"))}]]
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,15 @@ async def queue_digest(
     text = texts("match.newcomers", count=told)
     key = f"{kinds.MATCH_DIGEST}:{today.isoformat()}"
     message = NewDelivery(
-        digest.resident_id, key, key, kinds.MATCH_DIGEST, text, now, buttons=find_button(texts)
+        digest.resident_id,
+        key,
+        key,
+        kinds.MATCH_DIGEST,
+        text,
+        now,
+        buttons=find_button(texts),
+        template=render.message_template("match.newcomers"),
+        params=render.encode_params(count=told),
     )
     await queue.enqueue(session, [message], now)
     return True
@@ -195,5 +204,6 @@ async def queue_not_this_time(session: AsyncSession, item: OutboxItem, now: dt.d
         texts("match.not_this_time"),
         now,
         buttons=find_button(texts),
+        template=render.message_template("match.not_this_time"),
     )
     return bool(await queue.enqueue(session, [message], now))

@@ -312,6 +312,7 @@ async def due_date_not_known(
     ask_at: dt.datetime,
     text: str,
     buttons: list[list[dict[str, str]]],
+    template: str | None = None,
 ) -> bool:
     """She doesn't know yet: note it and queue the question again for `ask_at`.
 
@@ -336,7 +337,9 @@ async def due_date_not_known(
         )
         .values(status=DeliveryStatus.CANCELLED)
     )
-    new = NewDelivery(resident.id, key, key, ASK_DUE_DATE_KIND, text, ask_at, buttons)
+    new = NewDelivery(
+        resident.id, key, key, ASK_DUE_DATE_KIND, text, ask_at, buttons, template=template
+    )
     if not await queue.enqueue(session, [new], now):
         # Asked for the same day before (and perhaps cancelled since): that row asks again.
         await session.execute(

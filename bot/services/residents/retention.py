@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import queue
+from bot.delivery import queue, render
 from bot.delivery.queue import NewDelivery
 from bot.services.residents.data_rights import forget_resident
 from bot.services.residents.safeguarding import SafeguardingKey
@@ -119,20 +119,17 @@ async def apply_retention(
         noticed_at = sent.get((candidate.resident_id, key))
         if noticed_at is None:
             # Never erased without a full notice period, even when the date is already past.
+            erase_on = max(candidate.erase_on, today + dt.timedelta(days=notice_days))
             notices.append(
                 NewDelivery(
                     candidate.resident_id,
                     key,
                     f"{NOTICE}:{today.isoformat()}",
                     NOTICE,
-                    texts(
-                        "retention.notice",
-                        months=months,
-                        date=long_date(
-                            max(candidate.erase_on, today + dt.timedelta(days=notice_days))
-                        ),
-                    ),
+                    texts("retention.notice", months=months, date=long_date(erase_on)),
                     not_before,
+                    template=render.message_template("retention.notice"),
+                    params=render.encode_params(months=months, date=erase_on),
                 )
             )
             continue

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import queue
+from bot.delivery import queue, render
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.queue import BatchProgress, NewDelivery
 from bot.services.places.geo import Gazetteer
@@ -227,6 +227,26 @@ def revise(broadcast: Broadcast, now: dt.datetime, **changes: Any) -> None:
     broadcast.updated_at = now
 
 
+_TRANSLATION = re.compile(r"\s*([A-Za-z]{2,3})\s*:\s*(.+)", re.DOTALL)
+
+
+def translation_of(text: str, languages: tuple[str, ...]) -> tuple[str, str] | None:
+    """ "pl: Dzień dobry…" read as (language, text); None unless it names an offered language
+    other than English (English is the broadcast's own text)."""
+    match = _TRANSLATION.fullmatch(text)
+    if match is None:
+        return None
+    code, words = match.group(1).lower(), match.group(2).strip()
+    if code == "en" or code not in languages or not words or len(words) > TEXT_MAX:
+        return None
+    return code, words
+
+
+def with_translation(broadcast: Broadcast, language: str, text: str) -> dict[str, str]:
+    """Its translations with this one added (or replaced)."""
+    return {**(broadcast.translations or {}), language: text}
+
+
 def buttons_of(broadcast: Broadcast) -> list[list[dict[str, Any]]] | None:
     """The link button residents get, as delivery rows store it."""
     if broadcast.button_text and broadcast.button_url:
@@ -297,6 +317,9 @@ async def release_due(
                 now,
                 buttons=buttons_of(broadcast),
                 paid=broadcast.paid,
+                # Worded when sent: her language's translation if staff gave one, else English.
+                template=f"{render.BROADCAST}{broadcast.id}",
+                params={"council": council},
             )
             for resident_id in ids
         ]
@@ -519,7 +542,7 @@ class Pressed:
 
 
 # Buttons that only ask her to type something next.
-PROMPT_ACTIONS = ("due", "btn", "when")
+PROMPT_ACTIONS = ("due", "btn", "when", "tr")
 
 
 async def press(

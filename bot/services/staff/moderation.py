@@ -193,16 +193,24 @@ async def decide(
 
 
 async def queue_notice(
-    session: AsyncSession, decided: Decided, text: str, now: dt.datetime
+    session: AsyncSession,
+    decided: Decided,
+    text: str,
+    now: dt.datetime,
+    *,
+    template: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> dt.datetime:
-    """Queue her notice of a warning or suspension; returns the earliest it may go out."""
+    """Queue her notice of a warning or suspension; returns the earliest it may go out.
+
+    `template` and `params` word it again in her language when it is sent.
+    """
     not_before = max(now, decided.reported_at + NOTICE_GAP)
     key = f"{NOTICE}:{decided.decision_id}"
-    await queue.enqueue(
-        session,
-        [NewDelivery(decided.resident_id, key, key, NOTICE, text, not_before)],
-        now,
+    notice = NewDelivery(
+        decided.resident_id, key, key, NOTICE, text, not_before, template=template, params=params
     )
+    await queue.enqueue(session, [notice], now)
     return not_before
 
 
