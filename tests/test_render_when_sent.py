@@ -74,10 +74,13 @@ async def sender(fake: FakeTelegram) -> AsyncIterator[BulkSender]:
 @pytest.fixture
 def polish_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Messages in Polish come from the stand-in catalogue."""
-    def pick(language: str | None = None) -> Catalogue:
-        return POLISH if language == "pl" else catalogue(language)
 
-    monkeypatch.setattr(render, "catalogue", pick)
+    real = render.texts_in
+
+    def pick(language: str) -> Catalogue:
+        return POLISH if language == "pl" else real(language)
+
+    monkeypatch.setattr(render, "texts_in", pick)
 
 
 def _engine(

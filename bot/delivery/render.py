@@ -23,7 +23,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.queue import Claimed
-from bot.texts import Html, catalogue, long_date
+from bot.texts import Catalogue, Html, catalogue, load_catalogue, long_date
 from models import Broadcast, ContentTranslation
 
 MESSAGE = "msg:"
@@ -35,6 +35,12 @@ _DATE = "$date"
 _HTML = "$html"
 
 Buttons = list[list[dict[str, Any]]]
+
+
+def texts_in(language: str) -> Catalogue:
+    """Her catalogue: the language was decided by language_for (offered, or a draft the council
+    allowed), so it is read as written."""
+    return load_catalogue(language)
 
 
 def message_template(key: str) -> str:
@@ -73,7 +79,7 @@ def _buttons(buttons: Buttons | None, language: str) -> Buttons | None:
         return buttons
     if not any(TEXT_KEY in b for row in buttons for b in row):
         return buttons
-    texts = catalogue(language)
+    texts = texts_in(language)
     worded: Buttons = []
     for row in buttons:
         worded.append([])
@@ -112,7 +118,7 @@ def _broadcast_text(broadcast: Broadcast, language: str, params: dict[str, Any])
     translated = (broadcast.translations or {}).get(language)
     if not translated:
         return None
-    texts = catalogue(language)
+    texts = texts_in(language)
     council = str(params.get("council", ""))
     heading = texts("broadcast.resident_heading", council=council)
     footer = texts(f"broadcast.resident_footer_{broadcast.purpose.value}", council=council)
@@ -159,7 +165,7 @@ async def render(
             params = {k: _decode(v) for k, v in (row.params or {}).items()}
             content_key = _content_key(template)
             if template.startswith(MESSAGE):
-                texts = catalogue(language)
+                texts = texts_in(language)
                 key = template.removeprefix(MESSAGE)
                 if key in texts:
                     text = texts(key, **params)

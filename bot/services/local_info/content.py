@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.places.geo import Gazetteer, Ward
-from bot.texts import Html, catalogue
+from bot.texts import Html, load_catalogue
 from models import (
     ContentCategory,
     ContentLibrary,
@@ -223,13 +223,13 @@ def nearby_services(
 
 def render_links(links: Iterable[Link], language: str = "en") -> Html:
     """Links as HTML lines; titles escaped, URLs quoted."""
-    texts = catalogue(language)
+    texts = load_catalogue(language)
     return Html("\n".join(texts("content.link", url=link.url, title=link.title) for link in links))
 
 
 def render_week(message: WeekMessage, language: str = "en") -> Html:
     """A week message as she receives it."""
-    texts = catalogue(language)
+    texts = load_catalogue(language)
     key = "content.week_message" if message.series == PREGNANCY else "content.baby_message"
     links = render_links(message.links, language)
     return texts(key, title=message.title, text=message.text, links=links)
@@ -237,7 +237,7 @@ def render_week(message: WeekMessage, language: str = "en") -> Html:
 
 def render_service(nearby: NearbyService, language: str = "en") -> Html:
     """One service as a short block: name, distance, when, where, how to get in touch."""
-    texts = catalogue(language)
+    texts = load_catalogue(language)
     service = nearby.service
     lines = [texts("content.service_name", name=service.name)]
     if nearby.miles is not None:
@@ -257,7 +257,7 @@ def render_service(nearby: NearbyService, language: str = "en") -> Html:
 
 def render_digest(category: Category, nearby: list[NearbyService], language: str = "en") -> Html:
     """The "near you" message for one category."""
-    texts = catalogue(language)
+    texts = load_catalogue(language)
     blocks = Html("\n\n".join(render_service(n, language) for n in nearby))
     return texts("content.digest", label=category.label, services=blocks)
 
