@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     console_host: str = "127.0.0.1"
     console_port: int = Field(default=8080, ge=1, le=65535)
     console_public_url: str | None = None
+    # Also serve the console inside `bumpbuddies serve`'s app at this path (e.g. "/console");
+    # CONSOLE_PUBLIC_URL is then the public address of that path.
+    console_mount: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_/-]*[A-Za-z0-9_-]$")
 
     @field_validator("council_logo_path")
     @classmethod

@@ -8,7 +8,8 @@ Telegram pushes it again (to any worker). Routes besides the webhook:
 - /healthz: the process is up;
 - /readyz: the database answers, its schema is at the latest migration, content is loaded
   (503 with the reason otherwise, so a load balancer sends no traffic here);
-- /metrics: Prometheus metrics (bot/metrics.py).
+- /metrics: Prometheus metrics (bot/metrics.py);
+- the staff web console under CONSOLE_MOUNT (e.g. /console), if set, on the bot's own engine.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from telegram import Update
 from uvicorn.supervisors import Multiprocess
 
@@ -197,13 +198,28 @@ def create_app(application: BotApplication, settings: Settings) -> Starlette:
     """The ASGI app; its lifespan runs the Application (post_init, jobs, leadership)."""
     web = BotWeb(application, settings)
 
+    routes: list[BaseRoute] = list(web.routes())
+    console = None
+    if settings.console_mount:
+        from bot.console.app import create_app as create_console
+
+        console = create_console(
+            settings,
+            clock=application.bot_data.clock,
+            engine_of=lambda: application.bot_data.engine,
+        )
+        routes.append(Mount(settings.console_mount, app=console))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(application):
             yield
         # By now the server has stopped taking requests and the ones in flight have finished.
+        sandbox = console.state.console.sandbox if console is not None else None
+        if sandbox is not None:
+            await sandbox.stop()
 
-    app = Starlette(routes=web.routes(), lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
     return app
 

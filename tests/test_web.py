@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.db import create_engine
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.conversations import store as conversation_store
 from bot.web import SECRET_HEADER, create_app, latest_revision
+from models import StaffRole
 from tests.content_support import Sessions, load_sample
 from tests.harness import BotHarness
 
@@ -236,3 +238,34 @@ async def test_a_bug_is_still_apologised_for_and_answered_200(
 
     assert await push(client, fake.send_message(user, "/start")) == 200
     assert any("went wrong" in m.plain_text for m in fake.messages(user.id))
+
+
+async def test_the_console_is_served_inside_the_workers_app_at_console_mount(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> None:
+    from tests.console_support import csrf_of, staff_member
+
+    async with BotHarness.start(
+        fake,
+        database_url,
+        clock,
+        webhook_secret_token=SECRET,
+        webhook_url=URL,
+        console_mount="/console",
+        console_public_url="https://staff.example.org/console",
+    ) as harness:
+        settings = harness.app.bot_data.settings
+        assert settings is not None
+        transport = httpx.ASGITransport(app=create_app(harness.app, settings))
+        admin = await staff_member(harness, fake, StaffRole.ADMIN)
+        reply = (await harness.send(admin, "/console"))[-1].text or ""
+        link = re.search(r"https://staff\.example\.org(/console/signin/link/[\w-]+)", reply)
+        assert link, reply
+        async with httpx.AsyncClient(
+            transport=transport, base_url="https://staff.example.org"
+        ) as client:
+            page = await client.get(link.group(1))
+            signed = await client.post(link.group(1), data={"csrf_token": csrf_of(page)})
+            assert signed.headers["location"] == "/console/"
+            overview = await client.get("/console/")
+    assert overview.status_code == 200 and "Signed in as admin" in overview.text

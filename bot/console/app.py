@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
@@ -40,10 +40,13 @@ def create_app(
     clock: Clock | None = None,
     gazetteer: Gazetteer | None = None,
     sandbox: WebSandbox | None = None,
+    engine_of: Callable[[], AsyncEngine | None] | None = None,
 ) -> Starlette:
     """The console. Without an engine it opens (and closes) its own on settings.database_url.
 
-    `sandbox` is the Try it page's bot (by default one on SANDBOX_DATABASE_URL, made on first use).
+    Mounted inside the webhook workers' app (bot/web.py), `engine_of` gives the bot's engine once
+    it has started, since a mounted app's lifespan does not run. `sandbox` is the Try it page's
+    bot (by default one on SANDBOX_DATABASE_URL, made on first use).
     """
     state = ConsoleState(
         settings=settings,
@@ -51,13 +54,14 @@ def create_app(
         gazetteer=gazetteer or default_gazetteer(),
         templates=template_environment(),
         sandbox=sandbox,
+        engine_of=engine_of,
     )
     if engine is not None:
         state.sessions = console_sessionmaker(engine)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        own = state.sessions is None
+        own = state.sessions is None and engine_of is None
         if own:
             state.engine = create_engine(settings.database_url)
             state.sessions = console_sessionmaker(state.engine)

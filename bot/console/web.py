@@ -103,10 +103,16 @@ class ConsoleState:
     engine: AsyncEngine | None = None
     # The Try it page's sandbox bot, made on first use (bot/console/try_pages.py).
     sandbox: WebSandbox | None = None
+    # Mounted in the webhook workers' app: the bot's engine, once the bot has started.
+    engine_of: Callable[[], AsyncEngine | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def session(self) -> AsyncSession:
         """One unit of work."""
+        if self.sessions is None and self.engine_of is not None:
+            engine = self.engine_of()
+            if engine is not None:
+                self.sessions = console_sessionmaker(engine)
         assert self.sessions is not None, "the console's lifespan has not started"
         return self.sessions()
 
