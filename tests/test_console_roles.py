@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import select
+from starlette.routing import Route
 
+from bot.console.app import create_app
 from bot.console.content_pages import MAX_UPLOAD_BYTES
 from bot.sandbox.fake_api import FakeTelegram
 from bot.services.staff.accounts import ALLOWED, Permission
@@ -149,3 +151,37 @@ async def test_the_session_cookie_is_secure_when_served_over_https(
         signed = await web.post(path, data={"csrf_token": csrf_of(page)})
     cookie = signed.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+async def test_every_form_carries_its_csrf_token_and_every_post_refuses_one_without(
+    bot: BotHarness, fake: FakeTelegram, web: httpx.AsyncClient
+) -> None:
+    admin = await staff_member(bot, fake, StaffRole.ADMIN)
+    await sign_in(bot, web, admin)
+    page = await web.get("/links")
+    await web.post("/links", data={"clinic": "Broomfield", "csrf_token": csrf_of(page)})
+    draft = await web.post(
+        "/broadcasts",
+        data={
+            "text": "Hello",
+            "purpose": "service",
+            "kind": "everyone",
+            "csrf_token": csrf_of(page),
+        },
+    )
+    pages = ["/", "/reports", "/links", "/moderation", "/staff", "/broadcasts", "/content"]
+    forms = 0
+    for path in [*pages, draft.headers["location"]]:
+        html = (await web.get(path)).text
+        for form in re.findall(r'<form method="post".*?</form>', html, re.DOTALL):
+            forms += 1
+            assert 'name="csrf_token"' in form, (path, form[:120])
+    assert forms >= 10
+    assert bot.app.bot_data.settings is not None
+    routes = create_app(bot.app.bot_data.settings).routes
+    posts = [r.path for r in routes if isinstance(r, Route) and "POST" in (r.methods or ())]
+    assert "/try/press" in posts and "/broadcasts/preview" in posts
+    for path in posts:
+        concrete = re.sub(r"\{[a-z_]+:int\}", "1", re.sub(r"\{token:str\}", "x" * 43, path))
+        refused = await web.post(concrete, data={"text": "Hello"})
+        assert refused.status_code == 403, (path, refused.status_code)
