@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     delivery_per_chat_interval_seconds: float = Field(default=1.0, ge=0)
     delivery_paid_max_per_second: float = Field(default=1000.0, gt=0)
     # These limits hold for every worker's replies and bulk sends together
-    # (bot/delivery/send_limits.py); of the places a second, bulk sends leave this many to replies.
+    # (bot/delivery/send_limits.py); of the places a second, bulk sends leave this many to replies
+    # while residents are writing (one otherwise).
     delivery_reply_reserve: int = Field(default=6, ge=0)
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_max_in_flight: int = Field(default=16, ge=1)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from models.base import Base, UTCDateTime
 
@@ -100,6 +101,8 @@ class SendSlot(Base):
     id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     paid: Mapped[bool] = mapped_column(Boolean)
+    # A reply (migration 0035): bulk sends keep their reserve for replies while these come.
+    reply: Mapped[bool] = mapped_column(Boolean, server_default=false())
     taken_at: Mapped[float] = mapped_column(Float)
     answered_at: Mapped[float | None] = mapped_column(Float)
 

@@ -77,14 +77,29 @@ async def test_a_busy_chat_waits_a_second_without_holding_up_other_chats(
     assert (await limits.take(7001, Kind.REPLY, NOW + 1.15)).slot is not None
 
 
-async def test_bulk_sends_leave_the_reserve_to_replies(limits: SendLimits) -> None:
+async def test_while_residents_write_bulk_sends_leave_the_reserve_to_replies(
+    limits: SendLimits,
+) -> None:
+    first_reply = await limits.take(100, Kind.REPLY, NOW)
     bulk = await take_all(limits, Kind.BULK, range(1, 5), NOW)
     replies = await take_all(limits, Kind.REPLY, range(11, 14), NOW)
 
-    # 5 places, 2 kept for replies: the fourth bulk send waits, the first two replies go at
-    # once, the third finds every place taken.
-    assert [slot is not None for slot in bulk] == [True, True, True, False]
+    # 5 places, 2 kept for replies while replies come: with the first reply, bulk sends stop at
+    # 3; the next two replies go at once, the one after finds every place taken.
+    assert first_reply.slot is not None
+    assert [slot is not None for slot in bulk] == [True, True, False, False]
     assert [slot is not None for slot in replies] == [True, True, False]
+
+
+async def test_while_nobody_writes_bulk_sends_leave_one_place_for_the_first_reply(
+    limits: SendLimits,
+) -> None:
+    bulk = await take_all(limits, Kind.BULK, range(1, 6), NOW)
+    reply = await limits.take(100, Kind.REPLY, NOW)
+
+    # 5 places: bulk sends take 4, and her reply the one left, at once.
+    assert [slot is not None for slot in bulk] == [True, True, True, True, False]
+    assert reply.slot is not None
 
 
 async def test_a_slot_counts_until_a_window_after_its_answer(limits: SendLimits) -> None:

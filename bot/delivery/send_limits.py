@@ -10,8 +10,9 @@ whole span keeps the limits at Telegram's end however long the request spent on 
 plain "30 taken in the last second" would let 31 arrive within a second when the first was slow.
 
 Replies take precedence: a reply may take any of the `overall` places, a bulk send only
-`overall - reserve` of them, so bulk sends leave room that replies take at once; when no reply
-comes, bulk sends run at (overall - reserve) a second.
+`overall - reserve` of them while replies were taken in the last `recent` seconds, so bulk sends
+leave room that replies take at once; while nobody is writing, bulk sends leave `idle_reserve`
+(one place), enough for the first reply to go at once, and use the rest.
 
 On PostgreSQL the slots are rows of `send_slots` (UNLOGGED: they matter for seconds), taken by
 the function `take_send_slot` in one statement under a transaction advisory lock, so workers take
@@ -70,13 +71,16 @@ class Limits:
     reserve: int = 6
     window: float = 1.0
     chat_gap: float = 1.0
+    idle_reserve: int = 1
+    recent: float = 10.0
 
-    def places(self, kind: Kind) -> int | None:
-        """How many slots may occupy the window when one of `kind` is taken (None: no cap)."""
+    def places(self, kind: Kind, replying: bool = True) -> int | None:
+        """How many slots may occupy the window when one of `kind` is taken (None: no cap);
+        `replying`: replies were taken in the last `recent` seconds."""
         if kind is Kind.PAID:
             return None
         if kind is Kind.BULK:
-            return max(1, self.overall - self.reserve)
+            return max(1, self.overall - (self.reserve if replying else self.idle_reserve))
         return self.overall
 
 
@@ -112,6 +116,7 @@ class LocalSendLimits:
         self._slots: dict[int, tuple[int, bool, float, float | None]] = {}
         self._by_chat: dict[int, set[int]] = {}
         self._unpaid: dict[int, None] = {}
+        self._last_reply = float("-inf")
 
     @staticmethod
     def _end(taken: float, answered: float | None) -> float:
@@ -146,7 +151,7 @@ class LocalSendLimits:
         ]
         if busy:
             return Taken(None, max(max(busy) - now, _MIN_WAIT), chat_busy=True)
-        places = limits.places(kind)
+        places = limits.places(kind, replying=now - self._last_reply < limits.recent)
         if places is not None:
             ends = sorted(
                 min(self._end(taken, answered), now)
@@ -162,6 +167,8 @@ class LocalSendLimits:
         self._by_chat.setdefault(chat_id, set()).add(slot)
         if kind is not Kind.PAID:
             self._unpaid[slot] = None
+        if kind is Kind.REPLY:
+            self._last_reply = max(self._last_reply, now)
         return Taken(slot)
 
     async def finish(self, slot: int, now: float) -> None:
@@ -207,14 +214,18 @@ class DatabaseSendLimits:
                 raise
 
     async def take(self, chat_id: int, kind: Kind, now: float) -> Taken:
-        """Grant or refuse in one statement (take_send_slot, migration 0033)."""
+        """Grant or refuse in one statement (take_send_slot, migrations 0033 and 0035)."""
         limits = self.limits
         row = await self._ask(
-            "SELECT slot, wait, chat_busy FROM take_send_slot($1, $2, $3, $4, $5, $6, $7)",
+            "SELECT slot, wait, chat_busy "
+            "FROM take_send_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             chat_id,
             now,
-            kind is Kind.PAID,
-            limits.places(kind) or 0,
+            kind.value,
+            limits.overall,
+            limits.reserve,
+            limits.idle_reserve,
+            limits.recent,
             limits.window,
             limits.chat_gap,
             STALE_SECONDS,
