@@ -92,8 +92,11 @@ class OrderedApplication(
             return
         assert data.clock is not None
         sessions, clock = data.sessionmaker, data.clock
-        async with sessions() as session, session.begin():
-            await store.arrive(session, update.update_id, chat.id, clock.now())
+        assert data.engine is not None
+        # Autocommit: the note is one statement, with no BEGIN and COMMIT around it.
+        async with data.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await store.arrive(autocommit, update.update_id, chat.id, clock.now())
         while True:
             async with self._chat_locks.hold(chat.id), sessions() as session, session.begin():
                 await store.take_chat(session, chat.id)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, text, update
+from sqlalchemy import String, and_, delete, exists, literal, or_, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models import ConversationNotes, ConversationState, UpdateInbox
 
@@ -45,13 +45,20 @@ def lock_key(chat_id: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def arrive(session: AsyncSession, update_id: int, chat_id: int, now: dt.datetime) -> None:
-    """Note that an update reached a worker (committed before it waits for its turn)."""
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+async def arrive(
+    connection: AsyncConnection, update_id: int, chat_id: int, now: dt.datetime
+) -> None:
+    """Note that an update reached a worker (on an autocommit connection: one statement,
+    committed before it waits for its turn, so other workers see it)."""
     values = {"update_id": update_id, "chat_id": chat_id, "received_at": now}
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(UpdateInbox).values(**values).on_conflict_do_nothing(index_elements=["update_id"])
+    await connection.execute(
+        _insert(connection.dialect.name)(UpdateInbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["update_id"])
     )
 
 
@@ -71,37 +78,48 @@ async def turn(
     An older update still waiting goes first, unless it arrived longer than `patience` ago:
     then the worker holding it has died, and Telegram will deliver it again.
     """
-    handled = await session.scalar(
-        select(UpdateInbox.handled_at).where(UpdateInbox.update_id == update_id)
-    )
-    if handled is not None:
-        return Turn.SKIP
-    older = await session.scalar(
-        select(
-            exists().where(
-                UpdateInbox.chat_id == chat_id,
-                UpdateInbox.update_id < update_id,
-                UpdateInbox.handled_at.is_(None),
-                UpdateInbox.received_at > now - patience,
+    # One statement: it runs for every update (after the lock, so it sees what the lock's
+    # last holder committed).
+    row = (
+        await session.execute(
+            select(
+                exists().where(
+                    UpdateInbox.update_id == update_id, UpdateInbox.handled_at.is_not(None)
+                ),
+                exists().where(
+                    UpdateInbox.chat_id == chat_id,
+                    UpdateInbox.update_id < update_id,
+                    UpdateInbox.handled_at.is_(None),
+                    UpdateInbox.received_at > now - patience,
+                ),
             )
         )
-    )
+    ).one()
+    handled, older = row
+    if handled:
+        return Turn.SKIP
     return Turn.WAIT if older else Turn.GO
 
 
 async def load(session: AsyncSession, chat_id: int, user_id: int, now: dt.datetime) -> Saved:
     """Her running conversations in this chat (none that timed out) and her flow notes."""
-    rows = await session.execute(
-        select(ConversationState.name, ConversationState.state).where(
-            ConversationState.chat_id == chat_id,
-            ConversationState.user_id == user_id,
-            or_(ConversationState.expires_at.is_(None), ConversationState.expires_at > now),
-        )
+    # One statement for both: states under their names, her notes under no name (NULL).
+    states = select(ConversationState.name, ConversationState.state).where(
+        ConversationState.chat_id == chat_id,
+        ConversationState.user_id == user_id,
+        or_(ConversationState.expires_at.is_(None), ConversationState.expires_at > now),
     )
-    notes = await session.scalar(
-        select(ConversationNotes.notes).where(ConversationNotes.user_id == user_id)
+    notes = select(literal(None, String).label("name"), ConversationNotes.notes).where(
+        ConversationNotes.user_id == user_id
     )
-    return Saved(states={name: state for name, state in rows}, notes=dict(notes or {}))
+    found: dict[str, Any] = {}
+    saved_notes: dict[str, Any] = {}
+    for name, value in await session.execute(union_all(states, notes)):
+        if name is None:
+            saved_notes = dict(value or {})
+        else:
+            found[name] = value
+    return Saved(states=found, notes=saved_notes)
 
 
 async def save(
@@ -112,42 +130,44 @@ async def save(
     notes: dict[str, Any] | None,
     now: dt.datetime,
 ) -> None:
-    """Write what changed: a state per conversation (None: it ended) and, if given, her notes."""
+    """Write what changed: a state per conversation (None: it ended) and, if given, her notes.
+
+    One statement per change (an upsert, or a delete for what ended), run for most updates.
+    """
+    insert = _insert(session.bind.dialect.name if session.bind is not None else "")
     for name, (state, expires_at) in states.items():
-        await session.execute(
-            delete(ConversationState).where(
-                ConversationState.chat_id == chat_id,
-                ConversationState.user_id == user_id,
-                ConversationState.name == name,
-            )
-        )
-        if state is not None:
-            session.add(
-                ConversationState(
-                    chat_id=chat_id,
-                    user_id=user_id,
-                    name=name,
-                    state=state,
-                    expires_at=expires_at,
-                    updated_at=now,
+        if state is None:
+            await session.execute(
+                delete(ConversationState).where(
+                    ConversationState.chat_id == chat_id,
+                    ConversationState.user_id == user_id,
+                    ConversationState.name == name,
                 )
             )
-    if notes is not None:
+            continue
+        values = {"state": state, "expires_at": expires_at, "updated_at": now}
+        statement = insert(ConversationState).values(
+            chat_id=chat_id, user_id=user_id, name=name, **values
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chat_id", "user_id", "name"], set_=values
+            )
+        )
+    if notes is not None and not notes:
         await session.execute(delete(ConversationNotes).where(ConversationNotes.user_id == user_id))
-        if notes:
-            session.add(ConversationNotes(user_id=user_id, notes=notes, updated_at=now))
-    await session.flush()
+    elif notes is not None:
+        values = {"notes": notes, "updated_at": now}
+        statement = insert(ConversationNotes).values(user_id=user_id, **values)
+        await session.execute(
+            statement.on_conflict_do_update(index_elements=["user_id"], set_=values)
+        )
 
 
 async def handled(session: AsyncSession, update_id: int, chat_id: int, now: dt.datetime) -> None:
-    """Mark the update handled, and forget this chat's handled updates older than a day."""
+    """Mark the update handled (the daily prune forgets it after REMEMBER_HANDLED)."""
     await session.execute(
         update(UpdateInbox).where(UpdateInbox.update_id == update_id).values(handled_at=now)
-    )
-    await session.execute(
-        delete(UpdateInbox).where(
-            UpdateInbox.chat_id == chat_id, UpdateInbox.handled_at < now - REMEMBER_HANDLED
-        )
     )
 
 
