@@ -736,12 +736,10 @@ def joinlink_create(
     ] = None,
 ) -> None:
     """Make a join link for a clinic and write its printable QR poster."""
-    from bot.handlers.staff.links import poster_text
     from bot.services.places.geo import default_gazetteer
     from bot.services.staff.cli import create_link, find_district
     from bot.services.staff.join_links import clean_clinic, deep_link
-    from bot.services.staff.poster import render_poster
-    from bot.texts import catalogue
+    from bot.services.staff.poster import poster_text, render_poster
 
     settings = _settings()
     username = (bot_username or settings.bot_username or "").removeprefix("@")
@@ -765,9 +763,7 @@ def joinlink_create(
     upgrade_database(settings.database_url)
     link = asyncio.run(create_link(settings.database_url, clinic, district_code))
     url = deep_link(username, link.code)
-    words = poster_text(
-        catalogue("en"), settings.council_name, link.clinic, settings.council_logo_path
-    )
+    words = poster_text("en", settings.council_name, link.clinic, settings.council_logo_path)
     poster = render_poster(url, words)
     out.write_bytes(poster.png)
     out.with_suffix(".pdf").write_bytes(poster.pdf)

@@ -217,6 +217,8 @@ def test_the_image_runs_as_a_system_user_made_before_it_switches(stages: list[St
     users = runtime.all("USER")
     assert users == ["bumpbuddies"]
     assert "useradd" in runtime.all("RUN")[0] and "--system" in runtime.all("RUN")[0]
+    # Urdu posters need Pillow's right-to-left shaping and a Nastaliq face (tests skip without).
+    assert "libraqm0" in runtime.all("RUN")[0] and "fonts-noto-core" in runtime.all("RUN")[0]
     assert words.index("RUN") < words.index("USER") < words.index("CMD")
 
 

@@ -18,11 +18,15 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.handlers.staff.links import poster_text
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.staff import join_links
-from bot.services.staff.poster import Poster, bot_handle, render_poster, typeable_link
-from bot.texts import catalogue
+from bot.services.staff.poster import (
+    Poster,
+    bot_handle,
+    poster_text,
+    render_poster,
+    typeable_link,
+)
 from models import AuditEvent, JoinLink, Resident, StaffMember, StaffRole
 from tests.factories import give_consents, give_due_date, make_staff, onboard
 from tests.harness import BotHarness
@@ -77,7 +81,7 @@ async def test_a_midwife_gets_a_join_link_and_a_qr_poster_that_opens_it(
     url = code.group(0)
     expected = render_poster(
         url,
-        poster_text(catalogue("en"), "Essex County Council", "Chelmsford Community Midwives"),
+        poster_text("en", "Essex County Council", "Chelmsford Community Midwives"),
     )
     assert poster[1] == expected.png
     qr = segno.make(url, error="m")
@@ -275,7 +279,7 @@ URL = "https://t.me/BumpBuddiesBot?start=harlow-midwives-Ab3dE_fG"
 
 
 def _words(logo: Path | None = None) -> Any:
-    return poster_text(catalogue("en"), "Essex County Council", "Harlow Midwives", logo)
+    return poster_text("en", "Essex County Council", "Harlow Midwives", logo)
 
 
 def _qr_reads_back(png: bytes, poster: Poster) -> bool:

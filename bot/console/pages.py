@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from bot.console import housekeeping, sessions
 from bot.console.web import Ctx, allowed, not_found, staff_page, to
+from bot.languages import language_name, offered_languages
 from bot.services.reports.charts import chart
 from bot.services.reports.csv_files import table_csv, table_rows
 from bot.services.reports.html_report import headline, render_html, unfinished_month
@@ -24,7 +25,7 @@ from bot.services.staff import join_links
 from bot.services.staff import moderation as staff_moderation
 from bot.services.staff.accounts import Permission
 from bot.services.staff.audit import audit_csv, audit_events, record
-from bot.services.staff.poster import PosterText, render_poster
+from bot.services.staff.poster import poster_text, render_poster
 from bot.texts import catalogue
 from models import (
     Delivery,
@@ -236,6 +237,10 @@ async def _links_page(ctx: Ctx, error: str | None = None, made: str | None = Non
         error_field="clinic",
         made=made,
         base=settings.report_rounding_base,
+        # Posters can be printed in any language the bot offers.
+        poster_languages=[
+            (code, language_name(code)) for code in offered_languages(settings) if code != "en"
+        ],
         status_code=400 if error else 200,
     )
 
@@ -282,23 +287,14 @@ async def links_poster(ctx: Ctx) -> Response:
     if link is None or kind not in ("png", "pdf"):
         return not_found(ctx.request)
     settings = ctx.state.settings
-    texts = catalogue()
-    text = PosterText(
-        council=settings.council_name,
-        title=texts.raw("joinlink.poster_title"),
-        invitation=texts.raw("joinlink.poster_invitation"),
-        free_private=texts.raw("joinlink.poster_free_private"),
-        private_detail=texts.raw("joinlink.poster_private_detail"),
-        scan_hint=texts.raw("joinlink.poster_scan"),
-        type_hint=texts.raw("joinlink.poster_type"),
-        search_hint=texts.raw("joinlink.poster_search"),
-        app_needed=texts.raw("joinlink.poster_app"),
-        clinic=link.clinic,
-        logo=settings.council_logo_path,
-    )
+    # In any language the bot offers (?language=ur); English otherwise.
+    wanted = ctx.request.query_params.get("language", "en")
+    language = wanted if wanted in offered_languages(settings) else "en"
+    text = poster_text(language, settings.council_name, link.clinic, settings.council_logo_path)
     poster = await asyncio.to_thread(render_poster, _bot_link(ctx, link.code), text)
     body, media = (poster.png, "image/png") if kind == "png" else (poster.pdf, "application/pdf")
-    return _download(body, f"poster-{link.code}.{kind}", media)
+    suffix = "" if language == "en" else f"-{language}"
+    return _download(body, f"poster-{link.code}{suffix}.{kind}", media)
 
 
 @staff_page(Permission.MODERATE, "moderation.list")

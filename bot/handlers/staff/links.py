@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -20,31 +19,12 @@ from bot.handlers.common import answer, clear_buttons, conversation, guard, repl
 from bot.services.reports.protection import indistinguishable
 from bot.services.staff import join_links
 from bot.services.staff.accounts import Permission
-from bot.services.staff.poster import PosterText, render_poster
+from bot.services.staff.poster import poster_text, render_poster
 from bot.texts import Catalogue, Html, long_date
 
 CLINIC, DISTRICT = range(2)
 END = ConversationHandler.END
 _CLINIC_KEY = "joinlink_clinic"
-
-
-def poster_text(
-    texts: Catalogue, council: str, clinic: str, logo: Path | None = None
-) -> PosterText:
-    """The poster's words, from the catalogue (plain text: the poster is not HTML)."""
-    return PosterText(
-        council=council,
-        title=texts.raw("joinlink.poster_title"),
-        invitation=texts.raw("joinlink.poster_invitation"),
-        free_private=texts.raw("joinlink.poster_free_private"),
-        private_detail=texts.raw("joinlink.poster_private_detail"),
-        scan_hint=texts.raw("joinlink.poster_scan"),
-        type_hint=texts.raw("joinlink.poster_type"),
-        search_hint=texts.raw("joinlink.poster_search"),
-        app_needed=texts.raw("joinlink.poster_app"),
-        clinic=clinic,
-        logo=logo,
-    )
 
 
 async def ask_clinic(update: Update, context: BotContext) -> int:
@@ -102,7 +82,7 @@ async def district_chosen(update: Update, context: BotContext) -> int:
     url = join_links.deep_link(context.bot.username, link.code)
     settings = context.settings
     poster = render_poster(
-        url, poster_text(texts, settings.council_name, link.clinic, settings.council_logo_path)
+        url, poster_text("en", settings.council_name, link.clinic, settings.council_logo_path)
     )
     await reply(
         update,
