@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from bot.clock import FixedClock
 from bot.delivery import queue, render
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.queue import NewDelivery
+from bot.delivery.queue import Claimed, NewDelivery
 from bot.delivery.sender import BulkSender
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.sandbox.fake_transport import FakeTransport
@@ -25,7 +25,7 @@ from bot.services.local_info.content import store_content
 from bot.services.local_info.content_files import read_content
 from bot.services.places.geo import default_gazetteer
 from bot.services.staff import broadcasts
-from bot.texts import Catalogue, catalogue
+from bot.texts import Catalogue, catalogue, load_catalogue
 from models import Broadcast, BroadcastPurpose, BroadcastStatus, Delivery, Resident, StaffRole
 from tests.content_support import Sessions, at_local, due_for_week, plan
 from tests.factories import english_content, make_resident, make_staff, translate_content
@@ -242,3 +242,36 @@ def test_a_translation_is_read_only_for_an_offered_language_other_than_english()
     assert broadcasts.translation_of("ro: Bună ziua", offered) is None
     assert broadcasts.translation_of("en: Hello", offered) is None
     assert broadcasts.translation_of("Dzień dobry", offered) is None
+
+
+async def test_an_introduction_is_worded_in_her_language_with_its_contact_and_icebreaker(
+    sessions: Sessions,
+) -> None:
+    params = {
+        "name": "Beth",
+        "contact": render.nested(
+            "match.contact_username",
+            link=render.nested("match.contact_link", user_id=42, name="Beth"),
+            username="beth_b",
+        ),
+        "icebreaker": render.nested("match.icebreaker_1"),
+    }
+    english = render.worded(catalogue(), "match.introduced", params)
+    row = Claimed(
+        1,
+        42,
+        english,
+        None,
+        False,
+        1,
+        template=render.message_template("match.introduced"),
+        params=params,
+    )
+
+    async with sessions() as session:
+        [polish] = await render.render(session, [row], {1: "pl"})
+        [same] = await render.render(session, [row], {1: "en"})
+
+    assert polish.text == render.worded(load_catalogue("pl"), "match.introduced", params)
+    assert polish.text != english and "@beth_b" in polish.text and "tg://user?id=42" in polish.text
+    assert same.text == english

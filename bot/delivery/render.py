@@ -33,6 +33,7 @@ BROADCAST = "broadcast:"
 TEXT_KEY = "text_key"
 _DATE = "$date"
 _HTML = "$html"
+_MESSAGE = "$msg"
 
 Buttons = list[list[dict[str, Any]]]
 
@@ -61,11 +62,24 @@ def encode_params(**params: Any) -> dict[str, Any]:
     return encoded
 
 
-def _decode(value: Any) -> Any:
+def nested(key: str, **params: Any) -> dict[str, Any]:
+    """A parameter that is itself a catalogue message, worded in her language too."""
+    return {_MESSAGE: key, "params": encode_params(**params)}
+
+
+def worded(texts: Catalogue, key: str, params: dict[str, Any]) -> Html:
+    """A catalogue message with stored parameters, in that catalogue's language."""
+    return texts(key, **{name: _decode(value, texts) for name, value in params.items()})
+
+
+def _decode(value: Any, texts: Catalogue) -> Any:
     if isinstance(value, dict) and _DATE in value:
         return long_date(dt.date.fromisoformat(value[_DATE]))
     if isinstance(value, dict) and _HTML in value:
         return Html(value[_HTML])
+    if isinstance(value, dict) and _MESSAGE in value:
+        inner = {k: _decode(v, texts) for k, v in (value.get("params") or {}).items()}
+        return texts(str(value[_MESSAGE]), **inner)
     return value
 
 
@@ -162,10 +176,10 @@ async def render(
         text = row.text
         template = row.template or ""
         if language != "en" and template:
-            params = {k: _decode(v) for k, v in (row.params or {}).items()}
+            texts = texts_in(language)
+            params = {k: _decode(v, texts) for k, v in (row.params or {}).items()}
             content_key = _content_key(template)
             if template.startswith(MESSAGE):
-                texts = texts_in(language)
                 key = template.removeprefix(MESSAGE)
                 if key in texts:
                     text = texts(key, **params)

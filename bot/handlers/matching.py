@@ -26,7 +26,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotApplication, BotContext
-from bot.delivery import kinds, queue
+from bot.delivery import kinds, queue, render
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
@@ -219,14 +219,41 @@ async def show_matches(update: Update, context: BotContext) -> None:
         await _show_suggestions(context, user.id, me.id, texts, "match.header", "match.none_yet")
 
 
+async def _username(context: BotContext, person: Person) -> str | None:
+    """Her @username if she has one, looked up now (never kept on her profile)."""
+    try:
+        return (await context.bot.get_chat(person.telegram_user_id)).username
+    except TelegramError:
+        return None
+
+
 async def _contact(context: BotContext, person: Person, texts: Catalogue) -> Html:
     """Her tg://user link, with her @username when she has one (looked up now, never kept)."""
     link = texts("match.contact_link", user_id=person.telegram_user_id, name=person.display_name)
-    try:
-        username = (await context.bot.get_chat(person.telegram_user_id)).username
-    except TelegramError:
-        username = None
+    username = await _username(context, person)
     return texts("match.contact_username", link=link, username=username) if username else link
+
+
+async def _queued_introduction(
+    context: BotContext, intro: Introduction, me: Person
+) -> tuple[Html, str, dict[str, Any]]:
+    """Her introduction as queued: the English-or-her-language text now, and how to word it
+    again in her language when the engine sends it."""
+    other = intro.other(me.resident_id)
+    link = render.nested(
+        "match.contact_link", user_id=other.telegram_user_id, name=other.display_name
+    )
+    username = await _username(context, other)
+    contact = (
+        render.nested("match.contact_username", link=link, username=username) if username else link
+    )
+    params = {
+        "name": other.display_name,
+        "contact": contact,
+        "icebreaker": render.nested(f"match.icebreaker_{intro.id % ICEBREAKERS}"),
+    }
+    text = render.worded(catalogue(me.language_code), "match.introduced", params)
+    return text, render.message_template("match.introduced"), params
 
 
 def _request(context: BotContext, intro: Introduction) -> tuple[Html, InlineKeyboardMarkup]:
@@ -301,6 +328,13 @@ async def _introduce(context: BotContext, intro: Introduction, answered_by: int)
     message = await _send(
         context, answering.telegram_user_id, await _introduction(context, intro, answering), markup
     )
+    text, template, params = await _queued_introduction(context, intro, waiting)
+    waiting_texts = catalogue(waiting.language_code)
+    safety = [
+        render.button(key, callback_data=f"mt:{action}:i{intro.id}")
+        | {"text": str(waiting_texts(key))}
+        for key, action in (("match.block_button", "blk"), ("match.report_button", "rep"))
+    ]
     await queue_messages(
         context,
         [
@@ -309,13 +343,11 @@ async def _introduce(context: BotContext, intro: Introduction, answered_by: int)
                 matching_outbox.introduction_key(intro.id),
                 f"{kinds.MATCH_INTRODUCTION}:{context.today().isoformat()}",
                 kinds.MATCH_INTRODUCTION,
-                await _introduction(context, intro, waiting),
+                text,
                 context.now(),
-                buttons=stored_buttons(
-                    InlineKeyboardMarkup(
-                        [_safety_row(catalogue(waiting.language_code), f"i{intro.id}")]
-                    )
-                ),
+                buttons=[safety],
+                template=template,
+                params=params,
             )
         ],
     )
