@@ -234,6 +234,8 @@ def build_application(
     # Each feature registers its handlers and jobs. Within a group the first handler that
     # matches wins, so the order below is part of the behaviour; lower groups run first.
     # Group -1: a button pressed outside her own chat never acts.
+    # Group -4, first of all: a typed yes or no to the Yes/No question asked last is its button.
+    application.add_handler(TypeHandler(Update, common.take_typed_yes_no), group=-4)
     application.add_handler(TypeHandler(Update, common.guard_button_owner), group=-1)
     sign_up = onboarding.onboarding_conversation(show_choices=privacy.show_privacy)
     feedback_flow = feedback.feedback_conversation()
@@ -265,7 +267,10 @@ def build_application(
     # What no feature claimed.
     application.add_handler(CommandHandler("help", urgent.show_help))
     application.add_handler(CommandHandler("cancel", common.show_help))
-    application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
+    flows = [common.PendingQuestion(sign_up, onboarding.ask_again), *waiting]
+    application.add_handler(
+        MessageHandler(filters.COMMAND, common.unknown_command_then_ask_again(flows))
+    )
     # Last: a flow waiting for a button asks its question again; an unfinished sign-up with no
     # conversation running (after /cancel) takes the message as her answer; anything else gets
     # common.fallback_message.
@@ -275,6 +280,8 @@ def build_application(
         )
     )
     application.add_handler(CallbackQueryHandler(common.expired_button))
+    # Group 3, after everything: a Yes/No question she has moved on from is no longer waiting.
+    application.add_handler(TypeHandler(Update, common.drop_unanswered_yes_no), group=3)
     application.add_error_handler(common.on_error)
     _leader_only_jobs(application)
     return application

@@ -27,7 +27,7 @@ from telegram.ext import CommandHandler, ConversationHandler
 
 from bot.clock import FixedClock
 from bot.sandbox.fake_api import CAPTIONED_KINDS, MEDIA_KINDS, FakeTelegram, FakeUser, SentMessage
-from bot.services.residents.due_dates import read_yes_no
+from bot.services.conversations.answers import read_yes_no
 from bot.services.urgent.help import rules_for
 from bot.texts import catalogue
 from models import (

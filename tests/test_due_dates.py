@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.services.conversations.answers import read_yes_no
 from bot.services.residents import due_dates
 from bot.services.residents.due_dates import (
     MAX_WEEKS_AHEAD,
@@ -19,7 +20,6 @@ from bot.services.residents.due_dates import (
     gestation,
     months_as_days,
     parse_due_date,
-    read_yes_no,
 )
 
 TODAY = dt.date(2026, 10, 1)

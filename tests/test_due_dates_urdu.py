@@ -8,13 +8,9 @@ import re
 
 import pytest
 
-from bot.services.residents.due_dates import (
-    DueDate,
-    NotKnownYet,
-    parse_due_date,
-    read_consent_answer,
-    read_yes_no,
-)
+from bot.services.conversations.answers import read_plain_yes_no as read_consent_answer
+from bot.services.conversations.answers import read_yes_no
+from bot.services.residents.due_dates import DueDate, NotKnownYet, parse_due_date
 from bot.texts import load_catalogue
 
 TODAY = dt.date(2026, 12, 5)

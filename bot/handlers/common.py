@@ -12,13 +12,14 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, ConversationHandler
+from telegram.ext import Application, ApplicationHandlerStop, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.db import note_database_failure
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
+from bot.services.conversations.answers import read_plain_yes_no
 from bot.services.matching import news as matching_news
 from bot.services.matching import outbox as matching_outbox
 from bot.services.residents.consent import ConsentContext, Controller
@@ -164,7 +165,16 @@ async def deliver_owed(context: BotContext) -> None:
 
 
 async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
-    """Answer a button press so the spinner stops; a failure to answer is not worth an error."""
+    """Answer a button press so the spinner stops; a failure to answer is not worth an error.
+
+    A typed yes or no (see take_typed_yes_no) has no spinner: what a pop-up would say is sent
+    to her chat instead, so a typed answer is never met with silence.
+    """
+    if typed(query):
+        message = query.message
+        if text and isinstance(message, Message):
+            await message.chat.send_message(text, parse_mode=ParseMode.HTML)
+        return
     try:
         await query.answer(text=text, show_alert=alert)
     except TelegramError:
@@ -200,7 +210,7 @@ async def clear_buttons(query: CallbackQuery | None) -> None:
 
 async def edit_message(
     update: Update, text: Html, markup: InlineKeyboardMarkup | None, *, or_send: bool = True
-) -> None:
+) -> Message | None:
     """Redraw the message whose button she pressed.
 
     Telegram refuses to edit a message that is too old, gone, or already shows exactly this:
@@ -210,12 +220,13 @@ async def edit_message(
     query = update.callback_query
     assert query is not None
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        edited = await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest:
         if or_send:
-            await reply(update, text, reply_markup=markup)
-        else:
-            logger.debug("message left as it was")
+            return await reply(update, text, reply_markup=markup)
+        logger.debug("message left as it was")
+        return None
+    return edited if isinstance(edited, Message) else None
 
 
 def conversation(**kwargs: Any) -> ConversationHandler[Any]:
@@ -289,6 +300,7 @@ def ask_again_or(
     (never a dead end); otherwise `otherwise` answers it."""
 
     async def handle(update: Update, context: BotContext) -> None:
+        await yes_no_asked_again(update, context, texts_for(update)("general.answer_yes_no"))
         for question in waiting:
             state = conversation_state(question.conversation, update)
             if state is not None:
@@ -303,6 +315,25 @@ def ask_again_or(
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Reply to a command we don't have."""
     await reply(update, texts_for(update)("general.unknown_command"))
+
+
+def unknown_command_then_ask_again(
+    pending: Sequence[PendingQuestion],
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    """A command we don't have, in the middle of a flow: say so, then ask its question again."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        await unknown_command(update, context)
+        texts = texts_for(update)
+        await yes_no_asked_again(update, context, texts("general.still_waiting"))
+        for question in pending:
+            state = conversation_state(question.conversation, update)
+            if state is not None:
+                await reply(update, texts("general.still_waiting"))
+                await question.ask_again(update, context, state)
+                return
+
+    return handle
 
 
 async def guard(
@@ -380,3 +411,119 @@ async def on_error(update: object, context: BotContext) -> None:
         await reply(update, texts_for(update)("general.error"))
     except TelegramError:
         logger.warning("could not send the apology either")
+
+
+# Where the Yes/No question she was asked last is noted in her flow notes (user_data, kept in
+# the database per update by bot/ordered.py), so any worker reads her typed answer after it.
+YES_NO_NOTE = "yes_no"
+_TYPED = "typed:"
+
+
+def typed(query: CallbackQuery) -> bool:
+    """Whether this "press" is a typed yes or no standing in for the button."""
+    return query.id.startswith(_TYPED)
+
+
+def answer_method(query: CallbackQuery) -> str:
+    """How she answered, as a consent receipt records it: the button, or typed yes/no."""
+    if typed(query):
+        return query.id.rsplit(":", 1)[0]
+    return f"button:{query.data}"
+
+
+async def ask_yes_no(
+    update: Update,
+    context: BotContext,
+    text: Html,
+    markup: InlineKeyboardMarkup,
+    *,
+    yes: str,
+    no: str,
+    redraw: bool = False,
+) -> None:
+    """Ask a question with Yes/No buttons (a new message, or, with `redraw`, the message whose
+    button she pressed) and note it, so a typed yes or no answers it like its buttons."""
+    if redraw and update.callback_query is not None:
+        sent = await edit_message(update, text, markup)
+    else:
+        sent = await reply(update, text, reply_markup=markup)
+    if sent is None or context.user_data is None:
+        return
+    context.user_data[YES_NO_NOTE] = {
+        "message_id": sent.message_id,
+        "text": sent.text or "",
+        "html": text,
+        "buttons": stored_buttons(markup),
+        "yes": yes,
+        "no": no,
+        "asked_in": update.update_id,
+    }
+
+
+def _yes_no_note(context: BotContext) -> dict[str, Any] | None:
+    note = context.user_data.get(YES_NO_NOTE) if context.user_data is not None else None
+    return note if isinstance(note, dict) else None
+
+
+async def take_typed_yes_no(update: Update, context: BotContext) -> None:
+    """A typed yes or no to the Yes/No question asked last works exactly like its button.
+
+    The press is made up from the note and handled in this update's turn, by the very handler
+    the button would reach (checks, stale questions and all); its message is the question's.
+    """
+    note = _yes_no_note(context)
+    message = update.message or update.edited_message
+    if note is None or message is None or message.text is None:
+        return
+    said = read_plain_yes_no(message.text)
+    if said is None:
+        return
+    assert context.user_data is not None
+    context.user_data.pop(YES_NO_NOTE, None)
+    chat, user = message.chat, sender(update)
+    press = {
+        "update_id": update.update_id,
+        "callback_query": {
+            "id": f"{_TYPED}{'yes' if said else 'no'}:{update.update_id}",
+            "from": user.to_dict(),
+            "chat_instance": _TYPED,
+            "data": note["yes" if said else "no"],
+            "message": {
+                "message_id": note["message_id"],
+                "date": int(message.date.timestamp()),
+                "chat": chat.to_dict(),
+                "text": note["text"],
+                "reply_markup": {"inline_keyboard": note["buttons"]},
+            },
+        },
+    }
+    # Application's own process_update, not OrderedApplication's: this update already holds
+    # the chat's turn, and the press belongs to it.
+    application: Application[Any, Any, Any, Any, Any, Any] = context.application
+    await Application.process_update(application, Update.de_json(press, context.bot))
+    raise ApplicationHandlerStop
+
+
+async def yes_no_asked_again(update: Update, context: BotContext, lead: Html) -> None:
+    """If a Yes/No question waits, say `lead`, ask it again with its buttons, and stop."""
+    note = _yes_no_note(context)
+    if note is None:
+        return
+    await reply(update, lead)
+    markup = InlineKeyboardMarkup.de_json({"inline_keyboard": note["buttons"]}, context.bot)
+    await reply(update, Html(note["html"]), reply_markup=markup)
+    # The note stays as it was (a typed answer still takes the question's first message off
+    # its buttons), and this update stops here so it is not taken for her moving on.
+    raise ApplicationHandlerStop
+
+
+async def drop_unanswered_yes_no(update: Update, context: BotContext) -> None:
+    """Anything else she did since the Yes/No question (a button, a command, another flow's
+    answer) leaves it behind: a later "yes" must never answer a question she has moved on from."""
+    note = _yes_no_note(context)
+    query = update.callback_query
+    if query is not None and not offered_here(query):
+        return  # a made-up press is no answer to anything
+    if note is not None and note.get("asked_in") != update.update_id:
+        assert context.user_data is not None
+        context.user_data.pop(YES_NO_NOTE, None)

@@ -9,7 +9,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotApplication, BotContext
-from bot.handlers.common import answer, clear_buttons, deliver_owed, reply, sender, texts_for
+from bot.handlers.common import (
+    answer,
+    ask_yes_no,
+    clear_buttons,
+    deliver_owed,
+    reply,
+    sender,
+    texts_for,
+)
 from bot.services.residents import data_rights
 from bot.services.residents.data_rights import export_personal_data
 from bot.services.residents.data_summary import code_meanings, summarise
@@ -52,15 +60,19 @@ async def ask_forget(update: Update, context: BotContext) -> None:
     if nonce is None:
         await reply(update, texts("forget.nothing"))
         return
-    await reply(
+    yes, no = f"fg:yes:{nonce}", f"fg:no:{nonce}"
+    await ask_yes_no(
         update,
+        context,
         texts("forget.confirm"),
-        reply_markup=InlineKeyboardMarkup(
+        InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(texts("forget.yes"), callback_data=f"fg:yes:{nonce}")],
-                [InlineKeyboardButton(texts("forget.no"), callback_data=f"fg:no:{nonce}")],
+                [InlineKeyboardButton(texts("forget.yes"), callback_data=yes)],
+                [InlineKeyboardButton(texts("forget.no"), callback_data=no)],
             ]
         ),
+        yes=yes,
+        no=no,
     )
 
 

@@ -18,6 +18,8 @@ from telegram.ext import (
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import (
     answer,
+    answer_method,
+    ask_yes_no,
     clear_buttons,
     consent_evidence,
     conversation,
@@ -45,7 +47,7 @@ def _evidence(update: Update, context: BotContext) -> ConsentContext:
         update,
         context,
         message.text or "" if isinstance(message, Message) else "",
-        f"button:{query.data if query else ''}",
+        answer_method(query) if query else "button:",
         source="life_events",
     )
 
@@ -114,7 +116,7 @@ async def ask_again(update: Update, context: BotContext, state: object) -> None:
         markup = _date_buttons(texts, context.today())
         await reply(update, texts("life.ask_birth_date"), reply_markup=markup)
     elif state == CONFIRM_ENDED:
-        await reply(update, texts("life.ended_confirm"), reply_markup=_ended_markup(texts))
+        await _ask_ended(update, context, texts)
 
 
 async def close_menu(update: Update, context: BotContext) -> int:
@@ -208,8 +210,15 @@ async def ask_ended(update: Update, context: BotContext) -> int:
         return END
     await answer(query)
     await clear_buttons(query)
-    await reply(update, texts("life.ended_confirm"), reply_markup=_ended_markup(texts))
+    await _ask_ended(update, context, texts)
     return CONFIRM_ENDED
+
+
+async def _ask_ended(update: Update, context: BotContext, texts: Catalogue) -> None:
+    """Should pregnancy messages stop? A typed yes or no answers like the buttons."""
+    markup = _ended_markup(texts)
+    text = texts("life.ended_confirm")
+    await ask_yes_no(update, context, text, markup, yes="le:end:yes", no="le:end:no")
 
 
 def _support(texts: Catalogue, context: BotContext) -> Html:

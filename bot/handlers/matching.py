@@ -30,6 +30,7 @@ from bot.delivery import kinds, queue, render
 from bot.delivery.queue import NewDelivery
 from bot.handlers.common import (
     answer,
+    ask_yes_no,
     conversation,
     deliver_owed,
     guard,
@@ -554,10 +555,13 @@ async def ask_report(update: Update, context: BotContext) -> None:
         InlineKeyboardButton(texts(f"match.report.{key}"), callback_data=f"mt:rep{key[0]}:{data}")
         for key in ("yes", "no")
     ]
-    await reply(
+    await ask_yes_no(
         update,
+        context,
         texts("match.report.confirm", name=name),
-        reply_markup=InlineKeyboardMarkup([buttons]),
+        InlineKeyboardMarkup([buttons]),
+        yes=f"mt:repy:{data}",
+        no=f"mt:repn:{data}",
     )
 
 

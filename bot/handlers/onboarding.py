@@ -43,6 +43,7 @@ from bot.handlers.common import (
     sender,
     texts_for,
 )
+from bot.services.conversations.answers import read_plain_yes_no, read_yes_no
 from bot.services.matching import news as matching_news
 from bot.services.matching.rules import MatchRules, ward_neighbours
 from bot.services.places.geo import (
@@ -62,8 +63,6 @@ from bot.services.residents.due_dates import (
     DueDateProblem,
     gestation,
     parse_due_date,
-    read_consent_answer,
-    read_yes_no,
 )
 from bot.services.residents.profile import NotSignedUp, Profile, Step
 from bot.services.staff import join_links
@@ -319,7 +318,7 @@ async def health_choice(update: Update, context: BotContext) -> int:
 
 async def health_text(update: Update, context: BotContext) -> int:
     """She typed her answer to the required consent: "yes", "no thanks"... work like the buttons."""
-    said = read_consent_answer(her_text(update))
+    said = read_plain_yes_no(her_text(update))
     if said is None:
         return await health_not_understood(update, context)
     texts = texts_for(update)
@@ -387,7 +386,7 @@ async def optional_choice(update: Update, context: BotContext) -> int | None:
 @_signed_up
 async def optional_text(update: Update, context: BotContext) -> int | None:
     """She typed her answer to the optional consent asked now: yes or no work like the buttons."""
-    said = read_consent_answer(her_text(update))
+    said = read_plain_yes_no(her_text(update))
     profile = await _load_profile(context, sender(update).id)
     if profile is None:
         raise NotSignedUp
@@ -1106,7 +1105,7 @@ async def resume_signup(update: Update, context: BotContext) -> None:
         await area_text(update, context)
     elif step is Step.NAME and message.text:
         await name_text(update, context)
-    elif step in _OPTIONAL_STEPS and message.text and read_consent_answer(message.text) is not None:
+    elif step in _OPTIONAL_STEPS and message.text and read_plain_yes_no(message.text) is not None:
         await optional_text(update, context)
     else:
         # A button is what she needs here (a consent, the summary): ask it again.

@@ -11,6 +11,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import (
     answer,
+    answer_method,
+    ask_yes_no,
     consent_evidence,
     deliver_owed,
     edit_message,
@@ -90,7 +92,7 @@ async def _latest_receipt(session: AsyncSession, telegram_user_id: int) -> str |
     return await latest_receipt_id(session, resident.person_ref) if resident else None
 
 
-async def _explain(update: Update, purpose: ConsentPurpose) -> None:
+async def _explain(update: Update, context: BotContext, purpose: ConsentPurpose) -> None:
     """Before she turns a purpose on, show what it means, as sign-up did, and ask again."""
     query = update.callback_query
     assert query is not None
@@ -109,7 +111,12 @@ async def _explain(update: Update, purpose: ConsentPurpose) -> None:
         ]
     )
     text = texts(f"consent.{purpose.value}")
-    await edit_message(update, text, markup)
+    if not offered_here(query):
+        # A made-up press: shown, but not noted as a question a typed yes would answer.
+        await edit_message(update, text, markup)
+        return
+    yes, no = f"pv:{purpose.value}:yes", f"pv:{purpose.value}:no"
+    await ask_yes_no(update, context, text, markup, yes=yes, no=no, redraw=True)
 
 
 async def change_choice(update: Update, context: BotContext) -> None:
@@ -131,7 +138,7 @@ async def change_choice(update: Update, context: BotContext) -> None:
         if not offered:
             await answer(query, texts("life.matching_closed"), alert=True)
             return
-        await _explain(update, purpose)
+        await _explain(update, context, purpose)
         return
     if not offered_here(query):
         # Her choice is recorded with the text of the message she pressed: a choice that
@@ -145,7 +152,7 @@ async def change_choice(update: Update, context: BotContext) -> None:
         update,
         context,
         message.text or "" if isinstance(message, Message) else "",
-        f"button:{query.data}",
+        answer_method(query),
         source="privacy",
     )
     granted = flip == "yes"

@@ -20,7 +20,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer, clear_buttons, guard, reply, sender, texts_for
+from bot.handlers.common import answer, ask_yes_no, clear_buttons, guard, reply, sender, texts_for
 from bot.services.local_info.content import loaded_digest
 from bot.services.staff import accounts as staff_service
 from bot.services.staff.accounts import ALLOWED, InviteRefused, Permission
@@ -206,10 +206,11 @@ async def ask_revoke(update: Update, context: BotContext) -> None:
     texts = texts_for(update)
     number = query.data.rsplit(":", 1)[1]
     await answer(query)
-    await reply(
+    await ask_yes_no(
         update,
+        context,
         texts("staff.revoke_confirm", number=number),
-        reply_markup=InlineKeyboardMarkup(
+        InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(
@@ -219,6 +220,8 @@ async def ask_revoke(update: Update, context: BotContext) -> None:
                 ]
             ]
         ),
+        yes=f"st:rvy:{number}",
+        no="st:rvn",
     )
 
 

@@ -27,7 +27,15 @@ from telegram.ext import (
 
 from bot.context import BotApplication, BotContext
 from bot.delivery.queue import BatchProgress
-from bot.handlers.common import answer, conversation, edit_message, guard, reply, texts_for
+from bot.handlers.common import (
+    answer,
+    ask_yes_no,
+    conversation,
+    edit_message,
+    guard,
+    reply,
+    texts_for,
+)
 from bot.languages import offered_languages
 from bot.services.staff import broadcasts
 from bot.services.staff.accounts import Permission
@@ -368,7 +376,9 @@ async def _ask_tomorrow(
             [_button(texts, "broadcast.tomorrow_no", broadcast, "when")],
         ]
     )
-    await reply(update, texts("broadcast.tomorrow_ask", time=time, date=date), reply_markup=markup)
+    question = texts("broadcast.tomorrow_ask", time=time, date=date)
+    yes, no = _data(broadcast, "tmrw", epoch), _data(broadcast, "when")
+    await ask_yes_no(update, context, question, markup, yes=yes, no=no)
 
 
 async def _confirm(
@@ -406,10 +416,9 @@ async def _confirm(
             [_button(texts, "broadcast.back", broadcast, "card")],
         ]
     )
-    if edit:
-        await edit_message(update, text, markup)
-    else:
-        await reply(update, text, reply_markup=markup)
+    # "No" goes back to the broadcast's card, as the Back button does.
+    yes, no = go, _data(broadcast, "card")
+    await ask_yes_no(update, context, text, markup, yes=yes, no=no, redraw=edit)
 
 
 def _picker(

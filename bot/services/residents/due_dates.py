@@ -199,7 +199,7 @@ _URDU_WORD = re.compile(
 _URDU_IN = re.compile(r"(\d{1,3}) (weeks|months) (?:میں|mein|men|me)(?!\w)")
 
 
-def _from_urdu(text: str) -> str:
+def from_urdu(text: str) -> str:
     """Her answer with Urdu words (script or Roman) put into the English ones read below."""
     text = _URDU_MARKS.sub("", text).translate(_URDU_LETTERS)
     text = _URDU_WORD.sub(lambda m: _URDU_WORDS[m.group(0)], text)
@@ -256,51 +256,6 @@ def parse_due_date(text: str, today: dt.date) -> ParsedDueDate:
         return DueDateProblem("unrecognised")
 
 
-_YES = re.compile(
-    r"(?:yes|y|yeah|yea|yep|yup|ye|yes\s+please|yes\s+it\s+is|correct|right|that'?s\s+right"
-    r"|that'?s\s+correct|ok|okay|sure|spot\s+on)",
-    _FLAGS,
-)
-_NO = re.compile(
-    r"(?:no|n|nope|nah|no\s+thanks|no\s+it'?s\s+not|wrong|not\s+right|incorrect|that'?s\s+wrong)",
-    _FLAGS,
-)
-
-
-def read_yes_no(text: str) -> bool | None:
-    """A typed answer to "is that right?": True, False, or None when it is neither."""
-    if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
-        return None
-    cleaned = _from_urdu(" ".join(text.replace("\u2019", "'").split()).lower()).rstrip(".!")
-    if cleaned in ("\U0001f44d", "\u2705"):
-        return True
-    if _YES.fullmatch(cleaned):
-        return True
-    if _NO.fullmatch(cleaned):
-        return False
-    return None
-
-
-# Each also read by read_yes_no (a consent answer is a yes or no in every sense).
-_PLAIN_YES = re.compile(r"(?:yes|y|yeah|yep|yes\s+please)", _FLAGS)
-_PLAIN_NO = re.compile(r"(?:no|n|nope|no\s+thanks)", _FLAGS)
-
-
-def read_consent_answer(text: str) -> bool | None:
-    """A typed answer to a consent question: only a plain yes or no, never "ok" or "sure".
-
-    Consent must be unmistakable, so this takes fewer words than read_yes_no.
-    """
-    if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
-        return None
-    cleaned = _from_urdu(" ".join(text.replace("\u2019", "'").split()).lower()).rstrip(".!")
-    if _PLAIN_YES.fullmatch(cleaned):
-        return True
-    if _PLAIN_NO.fullmatch(cleaned):
-        return False
-    return None
-
-
 def months_as_days(months: int) -> int:
     """Months pregnant as days, with the average calendar month."""
     return round(months * DAYS_PER_MONTH)
@@ -317,7 +272,7 @@ def _parse(text: str, today: dt.date) -> ParsedDueDate:
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return DueDateProblem("unrecognised")
     cleaned = " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split()).lower()
-    cleaned = _from_urdu(cleaned)
+    cleaned = from_urdu(cleaned)
     if not cleaned.isascii():
         return DueDateProblem("unrecognised")
     cleaned = cleaned.rstrip(".!")
