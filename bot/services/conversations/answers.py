@@ -1,7 +1,8 @@
 """Typed answers to a Yes/No question: the one reader every prompt with Yes/No buttons uses.
 
 Wherever the bot shows Yes/No buttons, "yes", "Yes please", "y", "yeah", "no", "No thanks.",
-"n" (any case, trailing punctuation), and the Urdu "ہاں" / "نہیں" work exactly like the buttons. Two strengths:
+"n" (any case, trailing punctuation), and the Urdu "ہاں" / "نہیں" work exactly like the
+buttons. Two strengths:
 
 - read_plain_yes_no: only a plain yes or no. For consent, erasure, reports, introductions and
   staff confirmations, where an answer must be unmistakable ("ok" or "sure" is not consent).
