@@ -25,6 +25,7 @@ from bot.delivery.send_limits import (
     LocalSendLimits,
     SendLimits,
     acquire,
+    asyncpg_dsn,
 )
 from bot.sandbox.fake_api import ApiCall, FakeTelegram, FakeUser
 from bot.sandbox.fake_request import FakeRequest
@@ -276,3 +277,12 @@ async def test_two_workers_replying_while_a_broadcast_goes_out_stay_within_teleg
     assert len(sends) >= 3 * RESIDENTS
     assert most_in_any_second(sends) <= 30
     assert closest_two_to_one_chat(sends) >= 1.0
+
+
+def test_the_shared_limits_connect_as_the_bot_does_without_the_dialects_own_options() -> None:
+    url = (
+        "postgresql+asyncpg://bot:secret@db:5432/bumpbuddies"
+        "?ssl=require&prepared_statement_cache_size=0"
+    )
+
+    assert asyncpg_dsn(url) == "postgresql://bot:secret@db:5432/bumpbuddies?sslmode=require"

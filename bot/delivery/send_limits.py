@@ -191,8 +191,7 @@ class DatabaseSendLimits:
     """
 
     def __init__(self, database_url: str, limits: Limits) -> None:
-        url = make_url(database_url).set(drivername="postgresql")
-        self._dsn = url.render_as_string(hide_password=False)
+        self._dsn = asyncpg_dsn(database_url)
         self.limits = limits
         self._connection: Any = None
         self._turn = asyncio.Lock()
@@ -252,6 +251,22 @@ class DatabaseSendLimits:
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+# Options of SQLAlchemy's asyncpg dialect, not of the connection (asyncpg would send them to the
+# server as settings, which refuses them).
+_DIALECT_OPTIONS = frozenset(
+    {"prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"}
+)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """DATABASE_URL as asyncpg's own connect() reads it (`ssl=` becomes libpq's `sslmode=`)."""
+    url = make_url(database_url)
+    query = {k: v for k, v in url.query.items() if k not in _DIALECT_OPTIONS}
+    if "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
 def create_send_limits(database_url: str, limits: Limits) -> SendLimits:
