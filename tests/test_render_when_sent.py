@@ -195,7 +195,10 @@ async def test_a_notice_with_a_date_is_worded_with_its_parameters_when_sent(
     await _engine(sessions, sender, clock, fake).run_until_idle()
 
     [sent] = fake.messages(user)
-    assert sent.text == "Usuniemy Twoje dane Sunday 14 March 2027 (po 12 miesiącach)."
+    # The date too is written in her language.
+    day = POLISH.date(dt.date(2027, 3, 14))
+    assert day != "Sunday 14 March 2027"
+    assert sent.text == f"Usuniemy Twoje dane {day} (po 12 miesiącach)."
 
 
 async def test_a_broadcast_reaches_her_in_polish_and_her_neighbour_in_english_without_one(
@@ -275,3 +278,30 @@ async def test_an_introduction_is_worded_in_her_language_with_its_contact_and_ic
     assert polish.text == render.worded(load_catalogue("pl"), "match.introduced", params)
     assert polish.text != english and "@beth_b" in polish.text and "tg://user?id=42" in polish.text
     assert same.text == english
+
+
+async def test_a_request_card_is_worded_with_her_languages_month_and_buttons(
+    sessions: Sessions,
+) -> None:
+    params = {"name": "Amy", "area": "Moulsham and Central, Chelmsford"}
+    params["month"] = render.month(dt.date(2027, 3, 14))  # type: ignore[assignment]
+    buttons = [[render.button("match.request_yes", callback_data="mt:yes:1")]]
+    english = render.worded(catalogue(), "match.request", params)
+    row = Claimed(
+        1,
+        42,
+        english,
+        buttons,
+        False,
+        1,
+        template=render.message_template("match.request"),
+        params=params,
+    )
+
+    async with sessions() as session:
+        [polish] = await render.render(session, [row], {1: "pl"})
+
+    texts = load_catalogue("pl")
+    assert "March 2027" in english
+    assert texts.month(dt.date(2027, 3, 14)) in polish.text
+    assert polish.buttons == [[{"text": texts("match.request_yes"), "callback_data": "mt:yes:1"}]]

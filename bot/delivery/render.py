@@ -23,7 +23,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.queue import Claimed
-from bot.texts import Catalogue, Html, catalogue, load_catalogue, long_date
+from bot.texts import Catalogue, Html, catalogue, load_catalogue
 from models import Broadcast, ContentTranslation
 
 MESSAGE = "msg:"
@@ -34,6 +34,7 @@ TEXT_KEY = "text_key"
 _DATE = "$date"
 _HTML = "$html"
 _MESSAGE = "$msg"
+_MONTH = "$month"
 
 Buttons = list[list[dict[str, Any]]]
 
@@ -62,6 +63,11 @@ def encode_params(**params: Any) -> dict[str, Any]:
     return encoded
 
 
+def month(value: dt.date) -> dict[str, str]:
+    """A month and year as a parameter ("March 2027"), written in her language when sent."""
+    return {_MONTH: value.isoformat()}
+
+
 def nested(key: str, **params: Any) -> dict[str, Any]:
     """A parameter that is itself a catalogue message, worded in her language too."""
     return {_MESSAGE: key, "params": encode_params(**params)}
@@ -74,7 +80,9 @@ def worded(texts: Catalogue, key: str, params: dict[str, Any]) -> Html:
 
 def _decode(value: Any, texts: Catalogue) -> Any:
     if isinstance(value, dict) and _DATE in value:
-        return long_date(dt.date.fromisoformat(value[_DATE]))
+        return texts.date(dt.date.fromisoformat(value[_DATE]))
+    if isinstance(value, dict) and _MONTH in value:
+        return texts.month(dt.date.fromisoformat(value[_MONTH]))
     if isinstance(value, dict) and _HTML in value:
         return Html(value[_HTML])
     if isinstance(value, dict) and _MESSAGE in value:

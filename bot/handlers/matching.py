@@ -38,7 +38,6 @@ from bot.handlers.common import (
     queue_messages,
     reply,
     sender,
-    stored_buttons,
     texts_for,
 )
 from bot.services.matching import cohorts as matching_cohorts
@@ -275,16 +274,38 @@ def _request(context: BotContext, intro: Introduction) -> tuple[Html, InlineKeyb
 
 
 def _queued_request(context: BotContext, intro: Introduction) -> NewDelivery:
-    """The request for the other person, for the engine: she did not ask to be written to."""
-    text, markup = _request(context, intro)
+    """The request for the other person, for the engine: she did not ask to be written to.
+
+    Worded again in her language when it is sent, buttons included.
+    """
+    texts = catalogue(intro.recipient.language_code)
+    requester = intro.requester
+    params: dict[str, Any] = {
+        "name": requester.display_name,
+        "area": _area(context, requester.ward_code),
+        "month": render.month(requester.due_date) if requester.due_date else "",
+    }
+    rows = [
+        [
+            render.button("match.request_yes", callback_data=f"mt:yes:{intro.id}"),
+            render.button("match.request_no", callback_data=f"mt:no:{intro.id}"),
+        ],
+        [
+            render.button("match.block_button", callback_data=f"mt:blk:i{intro.id}"),
+            render.button("match.report_button", callback_data=f"mt:rep:i{intro.id}"),
+        ],
+    ]
+    buttons = [[b | {"text": str(texts(b[render.TEXT_KEY]))} for b in row] for row in rows]
     return NewDelivery(
         intro.recipient.resident_id,
         matching_outbox.request_key(intro.id, intro.created_at),
         f"{kinds.MATCH_REQUEST}:{context.today().isoformat()}",
         kinds.MATCH_REQUEST,
-        text,
+        render.worded(texts, "match.request", params),
         context.now(),
-        buttons=stored_buttons(markup),
+        buttons=buttons,
+        template=render.message_template("match.request"),
+        params=params,
     )
 
 
