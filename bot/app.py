@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import metrics
+from bot import languages, metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
@@ -37,6 +37,7 @@ from bot.handlers import (
     console,
     data_rights,
     feedback,
+    language,
     life_events,
     matching,
     onboarding,
@@ -52,6 +53,7 @@ from bot.ordered import OrderedApplication
 from bot.rate_limiter import SharedRateLimiter
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
+from bot.texts import catalogue
 
 logger = logging.getLogger(__name__)
 JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
@@ -59,19 +61,36 @@ JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
 # Updates handled at once by one worker, unless the CONCURRENT_UPDATES setting says otherwise.
 CONCURRENT_UPDATES: int = Settings.model_fields["concurrent_updates"].default
 
-COMMANDS = [
-    ("start", "Sign up, or carry on signing up"),
-    ("profile", "See or change your details"),
-    ("privacy", "Your choices and our privacy notice"),
-    ("match", "Meet mums-to-be near you"),
-    ("mymatches", "Your introductions"),
-    ("mydata", "Get a copy of your data"),
-    ("feedback", "Tell us what you think"),
-    ("services", "Local services near you"),
-    ("baby", "Tell us your baby has arrived"),
-    ("forget", "Delete your data"),
-    ("help", "What I can do"),
-]
+# The command menu, in this order; each description is the catalogue's `command.<name>`.
+COMMANDS = (
+    "start",
+    "profile",
+    "privacy",
+    "match",
+    "mymatches",
+    "mydata",
+    "feedback",
+    "services",
+    "baby",
+    "language",
+    "forget",
+    "help",
+)
+
+
+def command_menu(language: str) -> list[BotCommand]:
+    """The command menu in a language."""
+    texts = catalogue(language)
+    return [BotCommand(name, texts(f"command.{name}")) for name in COMMANDS]
+
+
+async def set_command_menus(bot: Bot) -> None:
+    """The menu in every language served: Telegram shows the one of her app's language (and
+    English to everyone else)."""
+    await bot.set_my_commands(command_menu(languages.ENGLISH))
+    for code in languages.served_languages():
+        if code != languages.ENGLISH:
+            await bot.set_my_commands(command_menu(code), language_code=code)
 
 
 async def post_init(application: BotApplication) -> None:
@@ -86,7 +105,7 @@ async def post_init(application: BotApplication) -> None:
     data.place_search = create_place_search(
         data.settings.geocoder, data.settings.geocoder_user_agent
     )
-    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    await set_command_menus(application.bot)
     await _make_delivery(application)
     await staff.staff_post_init(application)
     # Every worker reads the content; the leader's catch-up below reads it again, harmlessly.
@@ -194,6 +213,8 @@ def build_application(
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
     # Fail at start-up, not at the first /forget.
     safeguarding_key(settings)
+    # LANGUAGES: a draft is refused unless ALLOW_UNREVIEWED_LANGUAGES (SettingsError).
+    languages.serve(settings)
     if request is not None and delivery_transport is None:
         raise ValueError("with a request of its own, bulk sends need a delivery_transport too")
     builder = (
@@ -233,6 +254,8 @@ def build_application(
     private = filters.ChatType.PRIVATE
     # Each feature registers its handlers and jobs. Within a group the first handler that
     # matches wins, so the order below is part of the behaviour; lower groups run first.
+    # First of all: her language for this update (bot/languages.py decides what is served).
+    application.add_handler(TypeHandler(Update, common.note_language), group=-100)
     # Group -1: a button pressed outside her own chat never acts.
     # Group -4, first of all: a typed yes or no to the Yes/No question asked last is its button.
     application.add_handler(TypeHandler(Update, common.take_typed_yes_no), group=-4)
@@ -257,6 +280,7 @@ def build_application(
     application.add_handler(sign_up)
     privacy.register(application)
     data_rights.register(application)
+    language.register(application)
     feedback.register(application, feedback_flow)
     life_events.register(application, life_handlers)
     local_info.register(application)

@@ -100,9 +100,13 @@ def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) ->
     return refused
 
 
-def _settings() -> Settings:
+def _settings(sandbox: bool = False) -> Settings:
     try:
         settings = load_settings()
+        if sandbox or settings.telegram_bot_token is None:
+            # The sandbox (also what `run` opens without a token) tries out draft translations,
+            # as it loads SAMPLE content: ALLOW_UNREVIEWED_LANGUAGES is set for it.
+            settings = settings.model_copy(update={"allow_unreviewed_languages": True})
         offered_languages(settings)
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
@@ -309,7 +313,7 @@ def sandbox(
     ] = False,
 ) -> None:
     """Try the bot without Telegram: the real bot, a pretend Telegram, a chat in this terminal."""
-    _run_sandbox(_settings(), "admin" if staff_admin else None)
+    _run_sandbox(_settings(sandbox=True), "admin" if staff_admin else None)
 
 
 @app.command()

@@ -68,6 +68,10 @@ def _ready(value: T | None, name: str) -> T:
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """CallbackContext with typed access to the bot's services."""
 
+    # Her language for this update (one context per update): her profile's, else the one she
+    # chose before signing up, else her Telegram app's; set by handlers.common.note_language.
+    language: str | None = None
+
     @property
     def settings(self) -> Settings:
         """The validated settings."""

@@ -83,6 +83,38 @@ def offered_languages(settings: Settings) -> tuple[str, ...]:
     return tuple(offered)
 
 
+# What this process serves (set at start-up by `serve`): catalogue() reads a resident's stored
+# language_code through it, so a language taken out of LANGUAGES is not served any more.
+_served: tuple[str, ...] = (ENGLISH,)
+
+
+def serve(settings: Settings) -> tuple[str, ...]:
+    """At start-up: the offered languages become the ones this process serves."""
+    global _served
+    _served = offered_languages(settings)
+    return _served
+
+
+def served_languages() -> tuple[str, ...]:
+    """The languages this process serves, English first (only English until `serve`)."""
+    return _served
+
+
+def served(code: str | None) -> str:
+    """A language code (hers, stored or from Telegram) as the language she gets here."""
+    wanted = _code(code)
+    return wanted if wanted in _served else ENGLISH
+
+
+# How each language names itself, for the one-tap switch ("Polski · Română · اردو · English").
+NATIVE_NAMES = {"en": "English", "pl": "Polski", "ro": "Română", "ur": "اردو"}
+
+
+def native_name(code: str) -> str:
+    """The language's name in that language."""
+    return NATIVE_NAMES.get(code, code)
+
+
 def language_for(code: str | None, settings: Settings) -> str:
     """The language a resident gets: her language when it is offered, otherwise English."""
     wanted = _code(code)

@@ -29,7 +29,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from babel.plural import to_gettext
 
-from bot.languages import is_reviewed
+from bot.languages import served
 
 DEFAULT_LANGUAGE = "en"
 # CLDR's plural categories in CLDR's order, which is also the order of a PO file's msgstr[n]
@@ -274,14 +274,12 @@ def _translation(language: str, entry: Entry, message: Any) -> str | Plural | No
 def catalogue(language: str | None = None) -> Catalogue:
     """The catalogue for a language code ("pl", "pl-PL"), falling back to English.
 
-    A translator's draft (`# reviewed: false`) is never served by accident: for it, this gives
-    English. A language a resident gets is bot/languages.py's decision (LANGUAGES, and
-    ALLOW_UNREVIEWED_LANGUAGES for drafts); `load_catalogue` reads one as written.
+    Which language she gets is bot/languages.py's decision: only a language this process
+    serves (LANGUAGES, checked at start-up; a draft only with ALLOW_UNREVIEWED_LANGUAGES), so a
+    draft or a language taken out of LANGUAGES is never served by accident. `load_catalogue`
+    reads any catalogue as written.
     """
-    code = (language or DEFAULT_LANGUAGE).split("-")[0].split("_")[0].lower()
-    if code not in available_languages() or not is_reviewed(code):
-        code = DEFAULT_LANGUAGE
-    return load_catalogue(code)
+    return load_catalogue(served(language))
 
 
 @cache

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import languages
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram
@@ -55,6 +56,13 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def clock() -> FixedClock:
     """The time as tests see it; move it with clock.advance()."""
     return FixedClock(DEFAULT_NOW)
+
+
+@pytest.fixture(autouse=True)
+def only_english_served() -> Iterator[None]:
+    """A bot started with LANGUAGES sets what the process serves; the next test starts afresh."""
+    yield
+    languages._served = (languages.ENGLISH,)
 
 
 @pytest.fixture

@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ConversationHandler
@@ -19,9 +26,11 @@ from bot.context import BotContext
 from bot.db import note_database_failure
 from bot.delivery import queue
 from bot.delivery.queue import NewDelivery
+from bot.languages import native_name, served, served_languages
 from bot.services.conversations.answers import read_plain_yes_no
 from bot.services.matching import news as matching_news
 from bot.services.matching import outbox as matching_outbox
+from bot.services.residents import profile as residents_profile
 from bot.services.residents.consent import ConsentContext, Controller
 from bot.services.residents.profile import find_resident
 from bot.services.staff import accounts as staff
@@ -32,10 +41,65 @@ from models import OutboxKind, StaffMember
 logger = logging.getLogger(__name__)
 
 
-def texts_for(update: object) -> Catalogue:
-    """The catalogue in the language of whoever sent the update."""
+# Her choice of language before she has a profile (the welcome's switch, /language), kept
+# with her flow notes (bot/ordered.py stores them; /forget erases them).
+LANGUAGE_NOTE = "language"
+
+
+def texts_for(update: object, context: BotContext) -> Catalogue:
+    """The catalogue in the language of whoever sent the update (see note_language)."""
+    if context.language is not None:
+        return catalogue(context.language)
     user = update.effective_user if isinstance(update, Update) else None
     return catalogue(user.language_code if user else None)
+
+
+async def note_language(update: object, context: BotContext) -> None:
+    """Before any handler: her language for this update, through bot/languages.py's gate.
+
+    Her profile's language, else the one she chose before signing up, else her Telegram app's
+    (which picks the starting language when it is offered).
+    """
+    user = update.effective_user if isinstance(update, Update) else None
+    if user is None:
+        return
+    async with context.session() as session:
+        stored = await residents_profile.language_of(session, user.id)
+    notes = context.user_data if context.user_data is not None else {}
+    context.language = served(stored or notes.get(LANGUAGE_NOTE) or user.language_code)
+
+
+async def keep_language(update: Update, context: BotContext, code: str) -> bool:
+    """Keep the language she chose: on her profile, or with her flow notes until she has one.
+
+    `code` comes from callback data, so only a language this process serves is taken.
+    """
+    if code not in served_languages():
+        return False
+    async with context.session() as session, session.begin():
+        kept = await residents_profile.set_language(session, sender(update).id, code, context.now())
+    if not kept and context.user_data is not None:
+        context.user_data[LANGUAGE_NOTE] = code
+    context.language = code
+    return True
+
+
+def language_buttons(current: str, prefix: str) -> InlineKeyboardMarkup | None:
+    """One tap to another offered language ("Polski · Română · اردو · English"), or None when
+    English is the only one. Callback data is `<prefix><code>`."""
+    # English last: "Polski · Română · اردو · English".
+    order = [*served_languages()[1:], served_languages()[0]]
+    others = [code for code in order if code != current]
+    if not others:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(native_name(code), callback_data=f"{prefix}{code}")
+                for code in others
+            ]
+        ]
+    )
 
 
 def consent_evidence(
@@ -49,7 +113,7 @@ def consent_evidence(
         method=method[:64],
         source=source,
         now=context.now(),
-        language=texts_for(update).language,
+        language=texts_for(update, context).language,
         controller=Controller(
             name=settings.council_name,
             contact=f"{settings.council_contact_email}, {settings.council_contact_phone}",
@@ -250,7 +314,7 @@ async def guard_button_owner(update: Update, context: BotContext) -> None:
     # Callback data is user-controlled: a press only counts inside her private chat with us,
     # so a button from someone else's conversation can never act for that person.
     if message is None or message.chat.id != query.from_user.id:
-        await answer(query, texts_for(update)("general.not_your_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.not_your_button"), alert=True)
         raise ApplicationHandlerStop
 
 
@@ -304,7 +368,7 @@ def ask_again_or(
         for question in waiting:
             state = conversation_state(question.conversation, update)
             if state is not None:
-                await reply(update, texts_for(update)("general.use_buttons"))
+                await reply(update, texts_for(update, context)("general.use_buttons"))
                 await question.ask_again(update, context, state)
                 return
         await otherwise(update, context)
@@ -314,7 +378,7 @@ def ask_again_or(
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Reply to a command we don't have."""
-    await reply(update, texts_for(update)("general.unknown_command"))
+    await reply(update, texts_for(update, context)("general.unknown_command"))
 
 
 def unknown_command_then_ask_again(
@@ -352,7 +416,7 @@ async def guard(
         return access.member
     query = update.callback_query
     if query is not None:
-        await answer(query, texts_for(update)("general.expired_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.expired_button"), alert=True)
     else:
         await unknown_command(update, context)
     return None
@@ -364,18 +428,20 @@ async def fallback_message(update: Update, context: BotContext) -> None:
     async with context.session() as session, session.begin():
         resident = await find_resident(session, user.id)
     key = "general.fallback" if resident else "general.not_signed_up"
-    await reply(update, texts_for(update)(key))
+    await reply(update, texts_for(update, context)(key))
 
 
 async def expired_button(update: Update, context: BotContext) -> None:
     """A button from a conversation that has ended (or from before a restart)."""
     if update.callback_query:
-        await answer(update.callback_query, texts_for(update)("general.expired_button"), True)
+        await answer(
+            update.callback_query, texts_for(update, context)("general.expired_button"), True
+        )
 
 
 async def show_help(update: Update, context: BotContext) -> None:
     """List what the bot can do."""
-    await reply(update, texts_for(update)("general.help"))
+    await reply(update, texts_for(update, context)("general.help"))
 
 
 def _safe_traceback(error: BaseException) -> str:
@@ -408,7 +474,7 @@ async def on_error(update: object, context: BotContext) -> None:
     try:
         if update.callback_query:
             await answer(update.callback_query)
-        await reply(update, texts_for(update)("general.error"))
+        await reply(update, texts_for(update, context)("general.error"))
     except TelegramError:
         logger.warning("could not send the apology either")
 

@@ -34,7 +34,7 @@ def console_url(context: BotContext) -> str:
 
 async def sign_in(update: Update, context: BotContext) -> None:
     """/console [CODE]: any current member of staff; anyone else sees an unknown command."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     code = " ".join(context.args or [])
     async with context.session() as session, session.begin():
         member = await active_staff(session, sender(update).id)

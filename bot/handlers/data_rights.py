@@ -27,7 +27,7 @@ _ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 
 async def send_my_data(update: Update, context: BotContext) -> None:
     """/mydata: everything held about her, in words in the chat and as a JSON document."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         document = await export_personal_data(session, sender(update).id, context.now())
     chat = update.effective_chat
@@ -54,7 +54,7 @@ async def send_my_data(update: Update, context: BotContext) -> None:
 
 async def ask_forget(update: Update, context: BotContext) -> None:
     """/forget: ask her to confirm before anything is erased."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         nonce = await data_rights.ask_to_forget(session, sender(update).id)
     if nonce is None:
@@ -80,7 +80,7 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
     """She answered the /forget question; only the question she was last shown counts."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     match = _ANSWER.fullmatch(query.data)
     if match is None:
         await answer(query, texts("general.expired_button"), alert=True)

@@ -103,25 +103,27 @@ def _skip_markup(texts: Catalogue, nonce: str) -> InlineKeyboardMarkup:
     )
 
 
-async def _stale(update: Update) -> None:
+async def _stale(update: Update, context: BotContext) -> None:
     if update.callback_query is not None:
-        await answer(update.callback_query, texts_for(update)("feedback.stale"), alert=True)
+        await answer(
+            update.callback_query, texts_for(update, context)("feedback.stale"), alert=True
+        )
 
 
 async def _begin(update: Update, context: BotContext, service: str | None) -> int:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         allowed = await feedback.can_give_feedback(session, sender(update).id)
     if not allowed:
         await reply(update, texts("feedback.not_signed_up"))
         return END
     nonce = _new_draft(context, service, None)
-    await _ask_rating(update, service, nonce)
+    await _ask_rating(update, context, service, nonce)
     return RATING
 
 
-async def _ask_rating(update: Update, service: str | None, nonce: str) -> None:
-    texts = texts_for(update)
+async def _ask_rating(update: Update, context: BotContext, service: str | None, nonce: str) -> None:
+    texts = texts_for(update, context)
     question = (
         texts("feedback.ask_rating_service", service=service)
         if service
@@ -138,12 +140,12 @@ async def _ask_rating(update: Update, service: str | None, nonce: str) -> None:
 
 async def ask_again(update: Update, context: BotContext, state: object) -> None:
     """The question this conversation is waiting for, once more (after an urgent reply)."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     draft = _draft(context)
     # The current nonce: the buttons sent earlier stay valid as well.
     nonce = str(draft.get("nonce", ""))
     if state == RATING:
-        await _ask_rating(update, draft.get("service"), nonce)
+        await _ask_rating(update, context, draft.get("service"), nonce)
     elif state == LONELINESS:
         await reply(
             update, texts("feedback.ask_loneliness"), reply_markup=_loneliness_markup(texts, nonce)
@@ -167,7 +169,7 @@ async def feedback_about_service(update: Update, context: BotContext) -> int:
 
 
 async def _ask_loneliness(update: Update, context: BotContext, response_id: int) -> int:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     nonce = _new_draft(context, _draft(context).get("service"), response_id)
     await reply(update, texts("feedback.thanks_rating"))
     await reply(
@@ -182,7 +184,7 @@ async def rate(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     _, _, nonce, rating = query.data.split(":")
     if not _current(context, nonce):
-        await _stale(update)
+        await _stale(update, context)
         return RATING
     try:
         async with context.session() as session, session.begin():
@@ -195,7 +197,7 @@ async def rate(update: Update, context: BotContext) -> int:
                 service_ref=_draft(context).get("service"),
             )
     except NotSignedUp:
-        await answer(query, texts_for(update)("feedback.not_signed_up"), alert=True)
+        await answer(query, texts_for(update, context)("feedback.not_signed_up"), alert=True)
         return END
     await answer(query)
     await clear_buttons(query)
@@ -207,11 +209,11 @@ async def not_now(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
     if not _current(context, query.data.split(":")[2]):
-        await _stale(update)
+        await _stale(update, context)
         return RATING
     await answer(query)
     await clear_buttons(query)
-    await reply(update, texts_for(update)("feedback.not_now_done"))
+    await reply(update, texts_for(update, context)("feedback.not_now_done"))
     return END
 
 
@@ -222,9 +224,9 @@ async def loneliness(update: Update, context: BotContext) -> int:
     _, _, nonce, code = query.data.split(":")
     draft = _draft(context)
     if not _current(context, nonce) or draft.get("response_id") is None:
-        await _stale(update)
+        await _stale(update, context)
         return LONELINESS
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     chosen = _LONELINESS_CODES.get(code)
     if chosen is not None:
         try:
@@ -247,13 +249,13 @@ async def loneliness(update: Update, context: BotContext) -> int:
 async def _finish(update: Update, context: BotContext) -> int:
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
-    await reply(update, texts_for(update)("feedback.done"))
+    await reply(update, texts_for(update, context)("feedback.done"))
     return END
 
 
 async def comment_text(update: Update, context: BotContext) -> int:
     """She typed a comment."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     text = her_text(update).strip()
     if not text:
         await reply(update, texts("feedback.comment_empty"))
@@ -281,7 +283,7 @@ async def comment_skip(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
     if not _current(context, query.data.split(":")[2]):
-        await _stale(update)
+        await _stale(update, context)
         return COMMENT
     await answer(query)
     await clear_buttons(query)
@@ -290,7 +292,7 @@ async def comment_skip(update: Update, context: BotContext) -> int:
 
 async def comment_not_text(update: Update, context: BotContext) -> int:
     """Something other than text arrived while we wait for a comment."""
-    await reply(update, texts_for(update)("feedback.comment_not_text"))
+    await reply(update, texts_for(update, context)("feedback.comment_not_text"))
     return COMMENT
 
 
@@ -314,7 +316,7 @@ async def prompt_rating(update: Update, context: BotContext) -> int | None:
         )
     if response_id is None:
         # Not hers, already answered, or she has left: nothing changes.
-        await _stale(update)
+        await _stale(update, context)
         return None
     await answer(query)
     await clear_buttons(query)
@@ -330,11 +332,11 @@ async def prompt_skip(update: Update, context: BotContext) -> None:
             session, sender(update).id, _prompt_id(query.data), context.now()
         )
     if not skipped:
-        await _stale(update)
+        await _stale(update, context)
         return
     await answer(query)
     await clear_buttons(query)
-    await reply(update, texts_for(update)("feedback.prompt_skipped"))
+    await reply(update, texts_for(update, context)("feedback.prompt_skipped"))
 
 
 async def prompt_stop(update: Update, context: BotContext) -> None:
@@ -354,24 +356,24 @@ async def prompt_stop(update: Update, context: BotContext) -> None:
     except NotSignedUp:
         stopped = False
     if not stopped:
-        await _stale(update)
+        await _stale(update, context)
         return
     await answer(query)
     await clear_buttons(query)
-    await reply(update, texts_for(update)("feedback.prompt_stopped"))
+    await reply(update, texts_for(update, context)("feedback.prompt_stopped"))
 
 
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel: stop here; whatever she already answered is kept."""
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
-    await reply(update, texts_for(update)("feedback.cancelled"))
+    await reply(update, texts_for(update, context)("feedback.cancelled"))
     return END
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """A feedback button from an earlier message."""
-    await _stale(update)
+    await _stale(update, context)
 
 
 _PROMPT = r"^fb:p:\d{1,12}:"

@@ -75,7 +75,7 @@ async def _refuse(update: Update, texts: Catalogue, outcome: Outcome) -> int:
 
 async def show_menu(update: Update, context: BotContext) -> int:
     """/baby: tell us the baby has arrived, or that she's no longer pregnant."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     stage = await _stage(update, context)
     if isinstance(stage, Outcome):
         return await _refuse(update, texts, stage)
@@ -109,7 +109,7 @@ def _ended_markup(texts: Catalogue) -> InlineKeyboardMarkup:
 
 async def ask_again(update: Update, context: BotContext, state: object) -> None:
     """The question /baby is waiting for, once more, with its buttons."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if state == CHOOSING:
         await reply(update, texts("life.menu"), reply_markup=_menu_markup(texts))
     elif state == BIRTH_DATE:
@@ -123,7 +123,7 @@ async def close_menu(update: Update, context: BotContext) -> int:
     """She opened /baby but nothing has changed."""
     query = update.callback_query
     assert query is not None
-    await answer(query, texts_for(update)("life.closed"))
+    await answer(query, texts_for(update, context)("life.closed"))
     await clear_buttons(query)
     return END
 
@@ -144,7 +144,7 @@ async def baby_arrived(update: Update, context: BotContext) -> int:
     """ "My baby has arrived" (under a week message, the check-in or /baby): ask the date."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     stage = await _stage(update, context)
     if isinstance(stage, Outcome):
         return await _refuse(update, texts, stage)
@@ -160,7 +160,7 @@ async def baby_arrived(update: Update, context: BotContext) -> int:
 
 
 async def _save_birth(update: Update, context: BotContext, born_on: dt.date) -> int:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         outcome = await life_events.record_birth(session, sender(update).id, born_on, context.now())
     if outcome is not Outcome.SAVED:
@@ -183,7 +183,7 @@ async def birth_date_button(update: Update, context: BotContext) -> int:
     # An old button, or made-up data: the date is checked like a typed one.
     checked = life_events.check_birth_date(chosen, context.today()) if chosen else None
     if not isinstance(checked, dt.date):
-        await answer(query, texts_for(update)("life.birth_date_button_bad"), alert=True)
+        await answer(query, texts_for(update, context)("life.birth_date_button_bad"), alert=True)
         return BIRTH_DATE
     return await _save_birth(update, context, checked)
 
@@ -192,7 +192,7 @@ async def birth_date_text(update: Update, context: BotContext) -> int:
     """She typed her baby's birth date."""
     parsed = life_events.parse_birth_date(her_text(update), context.today())
     if isinstance(parsed, BirthDateProblem):
-        await reply(update, texts_for(update)(f"life.{parsed.value}"))
+        await reply(update, texts_for(update, context)(f"life.{parsed.value}"))
         return BIRTH_DATE
     return await _save_birth(update, context, parsed)
 
@@ -201,7 +201,7 @@ async def ask_ended(update: Update, context: BotContext) -> int:
     """ "I'm no longer pregnant": check gently before anything stops."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     stage = await _stage(update, context)
     if isinstance(stage, Outcome):
         return await _refuse(update, texts, stage)
@@ -268,7 +268,7 @@ async def confirm_ended(update: Update, context: BotContext) -> int:
     """She confirmed (or not) that pregnancy messages should stop."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await answer(query)
     await clear_buttons(query)
     if query.data != "le:end:yes":
@@ -296,7 +296,7 @@ async def keep_local_info(update: Update, context: BotContext) -> None:
     """After a loss: keep her account for general local information only."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         outcome = await life_events.keep_for_local_info(
             session, sender(update).id, _evidence(update, context)
@@ -313,7 +313,7 @@ async def still_waiting(update: Update, context: BotContext) -> None:
     """The overdue check-in: no news yet."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     stage = await _stage(update, context)
     if stage is not LifeStage.PREGNANT:
         await _refuse(update, texts, stage if isinstance(stage, Outcome) else Outcome.STALE)
@@ -325,7 +325,7 @@ async def still_waiting(update: Update, context: BotContext) -> None:
 
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel while we wait for a birth date."""
-    await reply(update, texts_for(update)("life.ended_kept"))
+    await reply(update, texts_for(update, context)("life.ended_kept"))
     return END
 
 

@@ -200,7 +200,7 @@ async def _show_suggestions(
 
 async def show_matches(update: Update, context: BotContext) -> None:
     """/match (or its button): up to three mums-to-be near her, due around the same time."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     user = sender(update)
     if update.callback_query:
         await answer(update.callback_query)
@@ -398,7 +398,7 @@ async def say_hello(update: Update, context: BotContext) -> None:
     """She tapped 'Say hello' on a card: ask the other person, or introduce if she asked too."""
     query = update.callback_query
     assert query is not None and context.matches
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     rules = _rules(context)
     async with context.session() as session, session.begin():
         hello = await intros.say_hello(
@@ -437,7 +437,7 @@ async def answer_request(update: Update, context: BotContext) -> None:
     """She answered a request: yes introduces both of them, no ends it kindly."""
     query = update.callback_query
     assert query is not None and context.matches
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     accept = context.matches[0][1] == "yes"
     async with context.session() as session, session.begin():
         result = await intros.answer_request(
@@ -464,7 +464,7 @@ async def answer_request(update: Update, context: BotContext) -> None:
 
 async def show_my_matches(update: Update, context: BotContext) -> None:
     """/mymatches: her introductions, and requests still waiting on either side."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
         mine = await intros.my_matches(session, me.id, context.now()) if me else None
@@ -520,7 +520,7 @@ async def block_person(update: Update, context: BotContext) -> None:
     """She blocked someone from a match message; the other is never told."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     subject, subject_id = _subject(context)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
@@ -562,7 +562,7 @@ async def ask_report(update: Update, context: BotContext) -> None:
     """She tapped Report: nothing happens until she confirms who and what."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     subject, subject_id = _subject(context)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
@@ -592,14 +592,14 @@ async def cancel_report(update: Update, context: BotContext) -> None:
     assert query is not None
     await answer(query)
     await _clear_markup(query.message)
-    await reply(update, texts_for(update)("match.report.cancelled"))
+    await reply(update, texts_for(update, context)("match.report.cancelled"))
 
 
 async def report_person(update: Update, context: BotContext) -> int:
     """She confirmed a report: kept for the moderators at once; a reason is optional."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     subject, subject_id = _subject(context)
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
@@ -635,7 +635,7 @@ async def report_person(update: Update, context: BotContext) -> int:
 async def report_reason(update: Update, context: BotContext) -> int:
     """She typed why she reported: added to her report for the moderators."""
     reason = her_text(update)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     report_id = context.user_data.pop("match_report", None) if context.user_data else None
     async with context.session() as session, session.begin():
         me = await intros.by_telegram(session, sender(update).id)
@@ -650,7 +650,7 @@ async def report_reason(update: Update, context: BotContext) -> int:
 
 async def report_skip(update: Update, context: BotContext) -> int | None:
     """She'd rather not give a reason."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     query = update.callback_query
     pending = context.user_data.get("match_report") if context.user_data is not None else None
     if query is not None and query.data != f"mt:rsn:{pending}":
@@ -675,7 +675,7 @@ async def group_invite(update: Update, context: BotContext) -> None:
     """She asked for a group chat link: a single-use, expiring one, made only now."""
     query = update.callback_query
     assert query is not None and context.matches
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     group_id = int(context.matches[0][1])
     now = context.now()
     async with context.session() as session, session.begin():
@@ -718,7 +718,7 @@ async def register_cohort(update: Update, context: BotContext) -> None:
     """/cohort in a group: staff offer it to mums-to-be in an area due in some months."""
     chat = update.effective_chat
     user = sender(update)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if chat is None or chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
         return
     args = context.args or []
@@ -774,7 +774,9 @@ async def track_bot_rights(update: Update, context: BotContext) -> None:
 async def stale_button(update: Update, context: BotContext) -> None:
     """A matching button whose data we don't recognise (forged, or from an old version)."""
     if update.callback_query:
-        await answer(update.callback_query, texts_for(update)("match.not_yours"), alert=True)
+        await answer(
+            update.callback_query, texts_for(update, context)("match.not_yours"), alert=True
+        )
 
 
 async def send_newcomer_digests(context: BotContext) -> None:

@@ -19,6 +19,8 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
@@ -39,6 +41,8 @@ from bot.handlers.common import (
     fallback_message,
     her_message,
     her_text,
+    keep_language,
+    language_buttons,
     reply,
     sender,
     texts_for,
@@ -75,6 +79,11 @@ CONSENT_HEALTH, CONSENT_OPTIONAL, DUE_DATE, AREA, NAME, SUMMARY, DUE_CONFIRM = r
 END = ConversationHandler.END
 
 WARDS_PER_PAGE = 10
+# The welcome's language switch: "ob:lang:<code>".
+WELCOME_LANGUAGE = "ob:lang:"
+_WELCOME_LANGUAGE = r"^ob:lang:[a-z]{2,3}$"
+# Her flow note of the consent question's message, redrawn when she switches language.
+_CONSENT_MESSAGE = "consent_message"
 KM_PER_MILE = 1.609344
 _PURPOSE_BY_NAME = {p.value: p for p in ConsentPurpose}
 
@@ -193,7 +202,7 @@ def _edit_buttons(
 
 async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
     """Ask for whatever onboarding needs next and return the matching state."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     step = profile.step
     if step in (Step.CONSENT_MATCHING, Step.CONSENT_LOCAL_INFO, Step.CONSENT_FEEDBACK):
         purpose = step.value.removeprefix("consent_")
@@ -245,7 +254,7 @@ async def _advance(update: Update, context: BotContext) -> int:
     """Move on to the next missing piece, or say how to begin if she has no record."""
     profile = await _load_profile(context, sender(update).id)
     if profile is None:
-        await reply(update, texts_for(update)("general.not_signed_up"))
+        await reply(update, texts_for(update, context)("general.not_signed_up"))
         return END
     return await _prompt(update, context, profile)
 
@@ -253,28 +262,25 @@ async def _advance(update: Update, context: BotContext) -> int:
 async def start(update: Update, context: BotContext) -> int:
     """Welcome a newcomer, or pick up where she left off."""
     user = sender(update)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if context.args and context.user_data is not None:
         async with context.session() as session, session.begin():
             context.user_data["source"] = await join_links.known_code(session, context.args[0])
     profile = await _load_profile(context, user.id)
     if profile is None:
-        settings = context.settings
+        # Her Telegram app's language starts it (when offered); one tap switches, before she
+        # is asked anything, so she consents in the language she reads.
+        switch = language_buttons(texts.language, WELCOME_LANGUAGE)
         await reply(
-            update,
-            texts(
-                "welcome.new",
-                first_name=user.first_name,
-                council=settings.council_name,
-                notice_url=settings.privacy_notice_url,
-            ),
-            reply_markup=ReplyKeyboardRemove(),
+            update, _welcome(update, context, texts), reply_markup=switch or ReplyKeyboardRemove()
         )
-        await reply(
+        asked = await reply(
             update,
             texts("consent.health"),
             reply_markup=_yes_no(texts, "ob:health", yes_key="button.agree"),
         )
+        if asked is not None and context.user_data is not None:
+            context.user_data[_CONSENT_MESSAGE] = asked.message_id
         return CONSENT_HEALTH
     if profile.step is Step.DONE:
         await reply(update, texts("welcome.back", name=profile.display_name or user.first_name))
@@ -284,9 +290,56 @@ async def start(update: Update, context: BotContext) -> int:
     return await _prompt(update, context, profile)
 
 
+def _welcome(update: Update, context: BotContext, texts: Catalogue) -> Html:
+    settings = context.settings
+    return texts(
+        "welcome.new",
+        first_name=sender(update).first_name,
+        council=settings.council_name,
+        notice_url=settings.privacy_notice_url,
+    )
+
+
+async def welcome_language(update: Update, context: BotContext) -> int | None:
+    """She tapped a language on the welcome: the welcome and the consent question in it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    code = query.data.removeprefix(WELCOME_LANGUAGE)
+    if not await keep_language(update, context, code):
+        await answer(query, texts_for(update, context)("general.expired_button"), alert=True)
+        return None
+    await answer(query)
+    texts = texts_for(update, context)
+    if await _load_profile(context, sender(update).id) is not None:
+        # An old welcome, after she agreed: the choice is kept, and nothing else changes.
+        await edit_message(update, texts("language.changed"), None)
+        return None
+    await edit_message(
+        update, _welcome(update, context, texts), language_buttons(code, WELCOME_LANGUAGE)
+    )
+    question = texts("consent.health")
+    buttons = _yes_no(texts, "ob:health", yes_key="button.agree")
+    notes = context.user_data if context.user_data is not None else {}
+    asked = notes.get(_CONSENT_MESSAGE)
+    chat = update.effective_chat
+    try:
+        if not isinstance(asked, int) or chat is None:
+            raise BadRequest("no consent question to redraw")
+        # The question she has not answered yet, redrawn: no question in another language
+        # is left to answer, so her consent is given to the text she reads.
+        await context.bot.edit_message_text(
+            question, chat.id, asked, parse_mode=ParseMode.HTML, reply_markup=buttons
+        )
+    except BadRequest:
+        sent = await reply(update, question, reply_markup=buttons)
+        if sent is not None and context.user_data is not None:
+            context.user_data[_CONSENT_MESSAGE] = sent.message_id
+    return CONSENT_HEALTH
+
+
 async def ask_again(update: Update, context: BotContext, state: object) -> None:
     """The question sign-up or /profile is waiting for, once more (after an urgent reply)."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if state == CONSENT_HEALTH:
         await reply(
             update,
@@ -321,7 +374,7 @@ async def health_text(update: Update, context: BotContext) -> int:
     said = read_plain_yes_no(her_text(update))
     if said is None:
         return await health_not_understood(update, context)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     evidence = _typed_evidence(update, context, texts("consent.health"), said)
     return await _answer_health(update, context, said, evidence)
 
@@ -330,7 +383,7 @@ async def _answer_health(
     update: Update, context: BotContext, granted: bool, evidence: ConsentContext
 ) -> int:
     user = sender(update)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     query = update.callback_query
     async with context.session() as session, session.begin():
         already_agreed = await residents.find_resident(session, user.id) is not None
@@ -340,7 +393,7 @@ async def _answer_health(
             await residents.start_signup(
                 session,
                 user.id,
-                user.language_code or "en",
+                texts.language,
                 evidence,
                 context.safeguarding_key,
             )
@@ -393,7 +446,7 @@ async def optional_text(update: Update, context: BotContext) -> int | None:
     name = profile.step.value.removeprefix("consent_")
     if said is None or name not in _PURPOSE_BY_NAME:
         return await buttons_not_understood(update, context)
-    evidence = _typed_evidence(update, context, texts_for(update)(f"consent.{name}"), said)
+    evidence = _typed_evidence(update, context, texts_for(update, context)(f"consent.{name}"), said)
     return await _answer_optional(update, context, _PURPOSE_BY_NAME[name], said, evidence)
 
 
@@ -416,13 +469,13 @@ async def _answer_optional(
         # An earlier question's button: her answer to it stands; /privacy changes it. Whatever
         # she is doing now (a due date, a /profile change) stays where it was.
         if query is not None:
-            await answer(query, texts_for(update)("general.stale_button"), alert=True)
+            await answer(query, texts_for(update, context)("general.stale_button"), alert=True)
         return None
     if query is not None:
         await answer(query)
         await clear_buttons(query)
     choice = "yes" if granted else "no"
-    await reply(update, texts_for(update)(f"consent.answered_{purpose.value}_{choice}"))
+    await reply(update, texts_for(update, context)(f"consent.answered_{purpose.value}_{choice}"))
     return await _advance(update, context)
 
 
@@ -481,7 +534,7 @@ def _confirm_question(texts: Catalogue, parsed: DueDate, today: dt.date) -> Html
 
 async def _take_due_answer(update: Update, context: BotContext, text: str) -> int:
     """Read a typed due-date answer; ask her to confirm what it gives, or say what went wrong."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     today = context.today()
     parsed = parse_due_date(text, today)
     if isinstance(parsed, DueDateProblem):
@@ -500,7 +553,7 @@ async def _take_due_answer(update: Update, context: BotContext, text: str) -> in
 
 async def _due_not_known(update: Update, context: BotContext) -> int:
     """She doesn't know yet: sign-up carries on, and the question comes back in two weeks."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     ask_at = context.settings.quiet_hours.next_send_time(
         context.now() + residents.ASK_DUE_DATE_AGAIN_AFTER
     )
@@ -533,7 +586,7 @@ async def due_date_text(update: Update, context: BotContext) -> int:
 
 async def due_date_not_text(update: Update, context: BotContext) -> int:
     """Something other than text arrived while we wait for a due date."""
-    await _ask_due(update, texts_for(update), "due.not_text")
+    await _ask_due(update, texts_for(update, context), "due.not_text")
     return DUE_DATE
 
 
@@ -548,7 +601,7 @@ async def due_unknown(update: Update, context: BotContext) -> int:
 
 
 async def _confirmed(update: Update, context: BotContext, shown: dt.date | None) -> int | None:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         stored = await residents.confirm_due_date(session, sender(update).id, shown, context.now())
     query = update.callback_query
@@ -572,12 +625,12 @@ async def _rejected(update: Update, context: BotContext) -> int | None:
     query = update.callback_query
     if not waiting and query is not None:
         # No date is waiting for her yes or no: an old (or made-up) button changes nothing.
-        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.stale_button"), alert=True)
         return None
     if query is not None:
         await answer(query)
         await clear_buttons(query)
-    await _ask_due(update, texts_for(update), "due.ask_again")
+    await _ask_due(update, texts_for(update, context), "due.ask_again")
     return DUE_DATE
 
 
@@ -592,7 +645,7 @@ async def due_confirm_button(update: Update, context: BotContext) -> int | None:
     try:
         shown = dt.date.fromisoformat(parts[3])
     except (IndexError, ValueError):
-        await answer(query, texts_for(update)("general.bad_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.bad_button"), alert=True)
         return None
     return await _confirmed(update, context, shown)
 
@@ -616,7 +669,7 @@ async def due_confirm_not_understood(update: Update, context: BotContext) -> int
     profile = await _load_profile(context, sender(update).id)
     if profile is None or profile.pending_due_date is None:
         return await _advance(update, context)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     question = texts("due.confirm_not_understood", due=texts.date(profile.pending_due_date))
     await _ask_confirm(update, texts, question, profile.pending_due_date)
     return DUE_CONFIRM
@@ -653,7 +706,7 @@ async def _suggested_district(context: BotContext) -> str | None:
 
 
 async def _show_districts(update: Update, context: BotContext, edit: bool) -> int:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     # A midwife's join link may suggest her clinic's district: it comes first, starred.
     suggested = await _suggested_district(context)
     star = texts.raw("joinlink.suggested_district")
@@ -689,7 +742,7 @@ async def area_district(update: Update, context: BotContext) -> int:
     district = context.gazetteer.district(parts[2])
     page = int(parts[3]) if len(parts) > 3 else 0
     wards = context.gazetteer.wards_in(parts[2]) if district else []
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if district is None or page * WARDS_PER_PAGE >= len(wards):
         await answer(query, texts("general.bad_button"), alert=True)
         return AREA
@@ -729,7 +782,7 @@ def _ward_page(
 
 async def _choose_place(update: Update, context: BotContext, found: ChoosePlace) -> int:
     """A place name that fits several wards, or a district: she picks with buttons."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     district = found.district
     if not found.wards and district is not None:
         wards = context.gazetteer.wards_in(district.code)
@@ -773,7 +826,7 @@ async def _save_ward(update: Update, context: BotContext, ward: Ward) -> int:
         )
     if context.user_data is not None:
         context.user_data.pop("outcode", None)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await reply(
         update,
         texts("area.saved", ward=ward.name, district=ward.district_name),
@@ -789,7 +842,7 @@ async def area_ward(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     ward = context.gazetteer.ward(query.data.split(":")[2])
     if ward is None:
-        await answer(query, texts_for(update)("general.bad_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.bad_button"), alert=True)
         return AREA
     await answer(query)
     await clear_buttons(query)
@@ -797,7 +850,7 @@ async def area_ward(update: Update, context: BotContext) -> int:
 
 
 async def _handle_resolution(update: Update, context: BotContext, found: Resolution) -> int:
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if isinstance(found, WardFound):
         return await _save_ward(update, context, found.ward)
     if isinstance(found, ChoosePlace):
@@ -860,7 +913,7 @@ async def area_location(update: Update, context: BotContext) -> int:
 async def area_text(update: Update, context: BotContext) -> int:
     """She typed a postcode, a postcode district, or (if enabled) a place name."""
     text = her_text(update).strip()
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
     found = context.gazetteer.resolve_text(text)
@@ -897,7 +950,9 @@ async def area_wait(update: Update, context: BotContext) -> int:
     outcode = context.user_data.get("outcode") if context.user_data is not None else None
     async with context.session() as session, session.begin():
         await residents.wait_for_area(session, sender(update).id, outcode, context.now())
-    await reply(update, texts_for(update)("area.waiting"), reply_markup=ReplyKeyboardRemove())
+    await reply(
+        update, texts_for(update, context)("area.waiting"), reply_markup=ReplyKeyboardRemove()
+    )
     return END
 
 
@@ -907,14 +962,14 @@ async def area_retry(update: Update, context: BotContext) -> int:
     assert query is not None
     await answer(query)
     await clear_buttons(query)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await reply(update, texts("area.try_again_prompt"), reply_markup=_area_keyboard(texts))
     return AREA
 
 
 async def area_not_understood(update: Update, context: BotContext) -> int:
     """Neither text nor a location arrived while we wait for her area."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await reply(update, texts("area.not_understood"), reply_markup=_area_keyboard(texts))
     return AREA
 
@@ -943,7 +998,9 @@ async def _ask_name(update: Update, texts: Catalogue) -> None:
 async def _save_name(update: Update, context: BotContext, raw: str) -> int:
     name = residents.clean_display_name(raw)
     if name is None:
-        await reply(update, texts_for(update)("name.invalid", max=residents.DISPLAY_NAME_MAX))
+        await reply(
+            update, texts_for(update, context)("name.invalid", max=residents.DISPLAY_NAME_MAX)
+        )
         return NAME
     async with context.session() as session, session.begin():
         await residents.set_display_name(session, sender(update).id, name, context.now())
@@ -968,7 +1025,7 @@ async def name_text(update: Update, context: BotContext) -> int:
 
 async def name_not_text(update: Update, context: BotContext) -> int:
     """Something other than text arrived while we wait for a name: ask again, with its button."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await reply(update, texts("name.not_text"))
     await _ask_name(update, texts)
     return NAME
@@ -984,7 +1041,7 @@ async def _matching_offer(update: Update, context: BotContext) -> InlineKeyboard
         )
     if not welcomed:
         return None
-    rows = matching_news.find_button(texts_for(update))
+    rows = matching_news.find_button(texts_for(update, context))
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
@@ -1007,7 +1064,7 @@ async def summary_confirm(update: Update, context: BotContext) -> int:
     profile = await _load_profile(context, sender(update).id)
     name = profile.display_name if profile and profile.display_name else sender(update).first_name
     matching_on = bool(profile and profile.consents.get(ConsentPurpose.MATCHING))
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if not matching_on:
         closing = texts("summary.closing_no_matching")
     elif profile is not None and profile.due_date is None:
@@ -1025,7 +1082,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
     """A change button on the summary or /profile."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     item = query.data.rsplit(":", 1)[1]
     profile = await _load_profile(context, sender(update).id)
     # NAME too: turning matching on in /privacy offers "Choose my name", which lands here.
@@ -1055,9 +1112,9 @@ async def profile_done(update: Update, context: BotContext) -> int | None:
     profile = await _load_profile(context, sender(update).id)
     if profile is None or profile.step is not Step.DONE:
         # Mid sign-up there is no /profile to close: an old or made-up Done leaves her there.
-        await answer(query, texts_for(update)("general.stale_button"), alert=True)
+        await answer(query, texts_for(update, context)("general.stale_button"), alert=True)
         return None
-    await answer(query, texts_for(update)("summary.closed"))
+    await answer(query, texts_for(update, context)("summary.closed"))
     await clear_buttons(query)
     return END
 
@@ -1065,19 +1122,25 @@ async def profile_done(update: Update, context: BotContext) -> int | None:
 async def stale_button(update: Update, context: BotContext) -> None:
     """A sign-up button from an earlier step: say so and stay where we are."""
     if update.callback_query:
-        await answer(update.callback_query, texts_for(update)("general.stale_button"), alert=True)
+        await answer(
+            update.callback_query, texts_for(update, context)("general.stale_button"), alert=True
+        )
 
 
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel: stop the conversation; everything saved so far is kept."""
-    await reply(update, texts_for(update)("general.cancelled"), reply_markup=ReplyKeyboardRemove())
+    await reply(
+        update, texts_for(update, context)("general.cancelled"), reply_markup=ReplyKeyboardRemove()
+    )
     return END
 
 
 async def not_signed_up(update: Update, context: BotContext) -> int:
     """A step found no record: she declined or was forgotten in the meantime."""
     await reply(
-        update, texts_for(update)("general.not_signed_up"), reply_markup=ReplyKeyboardRemove()
+        update,
+        texts_for(update, context)("general.not_signed_up"),
+        reply_markup=ReplyKeyboardRemove(),
     )
     return END
 
@@ -1109,13 +1172,13 @@ async def resume_signup(update: Update, context: BotContext) -> None:
         await optional_text(update, context)
     else:
         # A button is what she needs here (a consent, the summary): ask it again.
-        await reply(update, texts_for(update)("general.use_buttons"))
+        await reply(update, texts_for(update, context)("general.use_buttons"))
         await _prompt(update, context, profile)
 
 
 async def health_not_understood(update: Update, context: BotContext) -> int:
     """Anything but a button while we ask the required consent: ask it again."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await reply(update, texts("general.use_buttons"))
     await reply(
         update,
@@ -1127,7 +1190,7 @@ async def health_not_understood(update: Update, context: BotContext) -> int:
 
 async def buttons_not_understood(update: Update, context: BotContext) -> int:
     """Anything but a button while a consent or the summary waits: ask it again."""
-    await reply(update, texts_for(update)("general.use_buttons"))
+    await reply(update, texts_for(update, context)("general.use_buttons"))
     return await _advance(update, context)
 
 
@@ -1160,9 +1223,11 @@ def onboarding_conversation(show_choices: Callback) -> ConversationHandler[Any]:
             CallbackQueryHandler(due_confirm_button, pattern=_DUE_CONFIRM),
             CallbackQueryHandler(due_unknown, pattern=r"^ob:due:unknown$"),
             CallbackQueryHandler(summary_confirm, pattern=r"^ob:sum:ok$"),
+            CallbackQueryHandler(welcome_language, pattern=_WELCOME_LANGUAGE),
         ],
         states={
             CONSENT_HEALTH: [
+                CallbackQueryHandler(welcome_language, pattern=_WELCOME_LANGUAGE),
                 CallbackQueryHandler(health_choice, pattern=_HEALTH),
                 MessageHandler(_TEXT, health_text),
                 MessageHandler(~filters.COMMAND, health_not_understood),

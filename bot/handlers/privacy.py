@@ -66,7 +66,7 @@ def _choices(texts: Catalogue, profile: Profile) -> tuple[Html, InlineKeyboardMa
 
 async def show_privacy(update: Update, context: BotContext) -> None:
     """Show the privacy notice and, for a resident, her choices with buttons."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     from_button = update.callback_query is not None
     if update.callback_query:
         await answer(update.callback_query)
@@ -96,7 +96,7 @@ async def _explain(update: Update, context: BotContext, purpose: ConsentPurpose)
     """Before she turns a purpose on, show what it means, as sign-up did, and ask again."""
     query = update.callback_query
     assert query is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await answer(query)
     markup = InlineKeyboardMarkup(
         [
@@ -123,7 +123,7 @@ async def change_choice(update: Update, context: BotContext) -> None:
     """Turn one optional purpose off at once, or on once she has read what it means again."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     # Callback data is hers to forge: anything but "pv:<purpose>:on|off|yes|no" is answered kindly.
     match = _CHOICE.fullmatch(query.data)
     purpose = _OPTIONAL_BY_NAME.get(match[1]) if match else None

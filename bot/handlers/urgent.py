@@ -70,7 +70,7 @@ class UrgentSpotter:
         text = message.text or message.caption if message is not None else None
         if not text:
             return
-        texts = texts_for(update)
+        texts = texts_for(update, context)
         # Her language's phrases beside English's, and the reply in her language.
         rules = rules_for(context.content, texts.language)
         # Her words are only matched, never logged or stored.
@@ -92,7 +92,7 @@ class UrgentSpotter:
 
 async def show_help(update: Update, context: BotContext) -> None:
     """/help: what the bot can do, then 999, NHS 111 and her own maternity triage line."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     rules = rules_for(context.content, texts.language)
     helplines = tuple(h for h in (rules.helpline(i) for i in rules.help_shows) if h)
     district = await _district(context, update)

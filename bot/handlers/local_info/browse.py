@@ -42,7 +42,7 @@ def _categories(
 
 async def _ready(update: Update, context: BotContext) -> tuple[ContentSet, Ward] | None:
     """Her ward and the content, or a kind word about why not."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     content = context.content
     ward = await _her_ward(update, context)
     if update.callback_query is not None:
@@ -57,8 +57,10 @@ async def _ready(update: Update, context: BotContext) -> tuple[ContentSet, Ward]
     return content.for_language(texts.language), ward
 
 
-async def _send_categories(update: Update, content: ContentSet, ward: Ward, *, edit: bool) -> None:
-    texts = texts_for(update)
+async def _send_categories(
+    update: Update, context: BotContext, content: ContentSet, ward: Ward, *, edit: bool
+) -> None:
+    texts = texts_for(update, context)
     nearby = nearby_services(content, ward)
     if not nearby:
         await reply(update, texts("services.none"))
@@ -75,7 +77,7 @@ async def show_services(update: Update, context: BotContext) -> None:
     """/services (or the "all categories" button): the categories with something near her."""
     ready = await _ready(update, context)
     if ready is not None:
-        await _send_categories(update, *ready, edit=update.callback_query is not None)
+        await _send_categories(update, context, *ready, edit=update.callback_query is not None)
 
 
 async def show_category(update: Update, context: BotContext) -> None:
@@ -87,14 +89,14 @@ async def show_category(update: Update, context: BotContext) -> None:
     if ready is None:
         return
     content, ward = ready
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     category = content.category(code)
     nearby = nearby_services(content, ward, code) if category else []
     page = int(page_text)
     if category is None or not nearby or page * PER_PAGE >= len(nearby):
         # Forged, or the directory changed since this message: show what there is now.
         await reply(update, texts("services.changed"))
-        await _send_categories(update, content, ward, edit=False)
+        await _send_categories(update, context, content, ward, edit=False)
         return
     shown = nearby[page * PER_PAGE : (page + 1) * PER_PAGE]
     nav = []

@@ -25,7 +25,7 @@ from bot.services.local_info.content import loaded_digest
 from bot.services.staff import accounts as staff_service
 from bot.services.staff.accounts import ALLOWED, InviteRefused, Permission
 from bot.services.staff.audit import audit_csv, audit_events, record
-from bot.texts import Catalogue, Html, long_date
+from bot.texts import Catalogue, Html, catalogue, long_date
 from models import StaffMember, StaffRole
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ _INVITABLE = (StaffRole.MIDWIFE, StaffRole.BROADCASTER, StaffRole.MODERATOR, Sta
 async def sync_commands(context_bot: Bot, member: StaffMember) -> None:
     """Show a member her staff commands (in her chat only); a revoked member sees the usual."""
     scope = BotCommandScopeChat(member.telegram_user_id)
-    texts = texts_for(None)
+    texts = catalogue("en")  # staff commands are in English
     try:
         if member.revoked_at is not None:
             await context_bot.delete_my_commands(scope=scope)
@@ -92,13 +92,13 @@ async def show_staff_help(update: Update, context: BotContext) -> None:
     async with context.session() as session:
         member = await staff_service.active_staff(session, sender(update).id)
     if member is not None:
-        await reply(update, staff_help(texts_for(update), member))
+        await reply(update, staff_help(texts_for(update, context), member))
 
 
 async def join_as_staff(update: Update, context: BotContext) -> None:
     """/start staff_<token>: use an invitation."""
     user = sender(update)
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     payload = (context.args or [""])[0]
     async with context.session() as session, session.begin():
         outcome = await staff_service.accept_invite(session, payload, user.id, context.now())
@@ -163,7 +163,7 @@ async def show_staff(update: Update, context: BotContext) -> None:
     async with context.session() as session, session.begin():
         members = await staff_service.list_staff(session)
         content_loaded = await loaded_digest(session) is not None
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     text, markup = _staff_card(texts, members, me)
     if not content_loaded:
         text = Html(f"{text}\n\n{texts('staff.no_content')}")
@@ -177,7 +177,7 @@ async def invite(update: Update, context: BotContext) -> None:
     me = await guard(update, context, Permission.MANAGE_STAFF, "staff.invite")
     if me is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     role = next((r for r in StaffRole if f"st:inv:{r.value}" == query.data), None)
     if role is None:
         await answer(query, texts("general.bad_button"), alert=True)
@@ -203,7 +203,7 @@ async def ask_revoke(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None
     if await guard(update, context, Permission.MANAGE_STAFF, "staff.revoke") is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     number = query.data.rsplit(":", 1)[1]
     await answer(query)
     await ask_yes_no(
@@ -232,7 +232,7 @@ async def revoke(update: Update, context: BotContext) -> None:
     me = await guard(update, context, Permission.MANAGE_STAFF, "staff.revoke")
     if me is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     if query.data == "st:rvn":
         await answer(query, texts("staff.revoke_kept"))
         await clear_buttons(query)
@@ -259,7 +259,7 @@ async def send_audit(update: Update, context: BotContext) -> None:
         record(session, context.now(), staff_service.actor(me), "audit.export", None, "ok")
     async with context.session() as session:
         content = audit_csv(await audit_events(session))
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     await update.effective_chat.send_document(
         InputFile(content.encode("utf-8"), filename=texts.raw("staff.audit_filename")),
         caption=texts("staff.audit_caption"),

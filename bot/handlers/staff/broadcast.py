@@ -179,7 +179,7 @@ async def start(update: Update, context: BotContext) -> int:
     """/broadcast: ask for the message."""
     if await guard(update, context, Permission.BROADCAST, "broadcast.start") is None:
         return END
-    await reply(update, texts_for(update)("broadcast.ask_text", max=broadcasts.TEXT_MAX))
+    await reply(update, texts_for(update, context)("broadcast.ask_text", max=broadcasts.TEXT_MAX))
     return TEXT
 
 
@@ -188,7 +188,7 @@ async def text_given(update: Update, context: BotContext) -> int:
     member = await guard(update, context, Permission.BROADCAST, "broadcast.draft")
     if member is None:
         return END
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     message = update.effective_message
     # text_html keeps her bold, italics and links, and escapes everything else.
     html = message.text_html if message and message.text else ""
@@ -225,7 +225,7 @@ async def _input(
     member = await guard(update, context, Permission.BROADCAST, "broadcast.edit")
     if member is None:
         return END
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     broadcast = await _pending_draft(update, context, member)
     if broadcast is None:
         await reply(update, texts("broadcast.no_draft"))
@@ -272,7 +272,7 @@ async def due_range_given(update: Update, context: BotContext) -> int:
 async def button_given(update: Update, context: BotContext) -> int:
     """She typed the link button's words and address."""
 
-    texts = texts_for(update)
+    texts = texts_for(update, context)
 
     async def parse(text: str, broadcast: Broadcast) -> dict[str, Any] | str:
         insecure = broadcasts.insecure_link(text)
@@ -338,7 +338,7 @@ async def when_given(update: Update, context: BotContext) -> int:
     member = await guard(update, context, Permission.BROADCAST, "broadcast.schedule")
     if member is None:
         return END
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     broadcast = await _pending_draft(update, context, member)
     if broadcast is None:
         await reply(update, texts("broadcast.no_draft"))
@@ -461,7 +461,7 @@ async def on_button(update: Update, context: BotContext) -> int:
     member = await guard(update, context, Permission.BROADCAST, "broadcast.button")
     if member is None:
         return END
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     match = _DATA.fullmatch(query.data)
     if match is None:
         await answer(query, texts("general.bad_button"), alert=True)
@@ -698,7 +698,7 @@ async def list_scheduled(update: Update, context: BotContext) -> None:
     member = await guard(update, context, Permission.BROADCAST, "broadcast.list")
     if member is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     waiting = await broadcasts.list_scheduled(_desk(context), member)
     if not waiting:
         await reply(update, texts("broadcast.scheduled_none"))
@@ -722,7 +722,7 @@ async def list_scheduled(update: Update, context: BotContext) -> None:
 
 async def cancel_compose(update: Update, context: BotContext) -> int:
     """/cancel while composing: the draft stays, unsent."""
-    await reply(update, texts_for(update)("broadcast.compose_cancelled"))
+    await reply(update, texts_for(update, context)("broadcast.compose_cancelled"))
     return END
 
 

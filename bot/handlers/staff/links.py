@@ -31,13 +31,13 @@ async def ask_clinic(update: Update, context: BotContext) -> int:
     """/joinlink: start making a link for a clinic or team."""
     if await guard(update, context, Permission.JOIN_LINKS, "joinlink.start") is None:
         return END
-    await reply(update, texts_for(update)("joinlink.ask_clinic"))
+    await reply(update, texts_for(update, context)("joinlink.ask_clinic"))
     return CLINIC
 
 
 async def clinic_given(update: Update, context: BotContext) -> int:
     """She named the clinic: ask which district it serves (or none in particular)."""
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     message = update.effective_message
     clinic = join_links.clean_clinic(message.text or "") if message else None
     if clinic is None:
@@ -64,7 +64,7 @@ async def district_chosen(update: Update, context: BotContext) -> int:
     member = await guard(update, context, Permission.JOIN_LINKS, "joinlink.create")
     if member is None:
         return END
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     clinic = (context.user_data or {}).get(_CLINIC_KEY)
     code = query.data.removeprefix("jl:d:")
     district = context.gazetteer.district(code) if code != "none" else None
@@ -112,7 +112,7 @@ async def cancel(update: Update, context: BotContext) -> int:
     """/cancel while making a link."""
     if context.user_data is not None:
         context.user_data.pop(_CLINIC_KEY, None)
-    await reply(update, texts_for(update)("joinlink.cancelled"))
+    await reply(update, texts_for(update, context)("joinlink.cancelled"))
     return END
 
 
@@ -159,7 +159,7 @@ async def show_stats(update: Update, context: BotContext) -> None:
     member = await guard(update, context, Permission.JOIN_LINKS, "joinlink.stats")
     if member is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     base = context.settings.report_rounding_base
     async with context.session() as session:
         links = await join_links.visible_links(session, member)
@@ -199,7 +199,7 @@ async def revoke_link(update: Update, context: BotContext) -> None:
     member = await guard(update, context, Permission.JOIN_LINKS, "joinlink.revoke")
     if member is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     link_id = query.data.removeprefix("jl:rv:")
     if not link_id.isdigit():
         await answer(query, texts("general.bad_button"), alert=True)

@@ -26,7 +26,7 @@ async def show_reports(update: Update, context: BotContext) -> None:
     member = await guard(update, context, Permission.MODERATE, "moderation.list")
     if member is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     async with context.session() as session, session.begin():
         reports = await staff_moderation.open_reports(session)
         # Reports show residents' names and words: who looked, and when, is kept.
@@ -68,7 +68,7 @@ async def decide(update: Update, context: BotContext) -> None:
     member = await guard(update, context, Permission.MODERATE, "moderation.decide")
     if member is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     match = _DATA.fullmatch(query.data)
     if match is None:
         await answer(query, texts("general.bad_button"), alert=True)

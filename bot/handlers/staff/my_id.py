@@ -10,4 +10,4 @@ from bot.handlers.common import reply, sender, texts_for
 
 async def show_my_id(update: Update, context: BotContext) -> None:
     """Tell the sender her own Telegram user id (only ever her own; nothing is stored)."""
-    await reply(update, texts_for(update)("staff.my_id", user_id=sender(update).id))
+    await reply(update, texts_for(update, context)("staff.my_id", user_id=sender(update).id))

@@ -70,7 +70,7 @@ async def send_report(update: Update, context: BotContext) -> None:
     """/report [comments] [YYYY-MM [YYYY-MM]]: admins only; anyone else sees an unknown command."""
     if await guard(update, context, Permission.REPORTS, "report.generate") is None:
         return
-    texts = texts_for(update)
+    texts = texts_for(update, context)
     args = list(context.args or [])
     wants_comments = bool(args) and args[0].lower() == "comments"
     period = _period(context, args[1:] if wants_comments else args)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -288,6 +289,36 @@ async def consent_by_purpose(inputs: ReportInputs) -> Rows:
     return [((last, PURPOSE_LABELS[p], "Yes" if granted else "No"), n) for p, granted, n in result]
 
 
+def language_label(code: str | None) -> str:
+    """A language by its English name ("Polish"): staff see languages only in counts."""
+    try:
+        return Locale.parse(code or "").get_display_name("en") or NOT_RECORDED
+    except (ValueError, UnknownLocaleError):
+        return NOT_RECORDED
+
+
+async def signups_by_language(inputs: ReportInputs) -> Rows:
+    """Completed sign-ups by month and the language she uses the bot in."""
+    month = month_of(Resident.onboarded_at, inputs.period)
+    result = await inputs.session.execute(
+        select(month, Resident.language_code, func.count())
+        .where(within(Resident.onboarded_at, inputs.period))
+        .group_by(month, Resident.language_code)
+    )
+    return [((m, language_label(code)), n) for m, code, n in result]
+
+
+async def consent_by_language(inputs: ReportInputs) -> Rows:
+    """Consent choices made in the period, by month and the language of the text she read."""
+    month = month_of(ConsentEvent.created_at, inputs.period)
+    result = await inputs.session.execute(
+        select(month, ConsentEvent.language, func.count())
+        .where(within(ConsentEvent.created_at, inputs.period))
+        .group_by(month, ConsentEvent.language)
+    )
+    return [((m, language_label(code)), n) for m, code, n in result]
+
+
 async def consent_withdrawals(inputs: ReportInputs) -> Rows:
     """A "no" that replaced a "yes", by month and purpose."""
     history = select(
@@ -394,6 +425,25 @@ SECTIONS: list[Section] = [
         column_totals=False,
         chart="bars",
         share_of_first_column=True,
+    ),
+    Section(
+        slug="signups_by_language",
+        title="Sign-ups by month and language",
+        description="Completed sign-ups by the language she chose to use Bump Buddies in.",
+        row_dim="month",
+        col_dim="language",
+        query=signups_by_language,
+        chart="stacked",
+    ),
+    Section(
+        slug="consent_by_language",
+        title="Consent choices by month and language",
+        description="Every consent choice made (yes or no, any purpose), by the language of the "
+        "text she read when she made it.",
+        row_dim="month",
+        col_dim="language",
+        query=consent_by_language,
+        chart="stacked",
     ),
     Section(
         slug="consent_withdrawals",

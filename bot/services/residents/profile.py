@@ -7,6 +7,7 @@ import enum
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -182,6 +183,28 @@ async def profile(session: AsyncSession, telegram_user_id: int) -> Profile | Non
 async def record_refusal(session: AsyncSession, context: ConsentContext) -> None:
     """Keep only the fact that someone declined, under a reference that leads nowhere."""
     await record_consent(session, str(uuid.uuid4()), ConsentPurpose.HEALTH_DATA, False, context)
+
+
+async def language_of(session: AsyncSession, telegram_user_id: int) -> str | None:
+    """The language kept on her profile, or None if she has none."""
+    return cast(
+        "str | None",
+        await session.scalar(
+            select(Resident.language_code).where(Resident.telegram_user_id == telegram_user_id)
+        ),
+    )
+
+
+async def set_language(
+    session: AsyncSession, telegram_user_id: int, language: str, now: dt.datetime
+) -> bool:
+    """Keep the language she chose on her profile; False if she has no profile yet."""
+    resident = await find_resident(session, telegram_user_id)
+    if resident is None:
+        return False
+    resident.language_code = language[:8]
+    resident.updated_at = now
+    return True
 
 
 async def start_signup(
