@@ -107,4 +107,4 @@ async def test_services_before_content_is_loaded_says_it_is_not_ready(
 
     [sent] = await bot.send(user, "/services")
 
-    assert "isn't available just yet" in sent.plain_text
+    assert "isn't ready yet" in sent.plain_text

@@ -364,7 +364,9 @@ def ask_again_or(
     (never a dead end); otherwise `otherwise` answers it."""
 
     async def handle(update: Update, context: BotContext) -> None:
-        await yes_no_asked_again(update, context, texts_for(update)("general.answer_yes_no"))
+        await yes_no_asked_again(
+            update, context, texts_for(update, context)("general.answer_yes_no")
+        )
         for question in waiting:
             state = conversation_state(question.conversation, update)
             if state is not None:
@@ -388,7 +390,7 @@ def unknown_command_then_ask_again(
 
     async def handle(update: Update, context: BotContext) -> None:
         await unknown_command(update, context)
-        texts = texts_for(update)
+        texts = texts_for(update, context)
         await yes_no_asked_again(update, context, texts("general.still_waiting"))
         for question in pending:
             state = conversation_state(question.conversation, update)

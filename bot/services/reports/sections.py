@@ -309,11 +309,16 @@ async def signups_by_language(inputs: ReportInputs) -> Rows:
 
 
 async def consent_by_language(inputs: ReportInputs) -> Rows:
-    """Consent choices made in the period, by month and the language of the text she read."""
+    """Answers to the sign-up consent question (yes or no) in the period, by month and the
+    language of the text she read. One answer per person signing up: a count of people, which
+    the rounding protects (every choice of hers would count one person several times)."""
     month = month_of(ConsentEvent.created_at, inputs.period)
     result = await inputs.session.execute(
         select(month, ConsentEvent.language, func.count())
-        .where(within(ConsentEvent.created_at, inputs.period))
+        .where(
+            within(ConsentEvent.created_at, inputs.period),
+            ConsentEvent.purpose == ConsentPurpose.HEALTH_DATA,
+        )
         .group_by(month, ConsentEvent.language)
     )
     return [((m, language_label(code)), n) for m, code, n in result]
@@ -437,9 +442,9 @@ SECTIONS: list[Section] = [
     ),
     Section(
         slug="consent_by_language",
-        title="Consent choices by month and language",
-        description="Every consent choice made (yes or no, any purpose), by the language of the "
-        "text she read when she made it.",
+        title="Sign-up consent answers by month and language",
+        description="Answers, yes or no, to the first consent question (keeping pregnancy "
+        "details), by the language of the text she read when she answered.",
         row_dim="month",
         col_dim="language",
         query=consent_by_language,
