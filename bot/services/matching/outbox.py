@@ -83,6 +83,9 @@ async def take_back(
         delivery.telegram_message_id = None
         delivery.text = ""
         delivery.buttons = None
+        # The words to render it again from (her name, her area) are our copy too.
+        delivery.template = None
+        delivery.params = None
     owe(session, recipient_id, kind, message_id)
 
 
