@@ -60,8 +60,9 @@ class Watch:
             assert chat is not None
             self.events.append(("end", chat.id, update.update_id))
 
-        app.add_handler(TypeHandler(Update, started), group=-100)
-        app.add_handler(TypeHandler(Update, ended), group=100)
+        # Only one handler runs per group: these groups must be outside every group the bot uses.
+        app.add_handler(TypeHandler(Update, started), group=-10_000)
+        app.add_handler(TypeHandler(Update, ended), group=10_000)
 
     def order(self, chat_id: int) -> list[int]:
         return [u for kind, chat, u in self.events if kind == "start" and chat == chat_id]
