@@ -129,3 +129,25 @@ async def test_the_check_finds_english_in_what_an_english_speaker_gets(
 
     assert len(leaked) > 10
     assert "14 March 2027" in leaked  # and in Polish the date is "14 marca 2027"
+
+
+@pytest.mark.parametrize(
+    ("language", "yes", "weeks"),
+    [("pl", "Tak", "20 tygodni"), ("ro", "Da", "20 de săptămâni"), ("ur", "ہاں", "20 ہفتے")],
+)
+async def test_she_types_her_answers_in_her_language_as_her_catalogue_asks(
+    bot: BotHarness, fake: FakeTelegram, language: str, yes: str, weeks: str
+) -> None:
+    texts = load_catalogue(language)
+    her = fake.new_user("Ola", language_code=language)
+    await bot.send(her, "/start")
+    await bot.press(her, texts("button.agree"))
+
+    for _ in range(3):
+        await bot.send(her, yes)
+    confirm = await bot.send(her, weeks)
+    assert texts("due.confirm_yes") in confirm[-1].button_texts()
+    await bot.send(her, yes)
+
+    area = parse_html(texts("area.ask").split("\n")[0])[0]
+    assert bot.last(her).plain_text.startswith(area), bot.last(her).plain_text

@@ -1,8 +1,8 @@
 """Typed answers to a Yes/No question: the one reader every prompt with Yes/No buttons uses.
 
 Wherever the bot shows Yes/No buttons, "yes", "Yes please", "y", "yeah", "no", "No thanks.",
-"n" (any case, trailing punctuation), and the Urdu "ہاں" / "نہیں" work exactly like the
-buttons. Two strengths:
+"n" (any case, trailing punctuation), the Urdu "ہاں" / "نہیں", the Polish "tak" / "nie" and the
+Romanian "da" / "nu" work exactly like the buttons. Two strengths:
 
 - read_plain_yes_no: only a plain yes or no. For consent, erasure, reports, introductions and
   staff confirmations, where an answer must be unmistakable ("ok" or "sure" is not consent).
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from bot.services.residents.due_dates import from_urdu
+from bot.services.residents.polish_romanian import from_polish_or_romanian
 
 # Nothing legitimate is longer; refusing early keeps regex work bounded on pasted essays.
 MAX_TEXT_LENGTH = 64
@@ -39,8 +40,9 @@ _YES_EMOJI = ("\U0001f44d", "\u2705")
 def _clean(text: object) -> str | None:
     if not isinstance(text, str) or len(text) > MAX_TEXT_LENGTH:
         return None
-    # Urdu (script or Roman) yes and no become "yes" and "no": the Urdu catalogue asks for them.
-    return from_urdu(" ".join(text.replace("\u2019", "'").split()).lower()).rstrip(_TRAILING)
+    # Urdu, Polish and Romanian yes and no become "yes" and "no": their catalogues ask for them.
+    cleaned = from_urdu(" ".join(text.replace("\u2019", "'").split()).lower())
+    return from_polish_or_romanian(cleaned).rstrip(_TRAILING)
 
 
 def read_plain_yes_no(text: object) -> bool | None:

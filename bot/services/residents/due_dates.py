@@ -20,6 +20,8 @@ from typing import Literal
 
 from dateutil.relativedelta import relativedelta
 
+from bot.services.residents.polish_romanian import from_polish_or_romanian
+
 MAX_WEEKS_AHEAD = 42
 PREGNANCY_DAYS = 280
 MAX_PREGNANCY_WEEKS = 42
@@ -272,7 +274,7 @@ def _parse(text: str, today: dt.date) -> ParsedDueDate:
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return DueDateProblem("unrecognised")
     cleaned = " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split()).lower()
-    cleaned = from_urdu(cleaned)
+    cleaned = from_polish_or_romanian(from_urdu(cleaned))
     if not cleaned.isascii():
         return DueDateProblem("unrecognised")
     cleaned = cleaned.rstrip(".!")
