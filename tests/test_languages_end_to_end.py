@@ -1,6 +1,6 @@
 """A mum whose Telegram is in Polish, Romanian or Urdu uses the whole bot in her language, through
-the fake Bot API: she signs up, gets /services, is matched and introduced, and uses /privacy,
-/mydata and /forget (issue 13, "Done when").
+the fake Bot API: she signs up, gets her week message and /services, is matched and introduced,
+and uses /privacy, /mydata and /forget (issue 13, "Done when").
 
 "In her language" is checked on every message she receives: no sentence of the English catalogue
 appears in it (unless her language's catalogue keeps it on purpose, like a legal attribution),
@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.clock import FixedClock
 from bot.sandbox.fake_api import FakeTelegram, FakeUser, SentMessage
 from bot.sandbox.schema import parse_html
 from bot.texts import Catalogue, load_catalogue
-from tests.content_support import load_sample_into_bot
+from tests.content_support import load_sample_into_bot, plan
 from tests.factories import CHELMSFORD_POSTCODE
 from tests.harness import BotHarness
 
 _SPLIT = re.compile(r"<[^>]+>|\{\w+\}|\n|/[a-z_]+|https?://\S+")
+CONTENT = Path(__file__).parents[1] / "content"
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 
 
@@ -83,6 +86,15 @@ async def test_she_uses_the_whole_bot_in_her_language(
     assert fake.messages(her)[0].plain_text.startswith(
         texts("welcome.new", first_name="Amira", council="", notice_url="").split("Amira")[0]
     )
+
+    maker = bot.app.bot_data.sessionmaker
+    assert maker is not None
+    before = len(fake.messages(her))
+    await plan(maker, bot.clock.now())  # the morning's week message, from her language's file
+    await bot.send_queued()
+    [week] = fake.messages(her)[before:]
+    her_weeks = yaml.safe_load((CONTENT / language / "weeks.yaml").read_text(encoding="utf-8"))
+    assert week.plain_text.split("\n")[0] in {w["title"] for w in her_weeks["pregnancy"]}
 
     services = await bot.send(her, "/services")
     heading = parse_html(texts("services.choose").split("\n")[0])[0]
