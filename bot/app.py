@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from telegram import Bot, BotCommand, Update
+from telegram import Update
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,6 +25,7 @@ from telegram.request import BaseRequest
 
 from bot import languages, metrics
 from bot.clock import Clock, SystemClock
+from bot.command_menus import set_command_menus
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, safeguarding_key
 from bot.db import create_engine, create_sessionmaker
@@ -53,44 +54,12 @@ from bot.ordered import OrderedApplication
 from bot.rate_limiter import SharedRateLimiter
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
-from bot.texts import catalogue
 
 logger = logging.getLogger(__name__)
 JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
 
 # Updates handled at once by one worker, unless the CONCURRENT_UPDATES setting says otherwise.
 CONCURRENT_UPDATES: int = Settings.model_fields["concurrent_updates"].default
-
-# The command menu, in this order; each description is the catalogue's `command.<name>`.
-COMMANDS = (
-    "start",
-    "profile",
-    "privacy",
-    "match",
-    "mymatches",
-    "mydata",
-    "feedback",
-    "services",
-    "baby",
-    "language",
-    "forget",
-    "help",
-)
-
-
-def command_menu(language: str) -> list[BotCommand]:
-    """The command menu in a language."""
-    texts = catalogue(language)
-    return [BotCommand(name, texts(f"command.{name}")) for name in COMMANDS]
-
-
-async def set_command_menus(bot: Bot) -> None:
-    """The menu in every language served: Telegram shows the one of her app's language (and
-    English to everyone else)."""
-    await bot.set_my_commands(command_menu(languages.ENGLISH))
-    for code in languages.served_languages():
-        if code != languages.ENGLISH:
-            await bot.set_my_commands(command_menu(code), language_code=code)
 
 
 async def post_init(application: BotApplication) -> None:

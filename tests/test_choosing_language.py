@@ -17,8 +17,8 @@ from bot.sandbox.fake_api import FakeTelegram, FakeUser
 from bot.services.reports.sections import SECTIONS, Period, count_sections
 from bot.services.reports.tables import protect_table
 from bot.texts import load_catalogue
-from models import ConsentEvent, ConsentText, Resident
-from tests.factories import new_resident_user, onboard
+from models import ConsentEvent, ConsentText, Resident, StaffRole
+from tests.factories import make_staff, new_resident_user, onboard
 from tests.harness import BotHarness
 
 POLISH, ROMANIAN, URDU = load_catalogue("pl"), load_catalogue("ro"), load_catalogue("ur")
@@ -144,6 +144,55 @@ async def test_the_command_menu_is_set_in_every_language_offered(
     assert polish["language"] == POLISH("command.language")
     assert urdu["forget"] == URDU("command.forget")
     assert english.keys() == polish.keys() == urdu.keys()
+
+
+def _chat_menu(fake: FakeTelegram, user: FakeUser) -> dict[str, str]:
+    menu = fake.commands_for({"type": "chat", "chat_id": user.id})
+    return {c["command"]: c["description"] for c in menu}
+
+
+async def test_a_language_she_chooses_gives_her_chat_its_menu_and_forget_takes_it_away(
+    multilingual: BotHarness, fake: FakeTelegram
+) -> None:
+    # Her app is in English, so Telegram alone would show her the English menu.
+    user = new_resident_user(fake, language_code="en")
+    await onboard(multilingual, user)
+    assert _chat_menu(fake, user) == {}
+
+    await multilingual.send(user, "/language")
+    await multilingual.press(user, "Polski")
+
+    assert _chat_menu(fake, user)["language"] == POLISH("command.language")
+    assert _chat_menu(fake, user).keys() == {c["command"] for c in fake.commands_for()}
+    await multilingual.send(user, "/forget")
+    await multilingual.press(user, POLISH("forget.yes"))
+    assert _chat_menu(fake, user) == {}
+
+
+async def test_the_welcome_switch_sets_her_chat_menu_too(
+    multilingual: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, language_code="pl")
+    welcome, _ = await multilingual.send(user, "/start")
+
+    await multilingual.press(user, "Română", message=welcome)
+
+    assert _chat_menu(fake, user)["forget"] == ROMANIAN("command.forget")
+
+
+async def test_staff_choosing_a_language_keep_their_staff_menu(
+    multilingual: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake, language_code="en")
+    async with multilingual.session() as session, session.begin():
+        await make_staff(session, multilingual.clock.now(), StaffRole.MIDWIFE, user.id)
+    await onboard(multilingual, user)
+    staff_menu = _chat_menu(fake, user)
+    await multilingual.send(user, "/language")
+    await multilingual.press(user, "Polski")
+
+    # Staff sync owns a staff member's chat menu (English, with her staff commands).
+    assert _chat_menu(fake, user) == staff_menu
 
 
 async def test_an_unreviewed_language_is_refused_at_start_up(

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
+from bot.command_menus import show_her_menu_in
 from bot.context import BotContext
 from bot.db import note_database_failure
 from bot.delivery import queue
@@ -76,11 +77,16 @@ async def keep_language(update: Update, context: BotContext, code: str) -> bool:
     """
     if code not in served_languages():
         return False
+    user_id = sender(update).id
     async with context.session() as session, session.begin():
-        kept = await residents_profile.set_language(session, sender(update).id, code, context.now())
+        kept = await residents_profile.set_language(session, user_id, code, context.now())
+        is_staff = await staff.active_staff(session, user_id) is not None
     if not kept and context.user_data is not None:
         context.user_data[LANGUAGE_NOTE] = code
     context.language = code
+    if not is_staff and update.effective_chat is not None:
+        # Telegram would show the menu of her app's language; she chose another.
+        await show_her_menu_in(context.bot, update.effective_chat.id, code)
     return True
 
 

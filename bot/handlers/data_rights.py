@@ -8,6 +8,7 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.command_menus import forget_her_menu
 from bot.context import BotApplication, BotContext
 from bot.handlers.common import (
     answer,
@@ -21,6 +22,7 @@ from bot.handlers.common import (
 from bot.services.residents import data_rights
 from bot.services.residents.data_rights import export_personal_data
 from bot.services.residents.data_summary import code_meanings, summarise
+from bot.services.staff.accounts import active_staff
 
 _ANSWER = re.compile(r"fg:(yes|no):([A-Za-z0-9_-]{1,32})")
 
@@ -94,6 +96,8 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
             done = await data_rights.confirm_forget(
                 session, user_id, nonce, context.safeguarding_key, context.now()
             )
+        # Staff keep the menu staff sync gives them; a resident's own menu goes with her.
+        is_staff = await active_staff(session, user_id) is not None
     if not done:
         await answer(query, texts("general.expired_button"), alert=True)
         return
@@ -104,6 +108,8 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         return
     if context.user_data is not None:
         context.user_data.clear()
+    if not is_staff and update.effective_chat is not None:
+        await forget_her_menu(context.bot, update.effective_chat.id)
     # Anything that showed her in other mums' chats is taken back straight away.
     await deliver_owed(context)
     await reply(update, texts("forget.done"))
