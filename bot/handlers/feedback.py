@@ -291,8 +291,10 @@ async def comment_skip(update: Update, context: BotContext) -> int:
 
 
 async def comment_not_text(update: Update, context: BotContext) -> int:
-    """Something other than text arrived while we wait for a comment."""
-    await reply(update, texts_for(update, context)("feedback.comment_not_text"))
+    """Something other than text arrived while we wait for a comment: say so, with Skip."""
+    texts = texts_for(update, context)
+    nonce = str(_draft(context).get("nonce", ""))
+    await reply(update, texts("feedback.comment_not_text"), reply_markup=_skip_markup(texts, nonce))
     return COMMENT
 
 

@@ -615,20 +615,22 @@ async def report_person(update: Update, context: BotContext) -> int:
     await _clear_markup(query.message)
     if context.user_data is not None:
         context.user_data["match_report"] = filed.report_id
-    await reply(
-        update,
-        texts("match.report.ask"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        texts("match.report.skip"), callback_data=f"mt:rsn:{filed.report_id}"
-                    )
-                ]
-            ]
-        ),
-    )
+    await _ask_report_reason(update, texts, filed.report_id)
     await deliver_owed(context)
+    return REPORT_REASON
+
+
+async def _ask_report_reason(update: Update, texts: Catalogue, report_id: int) -> None:
+    skip = InlineKeyboardButton(texts("match.report.skip"), callback_data=f"mt:rsn:{report_id}")
+    await reply(update, texts("match.report.ask"), reply_markup=InlineKeyboardMarkup([[skip]]))
+
+
+async def report_reason_not_text(update: Update, context: BotContext) -> int:
+    """A sticker or photo while we wait for her reason: the question again, with Skip."""
+    pending = context.user_data.get("match_report") if context.user_data is not None else None
+    if pending is None:
+        return END
+    await _ask_report_reason(update, texts_for(update, context), int(pending))
     return REPORT_REASON
 
 
@@ -831,6 +833,10 @@ def _report_conversation() -> ConversationHandler[Any]:
                     filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, report_reason
                 ),
                 CallbackQueryHandler(report_skip, pattern=r"^mt:rsn:\d{1,12}$"),
+                MessageHandler(
+                    filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND,
+                    report_reason_not_text,
+                ),
             ],
         },
         fallbacks=[CommandHandler("cancel", report_skip)],

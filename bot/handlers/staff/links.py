@@ -45,6 +45,12 @@ async def clinic_given(update: Update, context: BotContext) -> int:
         return CLINIC
     if context.user_data is not None:
         context.user_data[_CLINIC_KEY] = clinic
+    await _ask_district(update, context, clinic)
+    return DISTRICT
+
+
+async def _ask_district(update: Update, context: BotContext, clinic: str) -> None:
+    texts = texts_for(update, context)
     districts = context.gazetteer.districts()
     buttons = [InlineKeyboardButton(d.name, callback_data=f"jl:d:{d.code}") for d in districts]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -54,6 +60,20 @@ async def clinic_given(update: Update, context: BotContext) -> int:
         texts("joinlink.ask_district", clinic=clinic),
         reply_markup=InlineKeyboardMarkup(rows),
     )
+
+
+async def clinic_not_text(update: Update, context: BotContext) -> int:
+    """A sticker or photo where the clinic's name is wanted: the question again."""
+    await reply(update, texts_for(update, context)("joinlink.ask_clinic"))
+    return CLINIC
+
+
+async def district_not_chosen(update: Update, context: BotContext) -> int:
+    """Anything but a district button while one is wanted: the buttons again."""
+    clinic = (context.user_data or {}).get(_CLINIC_KEY)
+    if clinic is None:
+        return END
+    await _ask_district(update, context, str(clinic))
     return DISTRICT
 
 
@@ -126,8 +146,14 @@ def joinlink_conversation() -> ConversationHandler[Any]:
             CommandHandler("joinlink", ask_clinic, filters=filters.ChatType.PRIVATE),
         ],
         states={
-            CLINIC: [MessageHandler(filters.TEXT & ~filters.COMMAND, clinic_given)],
-            DISTRICT: [CallbackQueryHandler(district_chosen, pattern=r"^jl:d:")],
+            CLINIC: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, clinic_given),
+                MessageHandler(~filters.COMMAND, clinic_not_text),
+            ],
+            DISTRICT: [
+                CallbackQueryHandler(district_chosen, pattern=r"^jl:d:"),
+                MessageHandler(~filters.COMMAND, district_not_chosen),
+            ],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
     )
