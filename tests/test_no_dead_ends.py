@@ -16,10 +16,8 @@ MENUS = {"signed up, idle", "/privacy", "/match: card"}
 # Dead ends still open (issue 12 §1), each failing this test until fixed (strict).
 KNOWN_DEAD_ENDS = {
     ("sticker", "ward choice"): "asks for her area again, without the ward buttons",
-    ("sticker", "/broadcast: message"): "staff get the residents' 'send /start'",
-    ("text", "/broadcast: draft"): "the draft card's conversation has ended",
-    ("sticker", "/broadcast: draft"): "the draft card's conversation has ended",
-    ("sticker", "/broadcast: send later"): "staff get the residents' 'send /start'",
+    ("text", "/broadcast: draft"): "the draft card's conversation has ended: 'send /help'",
+    ("sticker", "/broadcast: draft"): "the draft card's conversation has ended: 'send /help'",
 }
 
 

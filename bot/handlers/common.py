@@ -434,8 +434,9 @@ async def fallback_message(update: Update, context: BotContext) -> None:
     """Reply to a message no conversation was waiting for."""
     user = sender(update)
     async with context.session() as session, session.begin():
-        resident = await find_resident(session, user.id)
-    key = "general.fallback" if resident else "general.not_signed_up"
+        known = await find_resident(session, user.id) or await staff.active_staff(session, user.id)
+    # Staff are pointed to /help (their commands), never asked to sign up as a resident.
+    key = "general.fallback" if known else "general.not_signed_up"
     await reply(update, texts_for(update, context)(key))
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -726,6 +726,21 @@ async def cancel_compose(update: Update, context: BotContext) -> int:
     return END
 
 
+def _ask_again(state: int) -> Callable[[Update, BotContext], Coroutine[Any, Any, int]]:
+    """For a sticker or photo where text is wanted: the state's question again."""
+
+    async def ask_again(update: Update, context: BotContext) -> int:
+        """Not text where text is wanted: the question again."""
+        texts = texts_for(update, context)
+        if state == TEXT:
+            await reply(update, texts("broadcast.ask_text", max=broadcasts.TEXT_MAX))
+        else:
+            await reply(update, texts(next(key for key, s in _PROMPTS.values() if s == state)))
+        return state
+
+    return ask_again
+
+
 def broadcast_conversation() -> ConversationHandler[Any]:
     """/broadcast and its buttons; text is only awaited after a button asked for it."""
     text = filters.TEXT & ~filters.COMMAND
@@ -738,11 +753,17 @@ def broadcast_conversation() -> ConversationHandler[Any]:
             CallbackQueryHandler(on_button, pattern=r"^bc:"),
         ],
         states={
-            TEXT: [MessageHandler(text, text_given)],
-            DUE_RANGE: [MessageHandler(text, due_range_given)],
-            BUTTON: [MessageHandler(text, button_given)],
-            WHEN: [MessageHandler(text, when_given)],
-            TRANSLATION: [MessageHandler(text, translation_given)],
+            state: [
+                MessageHandler(text, given),
+                MessageHandler(~filters.COMMAND, _ask_again(state)),
+            ]
+            for state, given in (
+                (TEXT, text_given),
+                (DUE_RANGE, due_range_given),
+                (BUTTON, button_given),
+                (WHEN, when_given),
+                (TRANSLATION, translation_given),
+            )
         },
         fallbacks=[
             CommandHandler("cancel", cancel_compose),
