@@ -5,8 +5,10 @@ with its buttons, never only "I don't understand" (issue 12 §1)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete
 
 from bot.sandbox.fake_api import FakeTelegram, SentMessage
+from models import ConversationNotes
 from tests.harness import BotHarness
 from tests.test_conversation_properties import STATES, _other_resident
 
@@ -70,3 +72,21 @@ async def test_what_is_not_an_answer_gets_the_question_again(
         question.plain_text[:80],
         [r.plain_text[:80] for r in replies],
     )
+
+
+@pytest.mark.parametrize("state", ["/joinlink: district", "/match: report reason"])
+async def test_a_question_whose_notes_are_gone_is_still_answered(
+    bot: BotHarness, fake: FakeTelegram, state: str
+) -> None:
+    # Her flow's notes (the clinic named, the report awaiting a reason) can be gone while
+    # the conversation still waits: states and notes are kept apart.
+    await _other_resident(bot)
+    scene = await STATES[state](bot, fake)
+    async with bot.session() as session, session.begin():
+        await session.execute(
+            delete(ConversationNotes).where(ConversationNotes.user_id == scene.user.id)
+        )
+
+    replies = await bot.send_media(scene.user, "sticker")
+
+    assert replies, "she got no answer at all"

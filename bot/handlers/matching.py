@@ -33,6 +33,7 @@ from bot.handlers.common import (
     ask_yes_no,
     conversation,
     deliver_owed,
+    fallback_message,
     guard,
     her_text,
     queue_messages,
@@ -629,6 +630,8 @@ async def report_reason_not_text(update: Update, context: BotContext) -> int:
     """A sticker or photo while we wait for her reason: the question again, with Skip."""
     pending = context.user_data.get("match_report") if context.user_data is not None else None
     if pending is None:
+        # No reason is awaited any more: answered like any message nothing waits for.
+        await fallback_message(update, context)
         return END
     await _ask_report_reason(update, texts_for(update, context), int(pending))
     return REPORT_REASON

@@ -15,7 +15,15 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.handlers.common import answer, clear_buttons, conversation, guard, reply, texts_for
+from bot.handlers.common import (
+    answer,
+    clear_buttons,
+    conversation,
+    fallback_message,
+    guard,
+    reply,
+    texts_for,
+)
 from bot.services.reports.protection import indistinguishable
 from bot.services.staff import join_links
 from bot.services.staff.accounts import Permission
@@ -72,6 +80,8 @@ async def district_not_chosen(update: Update, context: BotContext) -> int:
     """Anything but a district button while one is wanted: the buttons again."""
     clinic = (context.user_data or {}).get(_CLINIC_KEY)
     if clinic is None:
+        # No link is being made any more: answered like any message nothing waits for.
+        await fallback_message(update, context)
         return END
     await _ask_district(update, context, str(clinic))
     return DISTRICT
