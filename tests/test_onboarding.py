@@ -461,14 +461,52 @@ async def test_each_consent_acknowledgement_says_which_answer_she_gave(
 ) -> None:
     user = new_resident_user(fake)
     await bot.send(user, "/start")
-    acks = [(await bot.press(user, "Yes, I agree"))[0].plain_text]
-    for choice in ("No thanks", "Yes please", "No thanks"):
-        acks.append((await bot.press(user, choice))[0].plain_text)
+    cards = []
+    for choice in ("Yes, I agree", "No thanks", "Yes please", "No thanks"):
+        cards.append(bot.last_with_buttons(user))
+        await bot.press(user, choice)
+    acks = [card.plain_text.rsplit("\n\n", 1)[1] for card in cards]
 
     assert "happy for us to keep your pregnancy details" in acks[0]
     assert acks[1] == ("✅ Noted: no suggestions of other mums. You can change this in /privacy.")
     assert "yes to local information" in acks[2] and "/privacy" in acks[2]
     assert "no feedback questions" in acks[3] and "/privacy" in acks[3]
+
+
+async def test_a_pressed_answer_is_noted_on_its_question_so_the_next_question_comes_at_once(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    # Telegram allows one message a second in her chat: a note of its own before each next
+    # question held every question back by a second.
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    presses = ["Yes, I agree", "Yes please", "No thanks", "Yes please"]
+    for choice in presses:
+        question = bot.last_with_buttons(user)
+        asked = question.plain_text
+        sent = await bot.press(user, choice)
+
+        assert len(sent) == 1, [m.plain_text for m in sent]
+        assert question.plain_text.startswith(asked) and "✅" in question.plain_text
+        assert not question.has_inline_keyboard
+    await bot.send(user, "20 weeks")
+    question = bot.last_with_buttons(user)
+    sent = await bot.press(user, "Yes, that's right")
+
+    assert [m.plain_text.split("\n")[0] for m in sent] == ["Which neighbourhood are you in?"]
+    assert "Thank you – that's a due date of" in question.plain_text
+    assert "<b>" in fake.calls_to("editMessageText")[-1].params["text"]
+
+
+async def test_a_typed_answer_is_noted_in_a_message_of_its_own(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = new_resident_user(fake)
+    await bot.send(user, "/start")
+    sent = await bot.send(user, "yes")
+
+    assert "Thank you – noted" in sent[0].plain_text
+    assert sent[1].plain_text.startswith("Meeting other mums-to-be")
 
 
 async def test_declining_matching_skips_the_name_and_the_promise_to_be_in_touch(
@@ -543,8 +581,9 @@ async def test_every_due_date_form_shows_the_date_and_stores_it_only_once_she_co
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date is None
 
+    question = bot.last_with_buttons(user)
     sent = await bot.press(user, "Yes, that's right")
-    assert shown in sent[0].plain_text
+    assert f"Thank you – that's a due date of {shown}" in question.plain_text
     assert "Which neighbourhood" in sent[-1].plain_text
     resident = await _resident(bot, user.id)
     assert resident is not None and resident.due_date is not None

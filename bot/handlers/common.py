@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -276,6 +278,31 @@ async def clear_buttons(query: CallbackQuery | None) -> None:
     except BadRequest:
         # A double tap, or a forged press on a message without buttons: nothing to take off.
         logger.debug("buttons were already removed")
+
+
+# Telegram's longest message; a card that would outgrow it with her answer gets a new message.
+_MESSAGE_LIMIT = 4096
+
+
+async def note_answer(update: Update, note: Html) -> None:
+    """Note her answer under the question whose button she pressed, with its buttons taken off;
+    a typed answer (nothing pressed to note it on) gets the note as a message of its own.
+
+    Telegram allows one message a second in her chat and edits are free: a note sent as a
+    message of its own would hold the next question back by a second.
+    """
+    query = update.callback_query
+    card = query.message if query is not None else None
+    if query is not None and not typed(query) and isinstance(card, Message) and card.text:
+        noted = f"{card.text_html}\n\n{note}"
+        if len(card.text) + 2 + len(html.unescape(re.sub(r"<[^>]+>", "", note))) <= _MESSAGE_LIMIT:
+            try:
+                await query.edit_message_text(noted, parse_mode=ParseMode.HTML, reply_markup=None)
+                return
+            except BadRequest:
+                logger.debug("the card could not take the note")
+    await clear_buttons(query)
+    await reply(update, note)
 
 
 async def edit_message(

@@ -43,6 +43,7 @@ from bot.handlers.common import (
     her_text,
     keep_language,
     language_buttons,
+    note_answer,
     reply,
     sender,
     texts_for,
@@ -406,11 +407,11 @@ async def _answer_health(
         return await _advance(update, context)
     if query is not None:
         await answer(query)
-        await clear_buttons(query)
     if not granted:
+        await clear_buttons(query)
         await reply(update, texts("consent.declined"))
         return END
-    await reply(update, texts("consent.answered_health_data"))
+    await note_answer(update, texts("consent.answered_health_data"))
     return await _advance(update, context)
 
 
@@ -473,9 +474,10 @@ async def _answer_optional(
         return None
     if query is not None:
         await answer(query)
-        await clear_buttons(query)
     choice = "yes" if granted else "no"
-    await reply(update, texts_for(update, context)(f"consent.answered_{purpose.value}_{choice}"))
+    await note_answer(
+        update, texts_for(update, context)(f"consent.answered_{purpose.value}_{choice}")
+    )
     return await _advance(update, context)
 
 
@@ -614,8 +616,7 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
         return await _advance(update, context)
     if query is not None:
         await answer(query)
-        await clear_buttons(query)
-    await reply(update, texts("due.saved", due=texts.date(stored)))
+    await note_answer(update, texts("due.saved", due=texts.date(stored)))
     return await _advance(update, context)
 
 
