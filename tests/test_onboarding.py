@@ -237,6 +237,32 @@ async def test_postcode_district_offers_the_wards_it_covers(
     assert resident is not None and resident.ward_code == "E05015473"
 
 
+@pytest.mark.parametrize("typed", ["CM1", "CB2 1TN", "Choose from a list"])
+async def test_a_sticker_while_she_chooses_her_area_from_buttons_shows_the_same_buttons(
+    bot: BotHarness, fake: FakeTelegram, typed: str
+) -> None:
+    user = await at_area_step(bot, fake)
+    card = (await bot.send(user, typed))[-1]
+
+    again = await bot.send_media(user, "sticker")
+
+    assert [m.plain_text for m in again] == [card.plain_text]
+    assert again[0].button_texts() == card.button_texts()
+
+
+async def test_after_a_new_search_a_sticker_gets_the_area_question_not_old_buttons(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = await at_area_step(bot, fake)
+    await bot.send(user, "CM1")
+    await bot.send(user, "not a place at all 123")
+
+    again = await bot.send_media(user, "sticker")
+
+    assert "Please send your postcode" in again[-1].plain_text
+    assert not again[-1].has_inline_keyboard
+
+
 async def test_shared_location_resolves_to_a_ward(bot: BotHarness, fake: FakeTelegram) -> None:
     user = await at_area_step(bot, fake)
     sent = await bot.share_location(user, 51.73722, 0.47601)

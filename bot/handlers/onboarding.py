@@ -85,6 +85,9 @@ WELCOME_LANGUAGE = "ob:lang:"
 _WELCOME_LANGUAGE = r"^ob:lang:[a-z]{2,3}$"
 # Her flow note of the consent question's message, redrawn when she switches language.
 _CONSENT_MESSAGE = "consent_message"
+# Her flow note of the area buttons she is choosing from (the question and its buttons as she
+# saw them), shown again when she sends something that is not an answer, such as a sticker.
+_AREA_CARD = "area_card"
 KM_PER_MILE = 1.609344
 _PURPOSE_BY_NAME = {p.value: p for p in ConsentPurpose}
 
@@ -223,7 +226,7 @@ async def _prompt(update: Update, context: BotContext, profile: Profile) -> int:
         await _ask_confirm(update, texts, question, pending)
         return DUE_CONFIRM
     if step is Step.AREA:
-        await _ask_area(update, texts)
+        await _ask_area(update, context, texts)
         return AREA
     if step is Step.NAME:
         await _ask_name(update, texts)
@@ -350,7 +353,7 @@ async def ask_again(update: Update, context: BotContext, state: object) -> None:
     elif state == DUE_DATE:
         await reply(update, texts("due.ask"))
     elif state == AREA:
-        await _ask_area(update, texts)
+        await _ask_area(update, context, texts)
     elif state == NAME:
         await _ask_name(update, texts)
     else:
@@ -687,8 +690,32 @@ def _area_keyboard(texts: Catalogue) -> ReplyKeyboardMarkup:
     )
 
 
-async def _ask_area(update: Update, texts: Catalogue) -> None:
+async def _ask_area(update: Update, context: BotContext, texts: Catalogue) -> None:
+    _drop_area_card(context)
     await reply(update, texts("area.ask"), reply_markup=_area_keyboard(texts))
+
+
+async def _area_card(
+    update: Update,
+    context: BotContext,
+    text: Html,
+    markup: InlineKeyboardMarkup,
+    *,
+    edit: bool = False,
+) -> int:
+    """Show area buttons to choose from, and note them so they can be shown again."""
+    if context.user_data is not None:
+        context.user_data[_AREA_CARD] = {"text": text, "markup": markup.to_dict()}
+    if edit and update.callback_query is not None:
+        await edit_message(update, text, markup)
+    else:
+        await reply(update, text, reply_markup=markup)
+    return AREA
+
+
+def _drop_area_card(context: BotContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(_AREA_CARD, None)
 
 
 def _ward_rows(wards: list[Ward] | tuple[Ward, ...]) -> list[list[InlineKeyboardButton]]:
@@ -719,12 +746,7 @@ async def _show_districts(update: Update, context: BotContext, edit: bool) -> in
         for d in sorted(context.gazetteer.districts(), key=lambda d: d.code != suggested)
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
-    query = update.callback_query
-    if edit and query is not None:
-        await edit_message(update, texts("area.choose_district"), markup)
-    else:
-        await reply(update, texts("area.choose_district"), reply_markup=markup)
-    return AREA
+    return await _area_card(update, context, texts("area.choose_district"), markup, edit=edit)
 
 
 async def area_list(update: Update, context: BotContext) -> int:
@@ -748,12 +770,13 @@ async def area_district(update: Update, context: BotContext) -> int:
         await answer(query, texts("general.bad_button"), alert=True)
         return AREA
     await answer(query)
-    await edit_message(
+    return await _area_card(
         update,
+        context,
         texts("area.choose_ward", district=district.name),
         _ward_page(texts, district, wards, page),
+        edit=True,
     )
-    return AREA
 
 
 def _ward_page(
@@ -787,12 +810,12 @@ async def _choose_place(update: Update, context: BotContext, found: ChoosePlace)
     district = found.district
     if not found.wards and district is not None:
         wards = context.gazetteer.wards_in(district.code)
-        await reply(
+        return await _area_card(
             update,
+            context,
             texts("area.choose_ward", district=district.name),
-            reply_markup=_ward_page(texts, district, wards, 0),
+            _ward_page(texts, district, wards, 0),
         )
-        return AREA
     shown = found.wards[:20]
     # Names repeat across districts ("Trinity"), so the district tells them apart.
     spread = len({w.district_code for w in shown}) > 1
@@ -812,15 +835,13 @@ async def _choose_place(update: Update, context: BotContext, found: ChoosePlace)
         label = texts.raw("area.more_in_district").format(district=district.name)
         rows.append([InlineKeyboardButton(label[:60], callback_data=f"ob:dist:{district.code}")])
     rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
-    await reply(
-        update,
-        texts("area.choose_place", place=found.place),
-        reply_markup=InlineKeyboardMarkup(rows),
+    return await _area_card(
+        update, context, texts("area.choose_place", place=found.place), InlineKeyboardMarkup(rows)
     )
-    return AREA
 
 
 async def _save_ward(update: Update, context: BotContext, ward: Ward) -> int:
+    _drop_area_card(context)
     async with context.session() as session, session.begin():
         await residents.set_ward(
             session, sender(update).id, ward.code, ward.district_code, context.now()
@@ -859,23 +880,24 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
     if isinstance(found, ChooseWard):
         rows = _ward_rows(found.wards[:20])
         rows.append([InlineKeyboardButton(texts("area.other_area"), callback_data="ob:area:list")])
-        await reply(
+        return await _area_card(
             update,
+            context,
             texts("area.choose_ward_for_outcode", outcode=found.outcode),
-            reply_markup=InlineKeyboardMarkup(rows),
+            InlineKeyboardMarkup(rows),
         )
-        return AREA
     if isinstance(found, OutsideArea):
         ward = found.nearest
-        await reply(
+        return await _area_card(
             update,
+            context,
             texts(
                 "area.outside",
                 miles=round(found.distance_km / KM_PER_MILE),
                 ward=ward.name,
                 district=ward.district_name,
             ),
-            reply_markup=InlineKeyboardMarkup(
+            InlineKeyboardMarkup(
                 [
                     [
                         InlineKeyboardButton(
@@ -892,7 +914,6 @@ async def _handle_resolution(update: Update, context: BotContext, found: Resolut
                 ]
             ),
         )
-        return AREA
     assert isinstance(found, NotRecognised)
     await reply(update, texts(f"area.{found.reason}"), reply_markup=_area_keyboard(texts))
     return AREA
@@ -904,6 +925,7 @@ async def area_location(update: Update, context: BotContext) -> int:
     location = her_message(update).location
     if location is None:
         raise ApplicationHandlerStop
+    _drop_area_card(context)
     if context.user_data is not None:
         context.user_data.pop("outcode", None)
     found = context.gazetteer.resolve_point(location.latitude, location.longitude)
@@ -915,6 +937,7 @@ async def area_text(update: Update, context: BotContext) -> int:
     """She typed a postcode, a postcode district, or (if enabled) a place name."""
     text = her_text(update).strip()
     texts = texts_for(update, context)
+    _drop_area_card(context)
     if text == texts("area.choose_from_list"):
         return await _show_districts(update, context, edit=False)
     found = context.gazetteer.resolve_text(text)
@@ -948,6 +971,7 @@ async def area_wait(update: Update, context: BotContext) -> int:
     assert query is not None
     await answer(query)
     await clear_buttons(query)
+    _drop_area_card(context)
     outcode = context.user_data.get("outcode") if context.user_data is not None else None
     async with context.session() as session, session.begin():
         await residents.wait_for_area(session, sender(update).id, outcode, context.now())
@@ -963,13 +987,21 @@ async def area_retry(update: Update, context: BotContext) -> int:
     assert query is not None
     await answer(query)
     await clear_buttons(query)
+    _drop_area_card(context)
     texts = texts_for(update, context)
     await reply(update, texts("area.try_again_prompt"), reply_markup=_area_keyboard(texts))
     return AREA
 
 
 async def area_not_understood(update: Update, context: BotContext) -> int:
-    """Neither text nor a location arrived while we wait for her area."""
+    """Neither text nor a location arrived while we wait for her area: the buttons she is
+    choosing from again, or the question."""
+    card = (context.user_data or {}).get(_AREA_CARD)
+    if isinstance(card, dict) and isinstance(card.get("text"), str):
+        markup = InlineKeyboardMarkup.de_json(card.get("markup") or {}, context.bot)
+        if markup is not None:
+            await reply(update, card["text"], reply_markup=markup)
+            return AREA
     texts = texts_for(update, context)
     await reply(update, texts("area.not_understood"), reply_markup=_area_keyboard(texts))
     return AREA
@@ -1100,7 +1132,7 @@ async def summary_change(update: Update, context: BotContext) -> int:
         await _ask_due(update, texts)
         return DUE_DATE
     if item == "area":
-        await _ask_area(update, texts)
+        await _ask_area(update, context, texts)
         return AREA
     await _ask_name(update, texts)
     return NAME
