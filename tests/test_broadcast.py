@@ -670,3 +670,38 @@ async def test_staff_add_a_translation_in_the_bot_and_residents_of_that_language
     assert "Translations: pl" in shown
     assert "Bezpłatna przychodnia w piątek" in (fake.last_message(polish).text or "")
     assert "Free baby clinic on Friday" in (fake.last_message(romanian).text or "")
+
+
+async def test_text_while_her_draft_waits_for_a_button_shows_the_draft_card_again(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await broadcaster(bot, fake)
+    await residents(bot, fake, 3)
+    await compose(bot, bea, "Flu jabs this week")
+    shown = card(bot, bea)
+
+    again = await bot.send(bea, "send it please")
+
+    assert "Your draft is waiting for a button" in again[0].plain_text
+    assert again[-1].button_texts() == shown.button_texts()
+    await send_now(bot, bea)
+    async with bot.session() as session:
+        assert await session.scalar(select(Broadcast.status)) is not BroadcastStatus.DRAFT
+
+
+async def test_text_after_her_draft_was_discarded_elsewhere_says_nothing_waits_and_ends(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    bea = await broadcaster(bot, fake)
+    await compose(bot, bea, "Flu jabs this week")
+    async with bot.session() as session, session.begin():
+        draft = await session.scalar(select(Broadcast))
+        assert draft is not None
+        draft.status = BroadcastStatus.CANCELLED  # as the console's Discard leaves it
+
+    first = await bot.send(bea, "hello?")
+    second = await bot.send(bea, "hello?")
+
+    assert "There's no draft waiting" in first[-1].plain_text
+    # The flow has ended: the next message is not answered about a draft again.
+    assert "There's no draft waiting" not in second[-1].plain_text

@@ -45,7 +45,11 @@ from models import Broadcast, BroadcastPurpose, DeliveryStatus, StaffMember
 
 logger = logging.getLogger(__name__)
 
-TEXT, DUE_RANGE, BUTTON, WHEN, TRANSLATION = range(5)
+TEXT, DUE_RANGE, BUTTON, WHEN, TRANSLATION, DRAFT = range(6)
+# Views of a button that leave her draft's card (or one of its pickers) up, still a draft.
+_DRAFT_VIEWS = frozenset(
+    {"card", "preview", "districts", "wards", "wards_of", "trimester", "now", "confirm_at"}
+)
 END = ConversationHandler.END
 _DRAFT_KEY = "broadcast_draft"
 _DATE = r"(\d{1,2})/(\d{1,2})/(\d{4})"
@@ -204,7 +208,7 @@ async def text_given(update: Update, context: BotContext) -> int:
         context.user_data[_DRAFT_KEY] = broadcast.id
     await _show_preview(update, context, texts, broadcast)
     await _send_card(update, context, texts, broadcast)
-    return END
+    return DRAFT
 
 
 async def _pending_draft(
@@ -245,7 +249,7 @@ async def _input(
     if "button_text" in parsed:
         await _show_preview(update, context, texts, current)
     await _send_card(update, context, texts, current)
-    return END
+    return DRAFT
 
 
 def _date(day: str, month: str, year: str) -> dt.date | None:
@@ -484,7 +488,7 @@ async def on_button(update: Update, context: BotContext) -> int:
     await _show(update, context, texts, broadcast, step)
     if step.view == "prompt":
         return _PROMPTS[step.argument][1]
-    return END
+    return DRAFT if step.view in _DRAFT_VIEWS else END
 
 
 async def _show(
@@ -726,6 +730,22 @@ async def cancel_compose(update: Update, context: BotContext) -> int:
     return END
 
 
+async def draft_waiting(update: Update, context: BotContext) -> int:
+    """Anything but a button while her draft's card is up: its card again, as it stands."""
+    member = await guard(update, context, Permission.BROADCAST, "broadcast.edit")
+    if member is None:
+        return END
+    texts = texts_for(update, context)
+    broadcast = await _pending_draft(update, context, member)
+    if broadcast is None:
+        # Sent, scheduled or discarded meanwhile (in the console, say): nothing is waiting.
+        await reply(update, texts("broadcast.no_draft"))
+        return END
+    await reply(update, texts("broadcast.draft_waiting"))
+    await _send_card(update, context, texts, broadcast)
+    return DRAFT
+
+
 def _ask_again(state: int) -> Callable[[Update, BotContext], Coroutine[Any, Any, int]]:
     """For a sticker or photo where text is wanted: the state's question again."""
 
@@ -764,7 +784,8 @@ def broadcast_conversation() -> ConversationHandler[Any]:
                 (WHEN, when_given),
                 (TRANSLATION, translation_given),
             )
-        },
+        }
+        | {DRAFT: [MessageHandler(~filters.COMMAND, draft_waiting)]},
         fallbacks=[
             CommandHandler("cancel", cancel_compose),
             CallbackQueryHandler(on_button, pattern=r"^bc:"),
