@@ -51,7 +51,7 @@ from bot.handlers.local_info import setup as local_info
 from bot.handlers.staff import setup as staff
 from bot.leader import Leadership
 from bot.ordered import OrderedApplication
-from bot.rate_limiter import SharedRateLimiter
+from bot.rate_limiter import SharedRateLimiter, TimedCalls
 from bot.services.places.geo import default_gazetteer
 from bot.services.places.search import create_place_search
 
@@ -212,6 +212,8 @@ def build_application(
         builder = builder.rate_limiter(
             SharedRateLimiter(send_limits, lambda: chosen.now().timestamp(), sleep or asyncio.sleep)
         )
+    else:
+        builder = builder.rate_limiter(TimedCalls())
     application: BotApplication = builder.build()
     application.bot_data.settings = settings
     application.bot_data.clock = chosen

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 import migrations
+from bot.update_timing import watch_statements
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -35,6 +36,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys (as PostgreSQL always has) and secure_delete."""
     engine = create_async_engine(database_url, pool_pre_ping=True)
+    watch_statements(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine

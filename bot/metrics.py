@@ -27,9 +27,11 @@ __all__ = [
     "JOBS_RUN",
     "LEADING",
     "UPDATES",
+    "UPDATE_PART_SECONDS",
     "UPDATE_SECONDS",
     "delivery_outcome",
     "render",
+    "update_handled",
 ]
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -39,6 +41,12 @@ UPDATE_SECONDS = Histogram(
     "bumpbuddies_update_handling_seconds",
     "Time from an update's arrival to the end of its handling.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+UPDATE_PART_SECONDS = Counter(
+    "bumpbuddies_update_part_seconds",
+    "Seconds of update handling by part: turn (waiting for her chat's turn), db (SQL "
+    "statements), slot (waiting for Telegram's limits), telegram (Bot API calls), app (the rest).",
+    ["part"],
 )
 DELIVERIES = Counter(
     "bumpbuddies_deliveries",
@@ -65,6 +73,13 @@ _DELIVERY_OUTCOMES = {
     "retry": "failed",
     "failed": "failed",
 }
+
+
+def update_handled(seconds: float, parts: dict[str, float]) -> None:
+    """One update's handling time, in all and part by part."""
+    UPDATE_SECONDS.observe(seconds)
+    for name, spent in parts.items():
+        UPDATE_PART_SECONDS.labels(part=name).inc(spent)
 
 
 def delivery_outcome(outcome: str) -> None:

@@ -38,6 +38,7 @@ from bot.context import BotContext, BotData
 from bot.db import DatabaseUnavailable, database_failures_noted
 from bot.services.conversations import store
 from bot.services.conversations.store import Saved, Turn
+from bot.update_timing import part
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +95,16 @@ class OrderedApplication(
         sessions, clock = data.sessionmaker, data.clock
         assert data.engine is not None
         # Autocommit: the note is one statement, with no BEGIN and COMMIT around it.
-        async with data.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await store.arrive(autocommit, update.update_id, chat.id, clock.now())
+        with part("turn"):
+            async with data.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await store.arrive(autocommit, update.update_id, chat.id, clock.now())
         while True:
             async with self._chat_locks.hold(chat.id), sessions() as session, session.begin():
-                await store.take_chat(session, chat.id)
-                now = clock.now()
-                taken = await store.turn(session, update.update_id, chat.id, now, PATIENCE)
+                with part("turn"):
+                    await store.take_chat(session, chat.id)
+                    now = clock.now()
+                    taken = await store.turn(session, update.update_id, chat.id, now, PATIENCE)
                 if taken is Turn.SKIP:
                     logger.info("update delivered again: skipped")
                     return
@@ -109,7 +112,8 @@ class OrderedApplication(
                     await self._handle_in_turn(session, update, chat.id)
                     return
             # Committed: the lock is free for the older update's worker.
-            await (data.sleep or asyncio.sleep)(POLL_SECONDS)
+            with part("turn"):
+                await (data.sleep or asyncio.sleep)(POLL_SECONDS)
 
     async def _handle_in_turn(self, session: AsyncSession, update: Update, chat_id: int) -> None:
         clock = self.bot_data.clock

@@ -17,6 +17,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.delivery.send_limits import Kind, Now, SendLimits, Sleep, acquire
+from bot.update_timing import part
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +65,11 @@ class SharedRateLimiter(BaseRateLimiter[None]):
         for attempt in range(self._max_retries + 1):
             slot = None
             if counted:
-                slot = await acquire(self._limits, chat, Kind.REPLY, self._now, self._sleep)
+                with part("slot"):
+                    slot = await acquire(self._limits, chat, Kind.REPLY, self._now, self._sleep)
             try:
-                return await callback(*args, **kwargs)
+                with part("telegram"):
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 refused = exc
             finally:
@@ -80,3 +83,27 @@ class SharedRateLimiter(BaseRateLimiter[None]):
             logger.warning("429 on %s: waiting %gs", endpoint, seconds)
             await self._sleep(seconds)
         raise AssertionError("unreachable")
+
+
+class TimedCalls(BaseRateLimiter[None]):
+    """No limits (tests, and a bot whose limits are off): only times each Bot API call, so an
+    update's time is taken apart the same way with or without them."""
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> JSONResult:
+        """Call Telegram, counting the time as `telegram`."""
+        with part("telegram"):
+            return await callback(*args, **kwargs)

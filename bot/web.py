@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,6 +45,7 @@ from bot.db import (
 )
 from bot.delivery import queue
 from bot.services.local_info.content import loaded_digest
+from bot.update_timing import part, timing_update
 
 logger = logging.getLogger(__name__)
 
@@ -123,24 +123,30 @@ class BotWeb:
             update = Update.de_json(body, self.application.bot)
         except (ValueError, TypeError, KeyError):
             return Response(status_code=400)
-        started = time.perf_counter()
         self.in_flight += 1
-        try:
-            # Her turn first, so an update waiting behind her last one holds no place.
-            async with self._chat_turn(update), self._handling:
-                with watching_for_database_failures():
-                    await self.application.process_update(update)
-        except Exception as exc:
-            if not isinstance(exc, DatabaseUnavailable) and not database_unavailable(exc):
-                raise
-            # 503: Telegram pushes it again (to this or another worker) until one can handle it.
-            logger.warning("database unavailable: update refused with 503 for a later push")
-            return Response(status_code=503)
-        finally:
-            self.in_flight -= 1
-            metrics.UPDATES.labels(type=_update_type(body)).inc()
-            metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
-        return Response(status_code=200)
+        with timing_update() as timing:
+            try:
+                await self._handle(update)
+            except Exception as exc:
+                if not isinstance(exc, DatabaseUnavailable) and not database_unavailable(exc):
+                    raise
+                # 503: Telegram pushes it again (to this or another worker) until one can.
+                logger.warning("database unavailable: update refused with 503 for a later push")
+                return Response(status_code=503)
+            finally:
+                self.in_flight -= 1
+                metrics.UPDATES.labels(type=_update_type(body)).inc()
+                metrics.update_handled(timing.total(), timing.finished())
+        return Response(status_code=200, headers={"Server-Timing": timing.header()})
+
+    async def _handle(self, update: Update) -> None:
+        """Her turn first, so an update waiting behind her last one holds no place."""
+        async with contextlib.AsyncExitStack() as stack:
+            with part("turn"):
+                await stack.enter_async_context(self._chat_turn(update))
+                await stack.enter_async_context(self._handling)
+            with watching_for_database_failures():
+                await self.application.process_update(update)
 
     async def healthz(self, request: Request) -> Response:
         """Alive: the process answers."""

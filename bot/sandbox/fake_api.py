@@ -144,6 +144,8 @@ class WebhookAttempt:
 
     update_id: int
     status: int | None
+    # The webhook's Server-Timing header, where it sent one (bot/update_timing.py).
+    server_timing: str | None = None
 
 
 class SimulatedTimeout(TimeoutError):
@@ -1160,8 +1162,8 @@ class FakeTelegram:
         while generation == self._webhook_generation:
             assert self._webhook_gate is not None
             async with self._webhook_gate:
-                status, error = await self._post(update)
-            self.webhook_attempts.append(WebhookAttempt(update["update_id"], status))
+                status, error, timing = await self._post(update)
+            self.webhook_attempts.append(WebhookAttempt(update["update_id"], status, timing))
             if status is not None and 200 <= status < 300:
                 self._pending = [u for u in self._pending if u["update_id"] != update["update_id"]]
                 _wake(self._activity_waiters)
@@ -1171,7 +1173,7 @@ class FakeTelegram:
             await self._webhook_sleep(gap)
             gap = min(gap * 2, self.webhook_max_retry)
 
-    async def _post(self, update: JSONDict) -> tuple[int | None, str]:
+    async def _post(self, update: JSONDict) -> tuple[int | None, str, str | None]:
         assert self._webhook_client is not None
         headers = {"Content-Type": "application/json"}
         if self.webhook.get("secret_token"):
@@ -1181,13 +1183,14 @@ class FakeTelegram:
                 str(self.webhook["url"]), content=json.dumps(update), headers=headers
             )
         except httpx.TimeoutException:
-            return None, "Read timeout expired"
+            return None, "Read timeout expired", None
         except httpx.TransportError:
-            return None, "Connection refused"
+            return None, "Connection refused", None
         reason = response.reason_phrase or ""
         return (
             response.status_code,
             f"Wrong response from the webhook: {response.status_code} {reason}",
+            response.headers.get("Server-Timing"),
         )
 
     async def aclose(self) -> None:
