@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import signal
 import socket
@@ -141,6 +142,11 @@ class Outcome:
     """What happened to the residents of one scenario."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    # Per step of the script: her wait for its answer, and how many messages the bot sent her
+    # between that step and her next (each counted message takes a second of her chat's limit).
+    step_ms: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    step_messages: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    step_updates: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     lost: int = 0
     signed_up: int = 0
     residents: int = 0
@@ -174,21 +180,27 @@ class Residents:
         self, user: FakeUser, script: list[Step], think: Callable[[], float], outcome: Outcome
     ) -> None:
         """She goes through the script; stops at the first answer that never comes."""
+        previous: int | None = None
         for number, step in enumerate(script):
             after = len(self.inbox.by_chat[user.id])
+            if previous is not None:
+                outcome.step_messages[number - 1].append(after - previous)
+            previous = after
             if step.kind == "say":
-                self.fake.send_message(user, str(step.what))
+                update = self.fake.send_message(user, str(step.what))
             else:
                 target = next(
                     m for _, m in reversed(self.inbox.by_chat[user.id]) if m.has_inline_keyboard
                 )
-                self.fake.press_button(user, target, step.what)
+                update = self.fake.press_button(user, target, step.what)
+            outcome.step_updates[number].append(update["update_id"])
             sent = time.perf_counter()
             arrived = await self.inbox.answer(user.id, step.expect, after, STEP_TIMEOUT)
             if arrived is None:
                 outcome.lost += 1
                 return
             outcome.latencies_ms.append((arrived - sent) * 1000)
+            outcome.step_ms[number].append((arrived - sent) * 1000)
             outcome.last = max(outcome.last, arrived)
             if script is SCRIPT and number == len(SIGN_UP) - 1:
                 outcome.signed_up += 1
@@ -371,6 +383,7 @@ async def measure(
     workers_after, mine_after = target.cpu(), own_cpu()
     wall = max(outcome.last - outcome.first, 1e-9)
     handled = len(outcome.latencies_ms)
+    timings = server_timings(residents.fake)
     workers_cpu = sum(
         workers_after.get(pid, 0.0) - workers_before.get(pid, 0.0) for pid in workers_after
     )
@@ -394,9 +407,54 @@ async def measure(
         ),
         "load_average_before": load_before,
         "load_average_after": load_average(),
+        "steps": per_step(outcome, script, timings),
     }
-    print(f"{label}: {json.dumps(result)}", flush=True)
+    everything = [timings[u] for ids in outcome.step_updates.values() for u in ids if u in timings]
+    if everything:
+        result["worker_ms_mean"] = {
+            name: round(statistics.mean(p.get(name, 0.0) for p in everything), 1)
+            for name in everything[0]
+        }
+    print(f"{label}: {json.dumps({k: v for k, v in result.items() if k != 'steps'})}", flush=True)
     return result
+
+
+def server_timings(fake: FakeTelegram) -> dict[int, dict[str, float]]:
+    """Each answered push's Server-Timing (bot/update_timing.py) by update_id, in ms."""
+    found: dict[int, dict[str, float]] = {}
+    for attempt in fake.webhook_attempts:
+        if attempt.server_timing and attempt.status is not None and attempt.status < 300:
+            found[attempt.update_id] = {
+                name: float(value)
+                for name, value in re.findall(r"(\w+);dur=([0-9.]+)", attempt.server_timing)
+            }
+    return found
+
+
+def per_step(
+    outcome: Outcome, script: list[Step], timings: dict[int, dict[str, float]]
+) -> list[dict[str, Any]]:
+    """Her wait at each step of the script (p50/p95), the messages each step brought, and
+    where the worker's time went (mean ms per part, from its Server-Timing answers)."""
+    rows: list[dict[str, Any]] = []
+    for number, step in enumerate(script):
+        waits = outcome.step_ms.get(number, [])
+        sent = outcome.step_messages.get(number, [])
+        parts = [timings[u] for u in outcome.step_updates.get(number, []) if u in timings]
+        row: dict[str, Any] = {
+            "step": f"{step.kind} {step.what}",
+            "answered": len(waits),
+            "p50_ms": round(statistics.median(waits), 1) if waits else None,
+            "p95_ms": round(p95(waits) or 0, 1) if waits else None,
+            "messages_mean": round(statistics.mean(sent), 2) if sent else None,
+        }
+        if parts:
+            row["worker_ms_mean"] = {
+                name: round(statistics.mean(p.get(name, 0.0) for p in parts), 1)
+                for name in parts[0]
+            }
+        rows.append(row)
+    return rows
 
 
 def server_env(fake: FakeTelegram, server: FakeTelegramServer, database_url: str) -> dict[str, str]:
