@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -118,12 +119,35 @@ class DatabaseUnavailable(Exception):
 _WATCH: ContextVar[list[BaseException] | None] = ContextVar("database_failures", default=None)
 
 
+# PostgreSQL's SQLSTATEs for "no database to talk to": class 08 (connection exceptions), and
+# shutting down, crashed, or not yet accepting connections (57P01-57P03, as during a restart).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
 def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` means the database could not be reached (rather than a bug or bad data)."""
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeout | OSError):
-        # OSError: a refused or reset connection, raised by the driver as it is.
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    """Whether `error` means the database could not be reached (rather than a bug or bad data).
+
+    The driver's own errors count too, wrapped by SQLAlchemy or not: the send limits talk to
+    PostgreSQL through asyncpg directly.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | PoolTimeout | OSError):
+            # OSError: a refused or reset connection, raised by the driver as it is.
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, asyncpg.InterfaceError):
+            # "connection is closed": a connection PostgreSQL dropped, used again.
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        original = current.orig if isinstance(current, DBAPIError) else None
+        current = original or current.__cause__
+    return False
 
 
 @contextmanager

@@ -7,10 +7,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from telegram import Update
 from telegram.ext import TypeHandler
 
@@ -186,15 +187,37 @@ def unreachable(statement: str) -> OperationalError:
     return OperationalError(statement, None, ConnectionRefusedError("connection refused"))
 
 
+class _ShuttingDown(Exception):
+    """The driver's error as SQLAlchemy wraps it, when PostgreSQL refuses new connections."""
+
+    sqlstate = "57P03"
+
+
+# How "the database is gone" looks, by who meets it: SQLAlchemy mid-statement; SQLAlchemy
+# connecting while PostgreSQL shuts down or starts (not an invalidated connection: there was
+# none yet); and the send limits' own asyncpg connection, connecting or already closed.
+GONE = {
+    "statement": unreachable("SELECT residents"),
+    "connect while shutting down": DBAPIError.instance(
+        None, None, _ShuttingDown("the database system is shutting down"), Exception
+    ),
+    "asyncpg: cannot connect now": asyncpg.exceptions.CannotConnectNowError(
+        "the database system is shutting down"
+    ),
+    "asyncpg: connection closed": asyncpg.InterfaceError("connection is closed"),
+}
+
+
+@pytest.mark.parametrize("gone", GONE.values(), ids=GONE.keys())
 async def test_a_handler_that_finds_the_database_gone_gets_a_503_and_no_apology(
-    client: httpx.AsyncClient, fake: FakeTelegram, harness: BotHarness
+    client: httpx.AsyncClient, fake: FakeTelegram, harness: BotHarness, gone: Exception
 ) -> None:
     user = fake.new_user("Ann")
     failing = [True]
 
     async def database_goes_away(update: Update, context: object) -> None:
         if failing.pop() if failing else False:
-            raise unreachable("SELECT residents")
+            raise gone
 
     harness.app.add_handler(TypeHandler(Update, database_goes_away), group=-50)
     update = fake.send_message(user, "/start")
