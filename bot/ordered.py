@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,17 @@ PATIENCE = dt.timedelta(seconds=10)
 POLL_SECONDS = 0.01
 
 Key = tuple[int | str, ...]
+
+# Whether the update being handled had reached a worker before (see redelivered()).
+_redelivered: ContextVar[bool] = ContextVar("redelivered", default=False)
+
+
+def redelivered() -> bool:
+    """Whether Telegram delivered the update being handled before, and its handling failed
+    part-way: what that handling committed is done, so a step it finished answers as if it
+    had just been taken (its replies may never have been sent), rather than as a stale button.
+    """
+    return _redelivered.get()
 
 
 class _ChatLocks:
@@ -98,7 +110,8 @@ class OrderedApplication(
         with part("turn"):
             async with data.engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await store.arrive(autocommit, update.update_id, chat.id, clock.now())
+                again = await store.arrive(autocommit, update.update_id, chat.id, clock.now())
+        _redelivered.set(again)
         while True:
             async with self._chat_locks.hold(chat.id), sessions() as session, session.begin():
                 with part("turn"):

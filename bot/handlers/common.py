@@ -299,7 +299,10 @@ async def note_answer(update: Update, note: Html) -> None:
             try:
                 await query.edit_message_text(noted, parse_mode=ParseMode.HTML, reply_markup=None)
                 return
-            except BadRequest:
+            except BadRequest as refused:
+                if "not modified" in str(refused).lower():
+                    # Noted already (the same press delivered again): nothing to add.
+                    return
                 logger.debug("the card could not take the note")
     await clear_buttons(query)
     await reply(update, note)

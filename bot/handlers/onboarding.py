@@ -48,6 +48,7 @@ from bot.handlers.common import (
     sender,
     texts_for,
 )
+from bot.ordered import redelivered
 from bot.services.conversations.answers import read_plain_yes_no, read_yes_no
 from bot.services.matching import news as matching_news
 from bot.services.matching.rules import MatchRules, ward_neighbours
@@ -405,7 +406,8 @@ async def _answer_health(
             await residents.record_refusal(session, evidence)
     if already_agreed:
         # A double tap or an old welcome message: she has already agreed, so nothing changes.
-        if query is not None:
+        # (Her own press delivered again is no mistake of hers: it just brings the next step.)
+        if query is not None and not redelivered():
             await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
     if query is not None:
@@ -469,7 +471,9 @@ async def _answer_optional(
         asked_now = profile.step.value == f"consent_{purpose.value}"
         if asked_now:
             await residents.set_consent(session, sender(update).id, purpose, granted, evidence)
-    if not asked_now:
+        # Her answer was recorded, but what came after it may never have reached her.
+        replayed = redelivered() and profile.consents.get(purpose) is granted
+    if not asked_now and not replayed:
         # An earlier question's button: her answer to it stands; /privacy changes it. Whatever
         # she is doing now (a due date, a /profile change) stays where it was.
         if query is not None:
@@ -610,6 +614,11 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
     async with context.session() as session, session.begin():
         stored = await residents.confirm_due_date(session, sender(update).id, shown, context.now())
     query = update.callback_query
+    if stored is None and redelivered() and shown is not None:
+        profile = await _load_profile(context, sender(update).id)
+        if profile is not None and profile.due_date == shown:
+            # This very answer was stored before; what came after it may never have reached her.
+            stored = shown
     if stored is None and query is not None:
         # An older question's button (or a made-up one): whatever she is answering now, a
         # /profile change included, stays where it was.

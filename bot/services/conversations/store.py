@@ -51,15 +51,21 @@ def _insert(dialect: str) -> Any:
 
 async def arrive(
     connection: AsyncConnection, update_id: int, chat_id: int, now: dt.datetime
-) -> None:
+) -> bool:
     """Note that an update reached a worker (on an autocommit connection: one statement,
-    committed before it waits for its turn, so other workers see it)."""
+    committed before it waits for its turn, so other workers see it).
+
+    True if it had reached one before: Telegram delivers an update again when its first
+    handling failed part-way (a 503 while the database restarted, a worker killed), and what
+    that handling committed stays done.
+    """
     values = {"update_id": update_id, "chat_id": chat_id, "received_at": now}
-    await connection.execute(
+    noted = await connection.execute(
         _insert(connection.dialect.name)(UpdateInbox)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
+    return noted.rowcount == 0
 
 
 async def take_chat(session: AsyncSession, chat_id: int) -> None:

@@ -1,0 +1,121 @@
+"""A press Telegram delivers again, after its first handling failed part-way for want of the
+database (the webhook answered 503), still brings her the next question: what the first
+handling committed stays done, and the step answers as if just taken, not as a stale button."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.clock import FixedClock
+from bot.handlers import onboarding
+from bot.sandbox.fake_api import FakeTelegram, FakeUser
+from bot.web import SECRET_HEADER, create_app
+from tests.factories import at_area_step, give_consents, new_resident_user
+from tests.harness import BotHarness
+
+SECRET = "a-webhook-secret"
+URL = "https://bot.example.org/telegram/updates"
+
+
+@pytest.fixture
+async def harness(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> AsyncIterator[BotHarness]:
+    async with BotHarness.start(
+        fake, database_url, clock, webhook_secret_token=SECRET, webhook_url=URL
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+    settings = harness.app.bot_data.settings
+    assert settings is not None
+    transport = httpx.ASGITransport(app=create_app(harness.app, settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+        yield client
+
+
+async def _at_first_consent(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
+    user = new_resident_user(fake, "Amira")
+    await bot.send(user, "/start")
+    return user
+
+
+async def _at_last_consent(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
+    user = new_resident_user(fake, "Amira")
+    await bot.send(user, "/start")
+    await bot.press(user, "Yes, I agree")
+    await bot.press(user, "Yes please")
+    await bot.press(user, "Yes please")
+    return user
+
+
+async def _at_due_check(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
+    user = new_resident_user(fake, "Amira")
+    await give_consents(bot, user)
+    await bot.send(user, "14/03/2027")
+    return user
+
+
+async def _at_summary(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
+    user = await at_area_step(bot, fake)
+    await bot.send(user, "CM1 1AA")
+    await bot.press(user, 0)
+    return user
+
+
+Reach = Callable[[BotHarness, FakeTelegram], Awaitable[FakeUser]]
+CASES = {
+    "consent to keep her details": (
+        _at_first_consent,
+        "Yes, I agree",
+        "_advance",
+        "Meeting other mums-to-be",
+    ),
+    "last optional consent": (_at_last_consent, "Yes please", "_advance", "When is your baby due?"),
+    "due date check": (_at_due_check, "Yes, that's right", "_advance", "Which neighbourhood"),
+    "summary": (_at_summary, "✅ That's right", "_matching_offer", "You're all set"),
+}
+
+
+@pytest.mark.parametrize(("reach", "button", "fails", "then"), CASES.values(), ids=CASES.keys())
+async def test_a_press_delivered_again_after_the_database_failed_part_way_brings_the_next_step(
+    harness: BotHarness,
+    client: httpx.AsyncClient,
+    fake: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+    reach: Reach,
+    button: str,
+    fails: str,
+    then: str,
+) -> None:
+    user = await reach(harness, fake)
+    step_after = getattr(onboarding, fails)
+    failing = [True]
+
+    async def fails_once(*args: Any) -> Any:
+        # After her answer was committed: the database goes away before what follows it.
+        if failing and failing.pop():
+            raise OperationalError("SELECT", None, ConnectionRefusedError("connection refused"))
+        return await step_after(*args)
+
+    monkeypatch.setattr(onboarding, fails, fails_once)
+    press = fake.press_button(user, harness.last_with_buttons(user), button)
+    headers = {SECRET_HEADER: SECRET}
+
+    first = await client.post("/telegram/updates", json=press, headers=headers)
+    again = await client.post("/telegram/updates", json=press, headers=headers)
+
+    assert (first.status_code, again.status_code) == (503, 200)
+    texts = [m.plain_text for m in fake.messages(user.id)]
+    assert sum(then in t for t in texts) == 1, texts[-3:]
+    assert not any(
+        "from an earlier question" in (a.get("text") or "") for a in fake.callback_answers
+    )
+    assert not any("went wrong" in t.lower() for t in texts)
