@@ -10,12 +10,14 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import asyncpg
 import pytest
 from telegram import Update
 
 from bot.app import CONCURRENT_UPDATES, build_application, running
 from bot.clock import FixedClock
 from bot.context import BotApplication
+from bot.db import database_unavailable
 from bot.delivery import queue
 from bot.delivery.send_limits import (
     STALE_SECONDS,
@@ -286,3 +288,43 @@ def test_the_shared_limits_connect_as_the_bot_does_without_the_dialects_own_opti
     )
 
     assert asyncpg_dsn(url) == "postgresql://bot:secret@db:5432/bumpbuddies?sslmode=require"
+
+
+class _BrokenConnection:
+    """An asyncpg connection PostgreSQL dropped mid-statement, as asyncpg then reports it."""
+
+    def __init__(self, error: Exception, closes: bool) -> None:
+        self.error = error
+        self.closes = closes
+        self.closed = False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def fetchrow(self, *args: object) -> None:
+        self.closed = self.closes
+        raise self.error
+
+    def terminate(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("error", "closes"),
+    [
+        (asyncpg.exceptions.InternalClientError("cannot switch to state 15"), False),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+    ],
+)
+async def test_a_connection_lost_under_the_limits_counts_as_the_database_being_unavailable(
+    error: Exception, closes: bool
+) -> None:
+    # No server behind this address is ever asked: the connection is already there.
+    limits = DatabaseSendLimits("postgresql+asyncpg://bot@127.0.0.1:9/none", Limits())
+    limits._connection = _BrokenConnection(error, closes)
+
+    with pytest.raises(Exception) as raised:
+        await limits.take(7, Kind.REPLY, 0.0)
+
+    assert database_unavailable(raised.value)
+    assert limits._connection is None  # made again at the next call

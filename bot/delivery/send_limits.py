@@ -208,8 +208,14 @@ class DatabaseSendLimits:
             connection = await self._connected()
             try:
                 return await connection.fetchrow(query, *args)
-            except BaseException:
+            except BaseException as failed:
+                lost = connection.is_closed() or type(failed).__name__ == "InternalClientError"
                 await self._drop()
+                if lost and isinstance(failed, Exception):
+                    # PostgreSQL went away under it (a restart): asyncpg then reports its own
+                    # state ('another operation in progress'). Said as what it is, so the
+                    # update is pushed again rather than apologised for.
+                    raise ConnectionError("the send limits' connection was lost") from failed
                 raise
 
     async def take(self, chat_id: int, kind: Kind, now: float) -> Taken:
