@@ -22,6 +22,14 @@ CPU: every process's user+system time over each scenario, read from /proc: the w
 a killed worker's time goes with it), and this process, which is the fake *and* the load
 generator in one event loop (they cannot be told apart without a profiler).
 
+Per step of the script: her wait (p50/p95), how many messages the bot sent her for it, and the
+worker's time by part (turn, db, slot, telegram, app: bot/update_timing.py) from the
+Server-Timing header of each webhook answer.
+
+`--unpaced` turns Telegram's limits off in the workers (no second per chat, no 30 a second) to
+show what their own work allows; the echo bot never paces, so only this compares the two as
+equals. It is a measurement, never a way to run the bot.
+
 `python -m bench.load --database-url postgresql+asyncpg://…` for the full run (about 8 minutes);
 `--quick` for a smoke test with a handful of residents (SQLite allowed, one worker).
 Results go to bench/results/load.json (load-quick.json with --quick).
@@ -510,6 +518,9 @@ class Plan:
     only: frozenset[str] = frozenset({"echo", "single", "burst", "crowd", "kill", "restart"})
     # Run the one-worker server under cProfile (CPU time), writing its stats here.
     profile: Path | None = None
+    # Telegram's limits off (no second per chat, no 30 a second): what the workers can do
+    # when pacing does not decide, to compare their work with the echo bot's. Not a way to run.
+    unpaced: bool = False
 
 
 async def readiness_watch(port: int, stop: asyncio.Event) -> list[tuple[float, int]]:
@@ -537,6 +548,8 @@ async def run(plan: Plan, database_url: str) -> dict[str, Any]:
     scenarios = results["scenarios"]
     async with FakeTelegramServer(fake) as server:
         env = server_env(fake, server, database_url)
+        if plan.unpaced:
+            env.update(DELIVERY_PER_CHAT_INTERVAL_SECONDS="0", DELIVERY_MAX_PER_SECOND="100000")
         echo_args = ["-m", "bench.echo_bot", "{url}", "127.0.0.1", "{port}"]
         if "echo" in plan.only:
             async with served(fake, server, env, echo_args) as echo:
@@ -698,6 +711,11 @@ def main() -> None:
     )
     parser.add_argument("--crowd", type=int, default=None, help="residents in the crowd")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the one worker")
+    parser.add_argument(
+        "--unpaced",
+        action="store_true",
+        help="Telegram's limits off in the workers (a second per chat, 30/s): their work alone",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     database_url = args.database_url or (
@@ -715,6 +733,7 @@ def main() -> None:
     if args.scenarios:
         plan.only = frozenset(args.scenarios.split(","))
     plan.profile = args.profile
+    plan.unpaced = args.unpaced
     if args.crowd:
         plan.crowd = args.crowd
     started = dt.datetime.now(dt.UTC)
@@ -733,7 +752,8 @@ def main() -> None:
             f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
         ),
     }
-    out = args.out or RESULTS / ("load-quick.json" if args.quick else "load.json")
+    name = "load-quick" if args.quick else "load-unpaced" if args.unpaced else "load"
+    out = args.out or RESULTS / f"{name}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results["figures"], indent=2))
 
