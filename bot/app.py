@@ -62,11 +62,19 @@ JobCallback = Callable[[BotContext], Coroutine[Any, Any, Any]]
 CONCURRENT_UPDATES: int = Settings.model_fields["concurrent_updates"].default
 
 
+def connections_for(concurrent_updates: int) -> int:
+    """A worker's pool: each update in flight holds its chat's turn and, for a moment, a
+    handler's unit of work; three more for the leader's jobs, /readyz and the console."""
+    return 2 * concurrent_updates + 3
+
+
 async def post_init(application: BotApplication) -> None:
     """Create the long-lived things: database engine, gazetteer, optional geocoder."""
     data = application.bot_data
     assert data.settings is not None
-    data.engine = create_engine(data.settings.database_url)
+    data.engine = create_engine(
+        data.settings.database_url, connections=connections_for(data.settings.concurrent_updates)
+    )
     data.sessionmaker = create_sessionmaker(data.engine)
     if risk := await connection_risk(data.engine):
         logger.warning(risk)

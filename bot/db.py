@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -34,9 +34,16 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys (as PostgreSQL always has) and secure_delete."""
-    engine = create_async_engine(database_url, pool_pre_ping=True)
+def create_engine(database_url: str, *, connections: int | None = None) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys (as PostgreSQL always has) and secure_delete.
+
+    `connections`: the pool's steady size on PostgreSQL (SQLAlchemy's default is 5), with 5
+    more allowed at peaks.
+    """
+    pool: dict[str, int] = {}
+    if connections is not None and make_url(database_url).get_backend_name() == "postgresql":
+        pool = {"pool_size": connections, "max_overflow": 5}
+    engine = create_async_engine(database_url, pool_pre_ping=True, **pool)
     watch_statements(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)

@@ -278,7 +278,10 @@ async def test_two_workers_replying_while_a_broadcast_goes_out_stay_within_teleg
         assert len(texts) >= 3
     assert len(sends) >= 3 * RESIDENTS
     assert most_in_any_second(sends) <= 30
-    assert closest_two_to_one_chat(sends) >= 1.0
+    # The test's clock moves in whole microseconds and its times go through floats near 1.8e9
+    # (resolved to about 2e-7 s): a gap of exactly one second, the next slot opening as the
+    # last one ends, can come out a few microseconds under.
+    assert closest_two_to_one_chat(sends) >= 1.0 - 1e-5
 
 
 def test_the_shared_limits_connect_as_the_bot_does_without_the_dialects_own_options() -> None:
