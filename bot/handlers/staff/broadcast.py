@@ -220,20 +220,33 @@ async def _pending_draft(
     return await broadcasts.pending_draft(_desk(context), member, draft_id)
 
 
+async def _her_draft(
+    update: Update, context: BotContext, action: str
+) -> tuple[StaffMember, Broadcast] | None:
+    """Her draft waiting for this step, if she may still broadcast; otherwise she has been told
+    why not (no permission, or no draft: sent, scheduled or discarded meanwhile, say in the
+    console) and the caller ends the flow."""
+    member = await guard(update, context, Permission.BROADCAST, action)
+    if member is None:
+        return None
+    broadcast = await _pending_draft(update, context, member)
+    if broadcast is None:
+        await reply(update, texts_for(update, context)("broadcast.no_draft"))
+        return None
+    return member, broadcast
+
+
 async def _input(
     update: Update,
     context: BotContext,
     state: int,
     parse: Callable[[str, Broadcast], Awaitable[dict[str, Any] | str]],
 ) -> int:
-    member = await guard(update, context, Permission.BROADCAST, "broadcast.edit")
-    if member is None:
+    found = await _her_draft(update, context, "broadcast.edit")
+    if found is None:
         return END
+    member, broadcast = found
     texts = texts_for(update, context)
-    broadcast = await _pending_draft(update, context, member)
-    if broadcast is None:
-        await reply(update, texts("broadcast.no_draft"))
-        return END
     message = update.effective_message
     parsed = await parse(message.text or "" if message else "", broadcast)
     if isinstance(parsed, Html):
@@ -339,14 +352,11 @@ def _parse_when(text: str, context: BotContext) -> dt.datetime | _Tomorrow | str
 
 async def when_given(update: Update, context: BotContext) -> int:
     """She typed when to send it: confirm with the exact count."""
-    member = await guard(update, context, Permission.BROADCAST, "broadcast.schedule")
-    if member is None:
+    found = await _her_draft(update, context, "broadcast.schedule")
+    if found is None:
         return END
+    _, broadcast = found
     texts = texts_for(update, context)
-    broadcast = await _pending_draft(update, context, member)
-    if broadcast is None:
-        await reply(update, texts("broadcast.no_draft"))
-        return END
     message = update.effective_message
     when = _parse_when(message.text or "" if message else "", context)
     if isinstance(when, str):
@@ -732,15 +742,11 @@ async def cancel_compose(update: Update, context: BotContext) -> int:
 
 async def draft_waiting(update: Update, context: BotContext) -> int:
     """Anything but a button while her draft's card is up: its card again, as it stands."""
-    member = await guard(update, context, Permission.BROADCAST, "broadcast.edit")
-    if member is None:
+    found = await _her_draft(update, context, "broadcast.edit")
+    if found is None:
         return END
+    _, broadcast = found
     texts = texts_for(update, context)
-    broadcast = await _pending_draft(update, context, member)
-    if broadcast is None:
-        # Sent, scheduled or discarded meanwhile (in the console, say): nothing is waiting.
-        await reply(update, texts("broadcast.no_draft"))
-        return END
     await reply(update, texts("broadcast.draft_waiting"))
     await _send_card(update, context, texts, broadcast)
     return DRAFT
