@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,6 +14,7 @@ from bot import languages
 from bot.clock import FixedClock
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox.fake_api import FakeTelegram
+from bot.web import create_app
 from tests.database import build_template, fresh_database, owner_url
 from tests.harness import BotHarness, schema_checked
 
@@ -78,3 +80,28 @@ async def bot(
     """The real bot wired to the in-process fake, with a fixed clock."""
     async with BotHarness.start(fake, database_url, clock) as harness:
         yield harness
+
+
+WEBHOOK_SECRET = "a-webhook-secret"
+WEBHOOK_URL = "https://bot.example.org/telegram/updates"
+
+
+@pytest.fixture
+async def webhook_bot(
+    fake: FakeTelegram, database_url: str, clock: FixedClock
+) -> AsyncIterator[BotHarness]:
+    """The real bot as `serve` runs it: a webhook on WEBHOOK_URL's path, with its secret."""
+    async with BotHarness.start(
+        fake, database_url, clock, webhook_secret_token=WEBHOOK_SECRET, webhook_url=WEBHOOK_URL
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def webhook(webhook_bot: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+    """Requests to the worker's app as the reverse proxy forwards them (the bot already runs)."""
+    settings = webhook_bot.app.bot_data.settings
+    assert settings is not None
+    transport = httpx.ASGITransport(app=create_app(webhook_bot.app, settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+        yield client

@@ -4,41 +4,19 @@ handling committed stays done, and the step answers as if just taken, not as a s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.clock import FixedClock
 from bot.handlers import onboarding
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
-from bot.web import SECRET_HEADER, create_app
+from bot.web import SECRET_HEADER
+from tests.conftest import WEBHOOK_SECRET
 from tests.factories import at_area_step, give_consents, new_resident_user
 from tests.harness import BotHarness
-
-SECRET = "a-webhook-secret"
-URL = "https://bot.example.org/telegram/updates"
-
-
-@pytest.fixture
-async def harness(
-    fake: FakeTelegram, database_url: str, clock: FixedClock
-) -> AsyncIterator[BotHarness]:
-    async with BotHarness.start(
-        fake, database_url, clock, webhook_secret_token=SECRET, webhook_url=URL
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
-    settings = harness.app.bot_data.settings
-    assert settings is not None
-    transport = httpx.ASGITransport(app=create_app(harness.app, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
-        yield client
 
 
 async def _at_first_consent(bot: BotHarness, fake: FakeTelegram) -> FakeUser:
@@ -86,8 +64,8 @@ CASES = {
 
 @pytest.mark.parametrize(("reach", "button", "fails", "then"), CASES.values(), ids=CASES.keys())
 async def test_a_press_delivered_again_after_the_database_failed_part_way_brings_the_next_step(
-    harness: BotHarness,
-    client: httpx.AsyncClient,
+    webhook_bot: BotHarness,
+    webhook: httpx.AsyncClient,
     fake: FakeTelegram,
     monkeypatch: pytest.MonkeyPatch,
     reach: Reach,
@@ -95,7 +73,7 @@ async def test_a_press_delivered_again_after_the_database_failed_part_way_brings
     fails: str,
     then: str,
 ) -> None:
-    user = await reach(harness, fake)
+    user = await reach(webhook_bot, fake)
     step_after = getattr(onboarding, fails)
     failing = [True]
 
@@ -106,11 +84,11 @@ async def test_a_press_delivered_again_after_the_database_failed_part_way_brings
         return await step_after(*args)
 
     monkeypatch.setattr(onboarding, fails, fails_once)
-    press = fake.press_button(user, harness.last_with_buttons(user), button)
-    headers = {SECRET_HEADER: SECRET}
+    press = fake.press_button(user, webhook_bot.last_with_buttons(user), button)
+    headers = {SECRET_HEADER: WEBHOOK_SECRET}
 
-    first = await client.post("/telegram/updates", json=press, headers=headers)
-    again = await client.post("/telegram/updates", json=press, headers=headers)
+    first = await webhook.post("/telegram/updates", json=press, headers=headers)
+    again = await webhook.post("/telegram/updates", json=press, headers=headers)
 
     assert (first.status_code, again.status_code) == (503, 200)
     texts = [m.plain_text for m in fake.messages(user.id)]

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from bot.clock import FixedClock
 from bot.db import create_engine
 from bot.sandbox.fake_api import FakeTelegram
 from bot.update_timing import PARTS, part, timing_update
-from bot.web import SECRET_HEADER, create_app
-from tests.harness import BotHarness
-
-SECRET = "a-webhook-secret"
-URL = "https://bot.example.org/telegram/updates"
-
-
-@pytest.fixture
-async def client(
-    fake: FakeTelegram, database_url: str, clock: FixedClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with BotHarness.start(
-        fake, database_url, clock, webhook_secret_token=SECRET, webhook_url=URL
-    ) as running:
-        settings = running.app.bot_data.settings
-        assert settings is not None
-        transport = httpx.ASGITransport(app=create_app(running.app, settings))
-        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
-            yield client
+from bot.web import SECRET_HEADER
+from tests.conftest import WEBHOOK_SECRET
 
 
 def durations(header: str) -> dict[str, float]:
@@ -39,14 +20,14 @@ def durations(header: str) -> dict[str, float]:
 
 
 async def test_the_webhooks_answer_says_where_the_updates_time_went(
-    client: httpx.AsyncClient, fake: FakeTelegram
+    webhook: httpx.AsyncClient, fake: FakeTelegram
 ) -> None:
     user = fake.new_user("Ann")
 
-    response = await client.post(
+    response = await webhook.post(
         "/telegram/updates",
         json=fake.send_message(user, "/start"),
-        headers={SECRET_HEADER: SECRET},
+        headers={SECRET_HEADER: WEBHOOK_SECRET},
     )
 
     assert response.status_code == 200
@@ -58,16 +39,16 @@ async def test_the_webhooks_answer_says_where_the_updates_time_went(
 
 
 async def test_metrics_add_up_every_updates_time_by_part(
-    client: httpx.AsyncClient, fake: FakeTelegram
+    webhook: httpx.AsyncClient, fake: FakeTelegram
 ) -> None:
     user = fake.new_user("Ann")
-    await client.post(
+    await webhook.post(
         "/telegram/updates",
         json=fake.send_message(user, "/start"),
-        headers={SECRET_HEADER: SECRET},
+        headers={SECRET_HEADER: WEBHOOK_SECRET},
     )
 
-    body = (await client.get("/metrics")).text
+    body = (await webhook.get("/metrics")).text
 
     for name in PARTS:
         assert f'bumpbuddies_update_part_seconds_total{{part="{name}"}}' in body

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -22,32 +21,20 @@ from bot.sandbox.fake_api import FakeTelegram
 from bot.services.conversations import store as conversation_store
 from bot.web import SECRET_HEADER, create_app, latest_revision
 from models import StaffRole
+from tests.conftest import WEBHOOK_SECRET as SECRET
+from tests.conftest import WEBHOOK_URL as URL
 from tests.content_support import Sessions, load_sample
 from tests.harness import BotHarness
 
-SECRET = "a-webhook-secret"
-URL = "https://bot.example.org/telegram/updates"
+
+@pytest.fixture
+def harness(webhook_bot: BotHarness) -> BotHarness:
+    return webhook_bot
 
 
 @pytest.fixture
-async def harness(
-    fake: FakeTelegram, database_url: str, clock: FixedClock
-) -> AsyncIterator[BotHarness]:
-    async with BotHarness.start(
-        fake, database_url, clock, webhook_secret_token=SECRET, webhook_url=URL
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
-    """Requests to the app as the reverse proxy forwards them (the Application already runs)."""
-    settings = harness.app.bot_data.settings
-    assert settings is not None
-    app = create_app(harness.app, settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
-        yield client
+def client(webhook: httpx.AsyncClient) -> httpx.AsyncClient:
+    return webhook
 
 
 async def push(client: httpx.AsyncClient, update: dict[str, Any], secret: str = SECRET) -> int:
