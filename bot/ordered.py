@@ -103,26 +103,35 @@ class OrderedApplication(
         if not isinstance(update, Update) or chat is None or data.sessionmaker is None:
             await super().process_update(update)
             return
-        assert data.clock is not None
-        sessions, clock = data.sessionmaker, data.clock
-        assert data.engine is not None
+        clock = data.clock
+        assert clock is not None and data.engine is not None
         # Autocommit: the note is one statement, with no BEGIN and COMMIT around it.
         with part("turn"):
             async with data.engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 again = await store.arrive(autocommit, update.update_id, chat.id, clock.now())
-        _redelivered.set(again)
+        noted = _redelivered.set(again)
+        try:
+            await self._in_turn(update, chat.id)
+        finally:
+            _redelivered.reset(noted)
+
+    async def _in_turn(self, update: Update, chat_id: int) -> None:
+        """Wait for the chat's turn (older updates first), then handle the update in it."""
+        data = self.bot_data
+        assert data.sessionmaker is not None and data.clock is not None
+        sessions, clock = data.sessionmaker, data.clock
         while True:
-            async with self._chat_locks.hold(chat.id), sessions() as session, session.begin():
+            async with self._chat_locks.hold(chat_id), sessions() as session, session.begin():
                 with part("turn"):
-                    await store.take_chat(session, chat.id)
+                    await store.take_chat(session, chat_id)
                     now = clock.now()
-                    taken = await store.turn(session, update.update_id, chat.id, now, PATIENCE)
+                    taken = await store.turn(session, update.update_id, chat_id, now, PATIENCE)
                 if taken is Turn.SKIP:
                     logger.info("update delivered again: skipped")
                     return
                 if taken is Turn.GO:
-                    await self._handle_in_turn(session, update, chat.id)
+                    await self._handle_in_turn(session, update, chat_id)
                     return
             # Committed: the lock is free for the older update's worker.
             with part("turn"):

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
+from telegram import Update
+from telegram.ext import TypeHandler
 
 from bot.handlers import onboarding
 from bot.sandbox.fake_api import FakeTelegram, FakeUser
@@ -97,3 +99,35 @@ async def test_a_press_delivered_again_after_the_database_failed_part_way_brings
         "from an earlier question" in (a.get("text") or "") for a in fake.callback_answers
     )
     assert not any("went wrong" in t.lower() for t in texts)
+
+
+async def test_an_old_cards_press_delivered_again_after_sign_up_stays_stale_mid_profile_change(
+    webhook_bot: BotHarness, webhook: httpx.AsyncClient, fake: FakeTelegram
+) -> None:
+    user = await _at_last_consent(webhook_bot, fake)
+    old_card = next(m for m in fake.messages(user.id) if "Meeting other mums-to-be" in m.plain_text)
+    await webhook_bot.press(user, "Yes please")
+    await webhook_bot.send(user, "14/03/2027")
+    await webhook_bot.press(user, "Yes, that's right")
+    await webhook_bot.send(user, "CM1 1AA")
+    await webhook_bot.press(user, 0)
+    await webhook_bot.press(user, "✅ That's right")
+    await webhook_bot.send(user, "/profile")
+    await webhook_bot.press(user, "Change name")
+    failing = [True]
+
+    async def database_blips(update: Update, context: object) -> None:
+        if failing and failing.pop():
+            raise OperationalError("SELECT", None, ConnectionRefusedError("connection refused"))
+
+    webhook_bot.app.add_handler(TypeHandler(Update, database_blips), group=-50)
+    press = fake.forge_callback(user, old_card, "ob:consent:matching:yes")
+    headers = {SECRET_HEADER: WEBHOOK_SECRET}
+
+    first = await webhook.post("/telegram/updates", json=press, headers=headers)
+    again = await webhook.post("/telegram/updates", json=press, headers=headers)
+    renamed = await webhook_bot.send(user, "Bea")
+
+    assert (first.status_code, again.status_code) == (503, 200)
+    assert "from an earlier message" in (fake.callback_answers[-1].get("text") or "")
+    assert any("Bea" in m.plain_text for m in renamed)

@@ -294,8 +294,13 @@ async def note_answer(update: Update, note: Html) -> None:
     query = update.callback_query
     card = query.message if query is not None else None
     if query is not None and not typed(query) and isinstance(card, Message) and card.text:
+        plain_note = html.unescape(re.sub(r"<[^>]+>", "", note))
+        if card.text.endswith(plain_note):
+            # Noted already (a second tap, or the same press delivered again).
+            await clear_buttons(query)
+            return
         noted = f"{card.text_html}\n\n{note}"
-        if len(card.text) + 2 + len(html.unescape(re.sub(r"<[^>]+>", "", note))) <= _MESSAGE_LIMIT:
+        if len(card.text) + 2 + len(plain_note) <= _MESSAGE_LIMIT:
             try:
                 await query.edit_message_text(noted, parse_mode=ParseMode.HTML, reply_markup=None)
                 return

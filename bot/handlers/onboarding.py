@@ -407,7 +407,10 @@ async def _answer_health(
     if already_agreed:
         # A double tap or an old welcome message: she has already agreed, so nothing changes.
         # (Her own press delivered again is no mistake of hers: it just brings the next step.)
-        if query is not None and not redelivered():
+        if query is not None and redelivered():
+            await answer(query)
+            await note_answer(update, texts("consent.answered_health_data"))
+        elif query is not None:
             await answer(query, texts("general.stale_button"), alert=True)
         return await _advance(update, context)
     if query is not None:
@@ -471,8 +474,13 @@ async def _answer_optional(
         asked_now = profile.step.value == f"consent_{purpose.value}"
         if asked_now:
             await residents.set_consent(session, sender(update).id, purpose, granted, evidence)
-        # Her answer was recorded, but what came after it may never have reached her.
-        replayed = redelivered() and profile.consents.get(purpose) is granted
+        # Her answer was recorded in sign-up, but what came after it may never have reached
+        # her. (Once signed up, an old card's press stays stale: /profile may be under way.)
+        replayed = (
+            redelivered()
+            and profile.step is not Step.DONE
+            and profile.consents.get(purpose) is granted
+        )
     if not asked_now and not replayed:
         # An earlier question's button: her answer to it stands; /privacy changes it. Whatever
         # she is doing now (a due date, a /profile change) stays where it was.
@@ -616,7 +624,8 @@ async def _confirmed(update: Update, context: BotContext, shown: dt.date | None)
     query = update.callback_query
     if stored is None and redelivered() and shown is not None:
         profile = await _load_profile(context, sender(update).id)
-        if profile is not None and profile.due_date == shown:
+        in_sign_up = profile is not None and profile.step is not Step.DONE
+        if in_sign_up and profile is not None and profile.due_date == shown:
             # This very answer was stored before; what came after it may never have reached her.
             stored = shown
     if stored is None and query is not None:
