@@ -37,11 +37,14 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(database_url: str, *, connections: int | None = None) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys (as PostgreSQL always has) and secure_delete.
 
-    `connections`: the pool's steady size on PostgreSQL (SQLAlchemy's default is 5), with 5
-    more allowed at peaks.
+    `connections`: the pool's steady size (SQLAlchemy's default is 5), with 5 more allowed at
+    peaks.
     """
     pool: dict[str, int] = {}
-    if connections is not None and make_url(database_url).get_backend_name() == "postgresql":
+    url = make_url(database_url)
+    # An SQLite file is pooled like PostgreSQL; an in-memory one is a single shared connection.
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if connections is not None and not in_memory:
         pool = {"pool_size": connections, "max_overflow": 5}
     engine = create_async_engine(database_url, pool_pre_ping=True, **pool)
     watch_statements(engine)
@@ -128,32 +131,34 @@ _WATCH: ContextVar[list[BaseException] | None] = ContextVar("database_failures",
 
 # PostgreSQL's SQLSTATEs for "no database to talk to": class 08 (connection exceptions), and
 # shutting down, crashed, or not yet accepting connections (57P01-57P03, as during a restart).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def database_unavailable(error: BaseException) -> bool:
     """Whether `error` means the database could not be reached (rather than a bug or bad data).
 
-    The driver's own errors count too, wrapped by SQLAlchemy or not: the send limits talk to
-    PostgreSQL through asyncpg directly.
+    The driver's own errors count too, wrapped by SQLAlchemy (its `orig`) or not: the send
+    limits talk to PostgreSQL through asyncpg directly. Too many connections (53300) counts:
+    another worker's pool may free some before Telegram pushes the update again.
     """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    original = error.orig if isinstance(error, DBAPIError) else None
+    for current in (error, original):
+        if current is None:
+            continue
         if isinstance(current, OperationalError | InterfaceError | PoolTimeout | OSError):
             # OSError: a refused or reset connection, raised by the driver as it is.
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(current, asyncpg.InterfaceError):
-            # "connection is closed": a connection PostgreSQL dropped, used again.
+        # asyncpg's "connection is closed" (its plain InterfaceError, not its subclasses for
+        # bad arguments or configuration), and a connection that no longer exists.
+        if type(current) is asyncpg.InterfaceError or isinstance(
+            current, asyncpg.exceptions.ConnectionDoesNotExistError
+        ):
             return True
         sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        original = current.orig if isinstance(current, DBAPIError) else None
-        current = original or current.__cause__
     return False
 
 

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import make_url
 
 logger = logging.getLogger(__name__)
@@ -198,8 +199,6 @@ class DatabaseSendLimits:
 
     async def _connected(self) -> Any:
         if self._connection is None or self._connection.is_closed():
-            import asyncpg
-
             self._connection = await asyncpg.connect(self._dsn)
         return self._connection
 
@@ -209,7 +208,9 @@ class DatabaseSendLimits:
             try:
                 return await connection.fetchrow(query, *args)
             except BaseException as failed:
-                lost = connection.is_closed() or type(failed).__name__ == "InternalClientError"
+                lost = connection.is_closed() or isinstance(
+                    failed, asyncpg.exceptions.InternalClientError
+                )
                 await self._drop()
                 if lost and isinstance(failed, Exception):
                     # PostgreSQL went away under it (a restart): asyncpg then reports its own
