@@ -689,7 +689,7 @@ async def test_text_while_her_draft_waits_for_a_button_shows_the_draft_card_agai
         assert await session.scalar(select(Broadcast.status)) is not BroadcastStatus.DRAFT
 
 
-async def test_text_after_her_draft_was_discarded_elsewhere_says_nothing_waits_and_ends(
+async def test_text_after_her_draft_was_discarded_elsewhere_gets_the_usual_answer_and_ends(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:
     bea = await broadcaster(bot, fake)
@@ -702,6 +702,7 @@ async def test_text_after_her_draft_was_discarded_elsewhere_says_nothing_waits_a
     first = await bot.send(bea, "hello?")
     second = await bot.send(bea, "hello?")
 
-    assert "There's no draft waiting" in first[-1].plain_text
-    # The flow has ended: the next message is not answered about a draft again.
-    assert "There's no draft waiting" not in second[-1].plain_text
+    # Her message was not about a draft: it gets what any message nobody waits for gets, and
+    # the flow has ended, so the next one is not answered about a draft either.
+    assert "draft" not in first[-1].plain_text and "/help" in first[-1].plain_text
+    assert "draft" not in second[-1].plain_text

@@ -32,6 +32,7 @@ from bot.handlers.common import (
     ask_yes_no,
     conversation,
     edit_message,
+    fallback_message,
     guard,
     reply,
     texts_for,
@@ -468,7 +469,7 @@ _PROMPTS = {
 }
 
 
-async def on_button(update: Update, context: BotContext) -> int:
+async def on_button(update: Update, context: BotContext) -> int | None:
     """Every broadcast button: checked to be hers, current and well-formed before it acts."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -476,10 +477,11 @@ async def on_button(update: Update, context: BotContext) -> int:
     if member is None:
         return END
     texts = texts_for(update, context)
+    # A made-up or old button leaves whatever she is doing where it was (None keeps the state).
     match = _DATA.fullmatch(query.data)
     if match is None:
         await answer(query, texts("general.bad_button"), alert=True)
-        return END
+        return None
     broadcast_id, revision, action, argument = match.groups()
     pressed = await broadcasts.press(
         _desk(context), member, int(broadcast_id), int(revision), action, argument or ""
@@ -488,10 +490,10 @@ async def on_button(update: Update, context: BotContext) -> int:
     if broadcast is None:
         # Someone else's broadcast, or a card from before a change: nothing happens.
         await answer(query, texts("general.stale_button"), alert=True)
-        return END
+        return None
     if step is None:
         await answer(query, texts("general.bad_button"), alert=True)
-        return END
+        return None
     await answer(query)
     if context.user_data is not None:
         context.user_data[_DRAFT_KEY] = broadcast.id
@@ -742,10 +744,15 @@ async def cancel_compose(update: Update, context: BotContext) -> int:
 
 async def draft_waiting(update: Update, context: BotContext) -> int:
     """Anything but a button while her draft's card is up: its card again, as it stands."""
-    found = await _her_draft(update, context, "broadcast.edit")
-    if found is None:
+    member = await guard(update, context, Permission.BROADCAST, "broadcast.edit")
+    if member is None:
         return END
-    _, broadcast = found
+    broadcast = await _pending_draft(update, context, member)
+    if broadcast is None:
+        # Sent, scheduled or discarded meanwhile (in the console, say): the message was not
+        # about a draft, so it gets the answer any message nobody waits for gets.
+        await fallback_message(update, context)
+        return END
     texts = texts_for(update, context)
     await reply(update, texts("broadcast.draft_waiting"))
     await _send_card(update, context, texts, broadcast)
@@ -796,5 +803,8 @@ def broadcast_conversation() -> ConversationHandler[Any]:
             CommandHandler("cancel", cancel_compose),
             CallbackQueryHandler(on_button, pattern=r"^bc:"),
         ],
+        # A draft left waiting stops catching her messages after an hour (the draft stays, and
+        # its card's buttons still work).
+        conversation_timeout=dt.timedelta(hours=1),
         allow_reentry=True,
     )
