@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     # connections (its chat's turn and a handler's unit of work): the pool is sized to match
     # (bot.app.connections_for). An update waiting for Telegram's limits (a second per chat)
     # holds its place, so too few places leave residents queueing behind those waits: at 6,
-    # 100 residents waited 1.26 s on average for a place; at 16, 0.26 s (bench/load.py).
+    # 100 residents waited 1.26 s on average for a place; at 16, 0.26 s; at 12 (the default,
+    # which keeps two workers within PostgreSQL's default 100 connections), 0.52 s with p95
+    # 5.3 s against 9.1 s at 6 (bench/load.py, docs/PERFORMANCE.md).
     concurrent_updates: int = Field(default=12, ge=1, le=64)
 
     # Bulk sending (broadcasts, scheduled information): Telegram allows about 30 messages a second
