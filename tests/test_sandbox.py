@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox import terminal
 from bot.sandbox.fake_api import FakeTelegram
 from bot.sandbox.terminal import _Chat, _Lines, run_sandbox
 from models import StaffRole
@@ -233,3 +234,19 @@ async def test_an_answer_that_comes_after_the_wait_is_shown_at_the_prompt(
     await asyncio.wait_for(conversation, 5)
 
     assert out.getvalue().rstrip().endswith("Bump Buddies › Your report is ready\n\nAmira ›")
+
+
+async def test_each_scripted_line_waits_for_the_whole_answer_to_the_last_one(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No quiet time at all: what holds the next line back is the bot having finished with the
+    # last one. (A pressed answer's note is an edit, and the next question comes after it; on a
+    # busy machine that gap outlasted the quiet time, and "1" pressed the wrong message.)
+    monkeypatch.setattr(terminal, "QUIET", 0.0)
+    script = "\n".join(["/start", "1", "1", "2", "2"])
+
+    transcript = await chat(database_url, script)
+
+    presses = ["Yes, I agree", "Yes please", "No thanks", "No thanks"]
+    assert all(f"(pressed “{p}”)" in transcript for p in presses), transcript[-600:]
+    assert "When is your baby due?" in transcript

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import SecretStr
+from sqlalchemy import select
 from telegram import Update
 
 from bot.app import build_application, running
@@ -33,7 +34,7 @@ from bot.services.local_info.content_files import ContentInvalid, read_content
 from bot.services.places.geo import default_gazetteer
 from bot.services.staff import accounts as staff_service
 from bot.services.staff.cli import revoke_as_operator
-from models import StaffMember, StaffRole
+from models import StaffMember, StaffRole, UpdateInbox
 
 from .fake_api import FakeTelegram, FakeUser, SentMessage
 from .fake_http import FakeTelegramServer
@@ -45,6 +46,8 @@ DOWNLOADS = Path("data") / "sandbox-downloads"
 # Wait this long for the bot to start answering, then until it has been quiet this long.
 REPLY_TIMEOUT = 5.0
 QUIET = 0.3
+# Between looks at whether the bot has finished with her update.
+HANDLED_POLL = 0.05
 MAX_TEXT = 4096  # Telegram's limit on a message's length; real clients split longer ones.
 _MAX_LINE_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
@@ -281,14 +284,17 @@ class _Chat:
     def _changed_since(self, snapshot: tuple[int, ...]) -> Callable[[], bool]:
         return lambda: self._activity() != snapshot
 
-    async def _settle(self, before: tuple[int, ...]) -> None:
-        """Wait for the bot to answer, printing as it goes, until it has gone quiet."""
+    async def _settle(self, before: tuple[int, ...], update: dict[str, Any] | None = None) -> None:
+        """Wait for the bot to answer, printing as it goes, until it has handled `update` and
+        gone quiet."""
         try:
             await self.fake.wait_for(self._changed_since(before), REPLY_TIMEOUT)
         except TimeoutError:
             late = " (a late answer, like a big /report, shows as soon as it comes)"
             self.write(f"    (no answer from the bot within {REPLY_TIMEOUT:g} seconds{late})")
             return
+        if update is not None:
+            await self._handled(int(update["update_id"]))
         while True:
             self.flush()
             seen = self._activity()
@@ -296,6 +302,28 @@ class _Chat:
                 await self.fake.wait_for(self._changed_since(seen), QUIET)
             except TimeoutError:
                 return
+
+    async def _handled(self, update_id: int) -> None:
+        """Until the bot has marked the update handled (bot/ordered.py), printing as it goes.
+
+        Its first answer (an edit, say) can come well before the next question on a busy
+        machine: a pause after the first is not the end of the answer, and the next line of a
+        script must not go before the question it answers.
+        """
+        data = self.application.bot_data if self.application is not None else None
+        if data is None or data.sessionmaker is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_TIMEOUT
+        while loop.time() < deadline:
+            self.flush()
+            async with data.sessionmaker() as session:
+                done = await session.scalar(
+                    select(UpdateInbox.handled_at).where(UpdateInbox.update_id == update_id)
+                )
+            if done is not None:
+                return
+            await asyncio.sleep(HANDLED_POLL)
 
     # --- input -----------------------------------------------------------------------------
 
@@ -477,8 +505,8 @@ class _Chat:
 
     async def _send(self, text: str) -> None:
         before = self._activity()
-        self.fake.send_message(self.me, text)
-        await self._settle(before)
+        update = self.fake.send_message(self.me, text)
+        await self._settle(before, update)
 
     async def _location_command(self, rest: str) -> None:
         if not rest:
@@ -496,8 +524,8 @@ class _Chat:
     async def _location(self, latitude: float, longitude: float) -> None:
         self.write(f"    (sharing the location {latitude}, {longitude})")
         before = self._activity()
-        self.fake.send_location(self.me, latitude, longitude)
-        await self._settle(before)
+        update = self.fake.send_location(self.me, latitude, longitude)
+        await self._settle(before, update)
 
     async def _press(self, number: int) -> None:
         mine = self.fake.messages(self.me)
@@ -515,12 +543,12 @@ class _Chat:
             return
         before = self._activity()
         try:
-            self.fake.press_button(self.me, target, number - 1)
+            update = self.fake.press_button(self.me, target, number - 1)
         except (LookupError, ValueError) as exc:
             self.write(f"    Can't press that: {exc}")
             return
         self.write(f"    (pressed “{target.button_texts()[number - 1]}”)")
-        await self._settle(before)
+        await self._settle(before, update)
 
 
 async def run_sandbox(
